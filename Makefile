@@ -1,0 +1,65 @@
+# gnet-cpp — the two quick-start commands are `make run` and `make test`.
+JOBS ?= $(shell nproc)
+BUILD_PACKAGES := cmake g++ make pkg-config libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libssl-dev
+TEST_PACKAGES := curl python3 python3-websockets redis-tools wrk nghttp2-client chromium
+BENCH_PACKAGES := libuv1-dev libevent-dev libboost-dev nginx wrk strace python3-matplotlib
+RUN_ADDR ?= 127.0.0.1
+RUN_PORT ?= 8080
+
+.PHONY: all build run test test-asan test-tsan bench deps deps-test deps-bench install clean
+
+all: build
+
+# Installs what is missing, with apt, only when running as root (CI and fresh machines).
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "missing packages (run as root or install them):$$missing"; fi; \
+	fi
+endef
+
+deps:
+	$(call apt_install,$(BUILD_PACKAGES))
+deps-test: deps
+	$(call apt_install,$(TEST_PACKAGES))
+deps-bench: deps
+	$(call apt_install,$(BENCH_PACKAGES))
+
+build: deps
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGNET_BUILD_TESTS=OFF
+	cmake --build build -j $(JOBS)
+
+# Builds and starts the showcase server (WebSocket chat when present, else echo) until Ctrl-C.
+run: build
+	@if [ -x build/examples/websocket ]; then \
+	  echo "chat: open http://$(RUN_ADDR):$(RUN_PORT)/ in a browser"; \
+	  exec build/examples/websocket --host $(RUN_ADDR) --port $(RUN_PORT) --mode broadcast; \
+	else exec build/examples/echo --host $(RUN_ADDR) --port 9000; fi
+
+# Debug build with AddressSanitizer + UndefinedBehaviorSanitizer, every test; then the threaded
+# tests under ThreadSanitizer.
+test: deps-test test-asan test-tsan
+
+test-asan:
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGNET_SANITIZE=address,undefined
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+test-tsan:
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGNET_SANITIZE=thread -DGNET_BUILD_EXAMPLES=ON
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -L threaded -j $(JOBS) --timeout 600
+
+bench: deps-bench
+	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DGNET_BUILD_TESTS=OFF -DGNET_BUILD_BENCH=ON
+	cmake --build build-bench -j $(JOBS)
+	/usr/bin/python3 bench/run_bench.py --build build-bench
+
+install: build
+	cmake --install build
+
+clean:
+	rm -rf build build-asan build-tsan build-bench

@@ -1,0 +1,367 @@
+// examples/http/http_app.cpp — see http_app.hpp.
+#include "http_app.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <cstdlib>
+#include <memory>
+
+namespace http_example {
+namespace {
+
+constexpr std::string_view kServer = "gnet";
+constexpr std::string_view kHello = "Hello, World!";
+constexpr std::string_view kJson = R"({"message":"Hello, World!"})";
+
+void append_number(std::string& out, std::size_t n) {
+  char buf[24];
+  char* p = buf + sizeof buf;
+  do {
+    *--p = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n != 0);
+  out.append(p, static_cast<std::size_t>(buf + sizeof buf - p));
+}
+
+// Status line and the common headers, up to (not including) the blank line.
+void append_head(std::string& out, int status, std::string_view date,
+                 std::string_view content_type, std::size_t length, bool keep_alive,
+                 int version_minor) {
+  out += "HTTP/1.1 ";
+  append_number(out, static_cast<std::size_t>(status));
+  out += ' ';
+  out += status_text(status);
+  out += "\r\nServer: ";
+  out += kServer;
+  out += "\r\nDate: ";
+  out += date;
+  if (!content_type.empty()) {
+    out += "\r\nContent-Type: ";
+    out += content_type;
+  }
+  out += "\r\nContent-Length: ";
+  append_number(out, length);
+  if (!keep_alive) {
+    out += "\r\nConnection: close";
+  } else if (version_minor == 0) {
+    out += "\r\nConnection: keep-alive";
+  }
+  out += "\r\n";
+}
+
+// A complete response with a small body.
+void append_simple(std::string& out, const Request& req, int status, std::string_view date,
+                   std::string_view content_type, std::string_view body, bool keep_alive,
+                   std::string_view extra_headers = {}) {
+  append_head(out, status, date, content_type, body.size(), keep_alive, req.version_minor);
+  out += extra_headers;
+  out += "\r\n";
+  if (req.method != "HEAD") out += body;
+}
+
+void append_status_page(std::string& out, const Request& req, int status, std::string_view date,
+                        bool keep_alive, std::string_view extra_headers = {}) {
+  std::string body;
+  append_number(body, static_cast<std::size_t>(status));
+  body += ' ';
+  body += status_text(status);
+  body += '\n';
+  append_simple(out, req, status, date, "text/plain; charset=utf-8", body, keep_alive,
+                extra_headers);
+}
+
+void append_method_not_allowed(std::string& out, const Request& req, std::string_view date,
+                               bool keep_alive, std::string_view allow) {
+  std::string extra = "Allow: ";
+  extra += allow;
+  extra += "\r\n";
+  if (req.method == "OPTIONS") {
+    append_head(out, 204, date, {}, 0, keep_alive, req.version_minor);
+    out += extra;
+    out += "\r\n";
+    return;
+  }
+  append_status_page(out, req, 405, date, keep_alive, extra);
+}
+
+struct FdCloser {
+  int fd;
+  ~FdCloser() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+}  // namespace
+
+std::string_view status_text(int status) noexcept {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+std::string_view content_type_for(std::string_view path) noexcept {
+  const auto dot = path.rfind('.');
+  const auto slash = path.rfind('/');
+  if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash)) {
+    return "application/octet-stream";
+  }
+  const std::string_view ext = path.substr(dot + 1);
+  struct Entry {
+    std::string_view ext, type;
+  };
+  static constexpr Entry kTypes[] = {
+      {"html", "text/html; charset=utf-8"},  {"htm", "text/html; charset=utf-8"},
+      {"css", "text/css; charset=utf-8"},    {"js", "text/javascript; charset=utf-8"},
+      {"mjs", "text/javascript; charset=utf-8"}, {"json", "application/json"},
+      {"txt", "text/plain; charset=utf-8"},  {"md", "text/markdown; charset=utf-8"},
+      {"xml", "application/xml"},            {"svg", "image/svg+xml"},
+      {"png", "image/png"},                  {"jpg", "image/jpeg"},
+      {"jpeg", "image/jpeg"},                {"gif", "image/gif"},
+      {"webp", "image/webp"},                {"ico", "image/x-icon"},
+      {"wasm", "application/wasm"},          {"pdf", "application/pdf"},
+      {"woff2", "font/woff2"},               {"woff", "font/woff"},
+  };
+  for (const auto& e : kTypes) {
+    if (iequals(e.ext, ext)) return e.type;
+  }
+  return "application/octet-stream";
+}
+
+std::string http_date(std::time_t t) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  const int n = std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                              kDays[tm.tm_wday % 7], tm.tm_mday, kMonths[tm.tm_mon % 12],
+                              tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+}
+
+void append_error(int status, std::string_view reason, std::string_view date, std::string& out) {
+  std::string body;
+  append_number(body, static_cast<std::size_t>(status));
+  body += ' ';
+  body += status_text(status);
+  if (!reason.empty()) {
+    body += ": ";
+    body += reason;
+  }
+  body += '\n';
+  append_head(out, status, date, "text/plain; charset=utf-8", body.size(), false, 1);
+  out += "\r\n";
+  out += body;
+}
+
+App::App(AppConfig config, std::string* error) : config_(std::move(config)) {
+  if (config_.root.empty()) return;
+  char resolved[PATH_MAX];
+  if (::realpath(config_.root.c_str(), resolved) == nullptr) {
+    if (error) *error = "--root " + config_.root + ": " + std::strerror(errno);
+    return;
+  }
+  struct stat st {};
+  if (::stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (error) *error = "--root " + config_.root + ": not a directory";
+    return;
+  }
+  if (std::string_view(resolved) == "/") {
+    if (error) *error = "--root /: refusing to serve the whole filesystem";
+    return;
+  }
+  root_ = resolved;
+  if (error) error->clear();
+}
+
+bool App::respond(const Request& req, std::string_view date, std::string& out) const {
+  const bool keep = req.keep_alive;
+  const std::string_view m = req.method;
+  const bool get_or_head = m == "GET" || m == "HEAD";
+
+  if (req.path == "*") {
+    if (m == "OPTIONS") {
+      append_method_not_allowed(out, req, date, keep, "GET, HEAD, POST, OPTIONS");
+    } else {
+      append_status_page(out, req, 400, date, keep);
+    }
+    return keep;
+  }
+  if (req.path == "/") {
+    if (get_or_head) {
+      append_simple(out, req, 200, date, "text/plain; charset=utf-8", kHello, keep);
+    } else {
+      append_method_not_allowed(out, req, date, keep, "GET, HEAD, OPTIONS");
+    }
+    return keep;
+  }
+  if (req.path == "/json") {
+    if (get_or_head) {
+      append_simple(out, req, 200, date, "application/json", kJson, keep);
+    } else {
+      append_method_not_allowed(out, req, date, keep, "GET, HEAD, OPTIONS");
+    }
+    return keep;
+  }
+  if (req.path == "/echo") {
+    if (m == "POST") {
+      std::string_view type = req.header("content-type");
+      if (type.empty()) type = "application/octet-stream";
+      append_simple(out, req, 200, date, type, req.body(), keep);
+    } else {
+      append_method_not_allowed(out, req, date, keep, "POST, OPTIONS");
+    }
+    return keep;
+  }
+  if (root_.empty()) {
+    append_status_page(out, req, 404, date, keep);
+    return keep;
+  }
+  if (!get_or_head) {
+    append_method_not_allowed(out, req, date, keep, "GET, HEAD, OPTIONS");
+    return keep;
+  }
+  serve_file(req, keep, date, out);
+  return keep;
+}
+
+void App::serve_file(const Request& req, bool keep, std::string_view date,
+                     std::string& out) const {
+  std::string rel;
+  if (!percent_decode(req.path, rel)) {
+    append_status_page(out, req, 400, date, keep);
+    return;
+  }
+  // Refuse any ".." segment outright (also "\" is an ordinary character on Linux).
+  for (std::size_t i = 0; i <= rel.size();) {
+    auto next = rel.find('/', i);
+    if (next == std::string::npos) next = rel.size();
+    if (std::string_view(rel).substr(i, next - i) == "..") {
+      append_status_page(out, req, 403, date, keep);
+      return;
+    }
+    i = next + 1;
+  }
+
+  std::string full = root_ + rel;
+  struct stat st {};
+  if (::stat(full.c_str(), &st) != 0) {
+    append_status_page(out, req, errno == EACCES ? 403 : 404, date, keep);
+    return;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (rel.empty() || rel.back() != '/') {
+      std::string extra = "Location: ";
+      extra += req.path;
+      extra += '/';
+      if (!req.query.empty()) {
+        extra += '?';
+        extra += req.query;
+      }
+      extra += "\r\n";
+      append_status_page(out, req, 301, date, keep, extra);
+      return;
+    }
+    full += "index.html";
+  }
+
+  // Symlinks may point anywhere: the resolved file must still be inside the root.
+  char resolved[PATH_MAX];
+  if (::realpath(full.c_str(), resolved) == nullptr) {
+    append_status_page(out, req, errno == EACCES ? 403 : 404, date, keep);
+    return;
+  }
+  const std::string_view real = resolved;
+  if (real.size() <= root_.size() || real.substr(0, root_.size()) != root_ ||
+      real[root_.size()] != '/') {
+    append_status_page(out, req, 403, date, keep);
+    return;
+  }
+
+  FdCloser fd{::open(resolved, O_RDONLY | O_CLOEXEC | O_NOCTTY)};
+  if (fd.fd < 0) {
+    append_status_page(out, req, errno == EACCES ? 403 : 404, date, keep);
+    return;
+  }
+  if (::fstat(fd.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    append_status_page(out, req, 404, date, keep);
+    return;
+  }
+  const auto size = static_cast<std::size_t>(st.st_size);
+  if (size > config_.max_file_bytes) {
+    append_status_page(out, req, 500, date, keep);
+    return;
+  }
+
+  // The file is read on the loop thread: fine for small files on a local disk (see the docs).
+  const std::size_t mark = out.size();
+  append_head(out, 200, date, content_type_for(rel), size, keep, req.version_minor);
+  out += "\r\n";
+  if (req.method == "HEAD") return;
+  const std::size_t body_at = out.size();
+  out.resize(body_at + size);
+  std::size_t got = 0;
+  while (got < size) {
+    const ssize_t n = ::read(fd.fd, out.data() + body_at + got, size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  if (got != size) {  // the file shrank or failed under us
+    out.resize(mark);
+    append_status_page(out, req, 500, date, keep);
+  }
+}
+
+Progress process(const App& app, Session& s, std::string_view in, std::string_view date,
+                 std::string& out) {
+  Progress p;
+  while (p.consumed < in.size()) {
+    const ParseResult r = s.parser.parse(in.substr(p.consumed), s.request);
+    if (r.state == ParseState::incomplete) {
+      if (r.expect_continue && !s.continue_sent) {
+        out += "HTTP/1.1 100 Continue\r\n\r\n";
+        s.continue_sent = true;
+      }
+      break;
+    }
+    if (r.state == ParseState::error) {
+      append_error(r.status, r.reason, date, out);
+      p.consumed = in.size();
+      p.close = true;
+      break;
+    }
+    p.consumed += r.consumed;
+    s.continue_sent = false;
+    if (!app.respond(s.request, date, out)) {
+      p.close = true;
+      break;
+    }
+  }
+  return p;
+}
+
+}  // namespace http_example

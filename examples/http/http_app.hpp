@@ -1,0 +1,83 @@
+// examples/http/http_app.hpp — routes, responses and per-connection processing (no sockets).
+//
+// Routes:
+//   GET|HEAD /       200 text/plain        "Hello, World!"
+//   GET|HEAD /json   200 application/json  {"message":"Hello, World!"}
+//   POST     /echo   200, the request body back (Content-Type copied from the request)
+//   GET|HEAD /<file> static files under --root (when given): ".." segments refused with 403,
+//                    symlinks leading outside the root refused with 403, a directory serves its
+//                    index.html (301 to add the trailing slash first), files above
+//                    max_file_bytes answered 500.
+//   OPTIONS <any>    204 with Allow
+// A known path with another method gets 405 + Allow; anything else 404.
+//
+// Every response carries Server, Date, Content-Type (when it has a body) and Content-Length.
+// Protocol errors (400/413/417/431/501/505) carry "Connection: close" and end the connection;
+// 403/404/405 keep it open.
+#pragma once
+
+#include <cstddef>
+#include <ctime>
+#include <string>
+#include <string_view>
+
+#include "http_parser.hpp"
+
+namespace http_example {
+
+struct AppConfig {
+  std::string root;  // static files directory; empty disables static files
+  Limits limits;
+  std::size_t max_file_bytes = 16 * 1024 * 1024;
+};
+
+class App {
+ public:
+  // Resolves config.root with realpath(3). On failure (not a directory, missing) `error` says
+  // why and the App is not usable.
+  explicit App(AppConfig config, std::string* error = nullptr);
+
+  const Limits& limits() const noexcept { return config_.limits; }
+  const std::string& root() const noexcept { return root_; }
+
+  // Appends the response to one complete request. Returns false when the connection must be
+  // closed after it (Connection: close, HTTP/1.0 without keep-alive).
+  bool respond(const Request& req, std::string_view date, std::string& out) const;
+
+ private:
+  void serve_file(const Request& req, bool keep_alive, std::string_view date,
+                  std::string& out) const;
+
+  AppConfig config_;
+  std::string root_;  // realpath of config_.root, no trailing slash; empty when disabled
+};
+
+// One connection's protocol state.
+struct Session {
+  explicit Session(const Limits& limits) : parser(limits) {}
+  RequestParser parser;
+  Request request;
+  bool continue_sent = false;  // "100 Continue" already sent for the request being received
+};
+
+struct Progress {
+  std::size_t consumed = 0;  // bytes of `in` to discard
+  bool close = false;        // close the connection once `out` is written
+};
+
+// Handles every complete request at the start of `in` (the connection's unconsumed input),
+// appending all responses to `out` — the caller writes them with one write. A partial request
+// at the end is left unconsumed. On a protocol error the error response is appended, all input
+// is consumed and close is set.
+Progress process(const App& app, Session& session, std::string_view in, std::string_view date,
+                 std::string& out);
+
+// Appends a complete error response with "Connection: close".
+void append_error(int status, std::string_view reason, std::string_view date, std::string& out);
+
+// IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT" (always 29 characters).
+std::string http_date(std::time_t t);
+std::string_view status_text(int status) noexcept;
+std::string_view content_type_for(std::string_view path) noexcept;
+
+}  // namespace http_example

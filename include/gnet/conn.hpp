@@ -1,0 +1,107 @@
+// gnet/conn.hpp — a connection as callbacks see it.
+//
+// Thread rule: a Conn& is valid only inside a callback for it, on its loop's thread. To reach a
+// connection later or from another thread, take conn.handle() (see conn_handle.hpp).
+//
+// Inbound bytes: on_traffic sees the bytes left unconsumed last time followed by the fresh ones.
+// peek()/next() return one contiguous view, even across the ring buffer's wrap point. Whatever
+// the handler leaves unconsumed is kept in the connection's own buffer, allocated only then and
+// released once drained: an idle connection owns no buffer.
+//
+// Outbound bytes: write() sends straight to the socket; only what the kernel refuses is queued
+// (in pooled blocks), and flushed with writev when the socket becomes writable again.
+#pragma once
+
+#include <any>
+#include <chrono>
+#include <cstddef>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <system_error>
+
+#include "gnet/address.hpp"
+
+namespace gnet {
+
+class ConnHandle;
+class Loop;
+
+class Conn {
+ public:
+  static constexpr std::size_t all = std::numeric_limits<std::size_t>::max();
+
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  // ---- inbound ----
+  // Copies up to out.size() bytes into out and consumes them. Returns how many.
+  std::size_t read(std::span<char> out);
+  // A contiguous view of the first min(n, inbound_buffered()) bytes, not consumed.
+  std::string_view peek(std::size_t n = all);
+  // Like peek, and consumes what it returns. The view stays valid until the callback returns.
+  std::string_view next(std::size_t n = all);
+  // Consumes up to n bytes without looking at them. Returns how many.
+  std::size_t discard(std::size_t n = all);
+  std::size_t inbound_buffered() const noexcept;
+
+  // ---- outbound ----
+  // Sends data (UDP: one datagram to the current datagram's sender; SEQPACKET: one message).
+  // Returns Errc::connection_closed once the connection is closing; otherwise every byte is sent
+  // or queued. Socket errors surface through on_close.
+  std::error_code write(std::string_view data);
+  std::error_code writev(std::span<const std::string_view> parts);
+  // Tries to send queued output now rather than at the next writable event.
+  std::error_code flush();
+  std::size_t outbound_buffered() const noexcept;
+
+  // Closes the connection once queued output is flushed (bounded by
+  // Options::shutdown_timeout). on_close follows on this loop. No reads happen after this.
+  void close();
+  bool closing() const noexcept;
+
+  // Stop/restart reading this connection (no on_traffic meanwhile; the kernel's receive window
+  // then pushes back on the peer).
+  void pause_read();
+  void resume_read();
+
+  // ---- user context (owned by the connection, destroyed when it closes) ----
+  template <class T>
+  void set_context(T value) {
+    context_slot() = std::move(value);
+  }
+  // nullptr when no context of exactly type T is set.
+  template <class T>
+  T* context() noexcept {
+    return std::any_cast<T>(&context_slot());
+  }
+  void reset_context() noexcept { context_slot().reset(); }
+
+  // ---- identity ----
+  SocketAddress local_addr() const;
+  SocketAddress remote_addr() const;
+  int fd() const noexcept;
+  Network network() const noexcept;
+  // Which of the engine's addresses (rotate()) this connection came from; -1 for dialed ones.
+  int listener_index() const noexcept;
+  Loop& loop() noexcept;
+  // A thread-safe reference to this connection (see conn_handle.hpp).
+  ConnHandle handle() const;
+
+  // ---- socket options (return the setsockopt error, if any) ----
+  std::error_code set_no_delay(bool on);
+  std::error_code set_keep_alive(std::chrono::seconds period);  // zero turns keepalive off
+  std::error_code set_linger(std::optional<std::chrono::seconds> linger);  // nullopt = off
+  std::error_code set_read_buffer(int bytes);
+  std::error_code set_write_buffer(int bytes);
+
+ protected:
+  Conn() = default;
+  ~Conn() = default;
+
+ private:
+  std::any& context_slot() noexcept;
+};
+
+}  // namespace gnet

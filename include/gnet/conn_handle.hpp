@@ -1,0 +1,61 @@
+// gnet/conn_handle.hpp — reach a connection from any thread.
+//
+// A ConnHandle names a connection by (loop, slot, generation). Every call posts a task to the
+// owning loop; the loop checks the generation before touching anything, so a handle to a closed
+// connection — even one whose fd number the kernel has since given to a new peer — fails with
+// Errc::connection_closed and never reaches the new connection.
+//
+// Thread rule: every method is safe from any thread, including loop threads. on_done callbacks
+// run on the connection's loop thread. After run() has returned, calls report
+// Errc::engine_stopped (the handle keeps the loop's mailbox alive, never the engine).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace gnet {
+
+namespace detail {
+class Mailbox;
+}
+
+class ConnHandle {
+ public:
+  // on_done's error: empty when the bytes were sent or queued (or the close happened),
+  // Errc::connection_closed when the connection was already gone.
+  using Done = std::function<void(std::error_code)>;
+
+  ConnHandle() = default;
+  ConnHandle(std::shared_ptr<detail::Mailbox> mailbox, std::uint32_t slot,
+             std::uint32_t generation) noexcept;
+
+  // Queue bytes for the connection, in call order per calling thread. The immediate return is
+  // Errc::engine_stopped when the loop no longer accepts tasks, empty otherwise.
+  std::error_code async_write(std::string data, Done on_done = {}) const;
+  std::error_code async_writev(std::vector<std::string> parts, Done on_done = {}) const;
+  // Schedule an on_traffic call for the connection (e.g. a worker finished and the handler
+  // should look at its state). Urgent lane: not delayed behind bulk writes.
+  std::error_code wake() const;
+  // Close the connection after its queued output (like Conn::close). Urgent lane.
+  std::error_code close(Done on_done = {}) const;
+
+  bool empty() const noexcept { return mailbox_ == nullptr; }
+  int loop_index() const noexcept;
+  std::uint32_t slot() const noexcept { return slot_; }
+  std::uint32_t generation() const noexcept { return generation_; }
+
+  friend bool operator==(const ConnHandle& a, const ConnHandle& b) noexcept {
+    return a.mailbox_ == b.mailbox_ && a.slot_ == b.slot_ && a.generation_ == b.generation_;
+  }
+
+ private:
+  std::shared_ptr<detail::Mailbox> mailbox_;
+  std::uint32_t slot_ = 0;
+  std::uint32_t generation_ = 0;
+};
+
+}  // namespace gnet

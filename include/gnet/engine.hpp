@@ -1,0 +1,64 @@
+// gnet/engine.hpp — start a server and control it while it runs.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "gnet/address.hpp"
+#include "gnet/error.hpp"
+#include "gnet/handler.hpp"
+#include "gnet/loop.hpp"
+#include "gnet/options.hpp"
+
+namespace gnet {
+
+// The running server, handed to on_boot/on_shutdown. Valid until run() returns.
+class Engine {
+ public:
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Graceful stop: stop accepting, let queued output drain (up to Options::shutdown_timeout),
+  // close every connection (on_close), then on_shutdown, then run() returns.
+  // Safe from any thread, and async-signal-safe (it only stores a flag and writes eventfds), so
+  // a SIGINT handler may call it directly.
+  void stop() noexcept;
+  bool stopping() const noexcept;
+
+  // Open connections across all loops. Safe from any thread.
+  std::size_t count_connections() const noexcept;
+
+  // A dup(2) of listener i's socket (the caller owns it), e.g. to hand to a child process.
+  // With reuse_port, loop 0's socket for that address.
+  Result<int> dup_listener(std::size_t listener = 0) const;
+
+  // The bound address of each listener, in the order given to run()/rotate(); port 0 resolved.
+  std::vector<SocketAddress> listen_addresses() const;
+
+  int num_loops() const noexcept;
+  Loop& loop(int index);
+
+  // Run fn on loop `index`'s thread (any loop when index < 0, least loaded first). Safe from any
+  // thread. Returns Errc::engine_stopped once loops have stopped.
+  std::error_code post(int index, std::function<void()> fn);
+
+ protected:
+  Engine() = default;
+  ~Engine() = default;
+};
+
+// Serve one address until the engine stops. Blocks. Returns an Error (never aborts) when the
+// address is malformed or cannot be bound; the message names the address and the reason.
+Result<void> run(EventHandler& handler, std::string_view address, const Options& options = {});
+
+// Serve several addresses from one engine: the same loops carry connections of all of them;
+// Conn::listener_index() and Conn::network() say which one a connection came from.
+Result<void> rotate(EventHandler& handler, const std::vector<std::string>& addresses,
+                    const Options& options = {});
+
+}  // namespace gnet

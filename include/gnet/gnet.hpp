@@ -1,0 +1,13 @@
+// gnet/gnet.hpp — everything a gnet-cpp user needs, in one include.
+#pragma once
+
+#include "gnet/address.hpp"
+#include "gnet/conn.hpp"
+#include "gnet/conn_handle.hpp"
+#include "gnet/engine.hpp"
+#include "gnet/error.hpp"
+#include "gnet/handler.hpp"
+#include "gnet/logger.hpp"
+#include "gnet/loop.hpp"
+#include "gnet/options.hpp"
+#include "gnet/worker_pool.hpp"

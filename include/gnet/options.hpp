@@ -1,0 +1,77 @@
+// gnet/options.hpp — engine and client settings, meant for designated initializers:
+//
+//   gnet::run(handler, "tcp://:9000", {.multicore = true, .reuse_port = true});
+//
+// Every field has a default that suits a general-purpose server.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "gnet/logger.hpp"
+
+namespace gnet {
+
+// How the acceptor picks a loop for a new connection (ignored with reuse_port, where the kernel
+// spreads connections over the loops' own listeners).
+enum class LoadBalancing {
+  round_robin,        // loops in turn
+  least_connections,  // the loop with the fewest open connections right now
+  source_addr_hash,   // hash of the peer's IP: one client host always lands on the same loop
+};
+
+struct Options {
+  // One loop per CPU core when true; one loop when false. num_event_loop > 0 overrides both.
+  bool multicore = false;
+  int num_event_loop = 0;
+  LoadBalancing lb = LoadBalancing::round_robin;
+
+  // SO_REUSEPORT: every loop gets its own listening socket and the kernel spreads connections.
+  bool reuse_port = false;
+  // SO_REUSEADDR on listening sockets (default on, as every production server wants).
+  bool reuse_addr = true;
+
+  // Size of each loop's shared read buffer: the most one read(2) takes, and the largest UDP
+  // datagram that is delivered whole (larger ones are reported as truncated).
+  std::size_t read_buffer_cap = 64 * 1024;
+  // Outbound high-water mark per connection. When more than this is queued (the kernel pushed
+  // back), the connection stops being read — no on_traffic — until the queue drains below half,
+  // and EventHandler::on_high_water fires. Writes are never dropped: a handler that writes
+  // without reading must watch Conn::outbound_buffered() or on_high_water itself.
+  std::size_t write_buffer_cap = 1024 * 1024;
+
+  // Call EventHandler::on_tick on loop 0: right after boot, then after each delay it returns.
+  bool ticker = false;
+
+  // TCP keepalive period for accepted/dialed connections; zero leaves the system default (off).
+  std::chrono::seconds tcp_keepalive{0};
+  // TCP_NODELAY on accepted/dialed TCP connections.
+  bool tcp_no_delay = true;
+  // SO_RCVBUF / SO_SNDBUF for connection sockets (and UDP sockets); zero keeps the kernel default.
+  int socket_recv_buffer = 0;
+  int socket_send_buffer = 0;
+
+  // Edge-triggered epoll: no epoll_ctl ever after registration, reads until a short read.
+  bool edge_triggered_io = false;
+  // Pin loop thread i to CPU (i mod cores).
+  bool cpu_affinity = false;
+
+  // Close connections that have seen no inbound or outbound traffic for this long (0 = never).
+  std::chrono::milliseconds idle_timeout{0};
+  // Graceful stop: how long queued output may take to drain before connections are cut.
+  std::chrono::milliseconds shutdown_timeout{5000};
+
+  // Unix listeners: permissions applied to the socket file (0 keeps the umask's choice).
+  unsigned unix_mode = 0;
+  // UDP multicast: name or index of the interface to join the group on (empty = kernel's choice).
+  std::string multicast_interface;
+
+  // Listen backlog for stream listeners.
+  int backlog = 1024;
+
+  // Where log lines go; empty means stderr_logger(LogLevel::info).
+  LogSink logger;
+};
+
+}  // namespace gnet

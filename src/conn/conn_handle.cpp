@@ -1,0 +1,70 @@
+// gnet::ConnHandle — reaching a connection from any thread through its loop's mailbox. The loop
+// looks the connection up by (slot, generation); a stale handle finds nothing and reports
+// Errc::connection_closed, even when the fd number now belongs to a new peer.
+#include "gnet/conn_handle.hpp"
+
+#include "conn/connection.hpp"
+#include "gnet/error.hpp"
+#include "loop/event_loop.hpp"
+#include "loop/mailbox.hpp"
+
+namespace gnet {
+
+using detail::Connection;
+using detail::EventLoop;
+using detail::Mailbox;
+
+namespace {
+
+// Posts fn(conn) to the owning loop; on_done hears connection_closed when the slot is stale.
+template <class F>
+std::error_code post_to_conn(const std::shared_ptr<Mailbox>& mailbox, std::uint32_t slot, std::uint32_t gen,
+                             bool urgent, ConnHandle::Done on_done, F fn) {
+  if (!mailbox) return make_error_code(Errc::connection_closed);
+  EventLoop* loop = mailbox->loop();
+  bool posted = mailbox->post(
+      [loop, slot, gen, on_done = std::move(on_done), fn = std::move(fn)]() mutable {
+        Connection* conn = loop->find(slot, gen);
+        std::error_code ec = conn ? fn(*conn) : make_error_code(Errc::connection_closed);
+        if (on_done) on_done(ec);
+        if (conn) conn->settle();
+      },
+      urgent);
+  return posted ? std::error_code{} : make_error_code(Errc::engine_stopped);
+}
+
+}  // namespace
+
+ConnHandle::ConnHandle(std::shared_ptr<detail::Mailbox> mailbox, std::uint32_t slot, std::uint32_t generation) noexcept
+    : mailbox_(std::move(mailbox)), slot_(slot), generation_(generation) {}
+
+int ConnHandle::loop_index() const noexcept { return mailbox_ ? mailbox_->loop()->index() : -1; }
+
+std::error_code ConnHandle::async_write(std::string data, Done on_done) const {
+  return post_to_conn(mailbox_, slot_, generation_, false, std::move(on_done),
+                      [data = std::move(data)](Connection& c) { return c.send(data); });
+}
+
+std::error_code ConnHandle::async_writev(std::vector<std::string> parts, Done on_done) const {
+  return post_to_conn(mailbox_, slot_, generation_, false, std::move(on_done),
+                      [parts = std::move(parts)](Connection& c) {
+                        std::vector<std::string_view> views(parts.begin(), parts.end());
+                        return c.sendv(views);
+                      });
+}
+
+std::error_code ConnHandle::wake() const {
+  return post_to_conn(mailbox_, slot_, generation_, true, {}, [](Connection& c) {
+    c.wake();
+    return std::error_code{};
+  });
+}
+
+std::error_code ConnHandle::close(Done on_done) const {
+  return post_to_conn(mailbox_, slot_, generation_, true, std::move(on_done), [](Connection& c) {
+    c.request_close({});
+    return std::error_code{};
+  });
+}
+
+}  // namespace gnet

@@ -1,0 +1,391 @@
+// Internal: the connection state machine — reads into the loop's buffer, writes straight to the
+// socket, queues only what the kernel refuses, closes after flushing.
+#include "conn/connection.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "engine/engine_core.hpp"
+#include "loop/event_loop.hpp"
+
+namespace gnet::detail {
+namespace {
+
+std::error_code errno_code(int err) noexcept { return {err, std::system_category()}; }
+
+bool is_hard_error(const std::error_code& ec) noexcept {
+  return ec && ec.category() == std::system_category();
+}
+
+}  // namespace
+
+Connection::Connection(EventLoop& loop, int fd, Network network, int listener_index,
+                       const SocketAddress& remote) noexcept
+    : IoWatcher(Kind::connection),
+      loop_(loop),
+      fd_(fd),
+      network_(network),
+      listener_index_(static_cast<std::int16_t>(listener_index)) {
+  if ((remote.family() == AF_INET || remote.family() == AF_INET6) && remote.size() <= sizeof remote_) {
+    std::memcpy(&remote_, remote.data(), remote.size());
+    remote_len_ = static_cast<std::uint8_t>(remote.size());
+  }
+}
+
+Connection::~Connection() {
+  outbound_.clear(loop_.block_pool());
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool Connection::is_edge() const noexcept { return loop_.engine().options().edge_triggered_io; }
+
+SocketAddress Connection::remote() const {
+  if (remote_len_ != 0) return SocketAddress(reinterpret_cast<const sockaddr*>(&remote_), remote_len_);
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (fd_ >= 0 && ::getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    return SocketAddress(reinterpret_cast<sockaddr*>(&ss), len);
+  }
+  return {};
+}
+
+template <class F>
+Action Connection::invoke(F&& callback) {
+  ++in_callback_;
+  Action action = Action::none;
+  try {
+    action = callback();
+  } catch (const std::exception& e) {
+    loop_.engine().log(LogLevel::error, std::string("handler threw on fd ") + std::to_string(fd_) +
+                                            ": " + e.what() + " (closing the connection)");
+    abort(make_error_code(Errc::handler_exception));
+  } catch (...) {
+    loop_.engine().log(LogLevel::error, "handler threw a non-exception on fd " +
+                                            std::to_string(fd_) + " (closing the connection)");
+    abort(make_error_code(Errc::handler_exception));
+  }
+  --in_callback_;
+  return action;
+}
+
+void Connection::apply(Action action) {
+  if (action == Action::close) request_close({});
+  if (action == Action::shutdown) loop_.engine().request_stop();
+}
+
+bool Connection::open() {
+  std::uint32_t interest = is_edge() ? (kReadable | kWritable | kEdge) : kReadable;
+  if (auto ec = loop_.poller().add(fd_, static_cast<IoWatcher*>(this), interest)) {
+    loop_.engine().log(LogLevel::error, "epoll_ctl add fd " + std::to_string(fd_) + ": " + ec.message());
+    error_ = ec;
+    closed_ = true;  // on_open never ran, so no on_close either
+    loop_.retire(this);
+    return false;
+  }
+  registered_ = true;
+  interest_ = interest;
+  Action action = invoke([this] { return loop_.engine().handler().on_open(*this); });
+  if (!closed_) apply(action);
+  settle();
+  return true;
+}
+
+void Connection::handle_event(std::uint32_t events) {
+  if (closed_) return;
+  if ((events & kWritable) && !outbound_.empty()) on_writable();
+  if (closed_) return;
+  if (events & kReadable) {
+    // Paused in edge-triggered mode: resuming re-reads (defer_read), as this edge won't repeat.
+    if (reading()) on_readable();
+  } else if ((events & kHangup) && !reading()) {
+    // Not reading, so no read will tell us: the socket is dead (RST/ERR) — stop waiting on it.
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    abort(errno_code(err != 0 ? err : ECONNRESET));
+    return;
+  } else if (events & kHangup) {
+    on_readable();  // the read reports EOF or the error
+  }
+  settle();
+}
+
+void Connection::on_readable() {
+  char* buf = loop_.read_buffer();
+  const std::size_t cap = loop_.read_buffer_cap();
+  for (;;) {
+    ssize_t n = ::read(fd_, buf, cap);
+    if (n > 0) {
+      deliver({buf, static_cast<std::size_t>(n)});
+      // Level-triggered: one read per readiness is fair and the kernel will report the rest.
+      // Edge-triggered: keep going until a short read says the socket is drained.
+      if (!is_edge() || static_cast<std::size_t>(n) < cap || closed_ || !reading()) return;
+      continue;
+    }
+    if (n == 0) {
+      peer_eof();
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    abort(errno_code(errno));
+    return;
+  }
+}
+
+void Connection::retry_read() {
+  if (!closed_ && reading()) on_readable();
+  settle();
+}
+
+void Connection::deliver(std::string_view fresh) {
+  if (inbound_.empty()) {
+    fresh_ = fresh;
+  } else {
+    inbound_.append(fresh);  // bytes left from last time come first
+  }
+  Action action = invoke([this] { return loop_.engine().handler().on_traffic(*this); });
+  if (!fresh_.empty()) {
+    // Only what the handler left unconsumed is copied out of the loop's shared buffer.
+    if (!closed_) inbound_.append(fresh_);
+    fresh_ = {};
+  }
+  if (inbound_.empty()) {
+    if (inbound_.capacity() != 0) inbound_.clear();
+  } else {
+    inbound_.drop_retired();
+  }
+  if (!closed_) apply(action);
+}
+
+void Connection::wake() {
+  if (closed_) return;
+  Action action = invoke([this] { return loop_.engine().handler().on_traffic(*this); });
+  if (inbound_.empty()) {
+    if (inbound_.capacity() != 0) inbound_.clear();
+  } else {
+    inbound_.drop_retired();
+  }
+  if (!closed_) apply(action);
+  settle();
+}
+
+void Connection::peer_eof() {
+  peer_eof_ = true;
+  update_interest();
+}
+
+std::string_view Connection::peek(std::size_t n) {
+  if (!inbound_.empty()) return inbound_.peek(n);
+  return fresh_.substr(0, n);
+}
+
+std::size_t Connection::discard(std::size_t n) noexcept {
+  if (!inbound_.empty()) return inbound_.discard(n);
+  n = std::min(n, fresh_.size());
+  fresh_.remove_prefix(n);
+  return n;
+}
+
+std::error_code Connection::send(std::string_view data) {
+  if (closed_ || close_requested_) return make_error_code(Errc::connection_closed);
+  if (data.empty()) return {};
+  if (outbound_.empty()) {
+    for (;;) {
+      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n >= 0) {
+        data.remove_prefix(static_cast<std::size_t>(n));
+        break;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      std::error_code ec = errno_code(errno);
+      abort(ec);
+      return ec;
+    }
+    if (data.empty()) return {};
+  }
+  outbound_.append(loop_.block_pool(), data);
+  after_queue();
+  return {};
+}
+
+std::error_code Connection::sendv(std::span<const std::string_view> parts) {
+  if (closed_ || close_requested_) return make_error_code(Errc::connection_closed);
+  std::size_t first_unsent = 0;  // index into parts
+  std::size_t offset = 0;        // bytes of parts[first_unsent] already sent
+  if (outbound_.empty()) {
+    iovec iov[OutboundQueue::kMaxIov];
+    int count = 0;
+    for (std::size_t i = 0; i < parts.size() && count < OutboundQueue::kMaxIov; ++i) {
+      if (parts[i].empty()) continue;
+      iov[count].iov_base = const_cast<char*>(parts[i].data());
+      iov[count].iov_len = parts[i].size();
+      ++count;
+    }
+    if (count == 0) return {};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<std::size_t>(count);
+    ssize_t n;
+    do {
+      n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        std::error_code ec = errno_code(errno);
+        abort(ec);
+        return ec;
+      }
+      n = 0;
+    }
+    auto sent = static_cast<std::size_t>(n);
+    while (first_unsent < parts.size() && sent >= parts[first_unsent].size()) {
+      sent -= parts[first_unsent].size();
+      ++first_unsent;
+    }
+    offset = sent;
+  }
+  for (std::size_t i = first_unsent; i < parts.size(); ++i) {
+    std::string_view rest = parts[i].substr(i == first_unsent ? offset : 0);
+    outbound_.append(loop_.block_pool(), rest);
+  }
+  if (!outbound_.empty()) after_queue();
+  return {};
+}
+
+void Connection::after_queue() {
+  const std::size_t cap = loop_.engine().options().write_buffer_cap;
+  if (!high_water_ && cap > 0 && outbound_.size() > cap) {
+    high_water_ = true;
+    invoke([this] {
+      loop_.engine().handler().on_high_water(*this);
+      return Action::none;
+    });
+  }
+  update_interest();
+}
+
+std::error_code Connection::flush() {
+  if (closed_) return make_error_code(Errc::connection_closed);
+  if (!outbound_.empty()) on_writable();
+  return error_;
+}
+
+void Connection::on_writable() {
+  iovec iov[OutboundQueue::kMaxIov];
+  while (!outbound_.empty()) {
+    int count = outbound_.gather(iov, OutboundQueue::kMaxIov);
+    std::size_t want = 0;
+    for (int i = 0; i < count; ++i) want += iov[i].iov_len;
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<std::size_t>(count);
+    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      abort(errno_code(errno));
+      return;
+    }
+    outbound_.consume(loop_.block_pool(), static_cast<std::size_t>(n));
+    if (static_cast<std::size_t>(n) < want) break;  // the kernel is full again
+  }
+  after_drain();
+}
+
+void Connection::after_drain() {
+  const std::size_t cap = loop_.engine().options().write_buffer_cap;
+  if (high_water_ && outbound_.size() <= cap / 2) {
+    high_water_ = false;
+    invoke([this] {
+      loop_.engine().handler().on_low_water(*this);
+      return Action::none;
+    });
+    if (is_edge() && reading()) loop_.defer_read(this);
+  }
+  update_interest();
+}
+
+void Connection::set_user_paused(bool paused) {
+  if (user_paused_ == paused) return;
+  user_paused_ = paused;
+  if (!paused && is_edge() && reading()) loop_.defer_read(this);
+  update_interest();
+}
+
+void Connection::update_interest() {
+  if (closed_ || !registered_ || is_edge()) return;
+  std::uint32_t want = (reading() ? kReadable : 0u) | (outbound_.empty() ? 0u : kWritable);
+  if (want == interest_) return;
+  if (auto ec = loop_.poller().modify(fd_, static_cast<IoWatcher*>(this), want)) {
+    abort(ec);
+    return;
+  }
+  interest_ = want;
+}
+
+void Connection::request_close(std::error_code error) {
+  if (closed_) return;
+  if (error && !error_) error_ = error;
+  close_requested_ = true;
+  update_interest();
+  if (in_callback_ == 0) settle();
+}
+
+void Connection::abort(std::error_code error) {
+  if (closed_) return;
+  if (error && !error_) error_ = error;
+  close_requested_ = true;
+  outbound_.clear(loop_.block_pool());
+  if (in_callback_ == 0) settle();
+}
+
+void Connection::settle() {
+  if (closed_ || in_callback_ != 0) return;
+  if (!close_requested_ && !peer_eof_) return;
+  if (outbound_.empty() || is_hard_error(error_)) {
+    finish_close();
+    return;
+  }
+  // Flush first, but not forever: a peer that never reads is cut after shutdown_timeout.
+  if (linger_timer_ == 0) {
+    linger_timer_ = loop_.run_after(loop_.engine().options().shutdown_timeout, [this] {
+      linger_timer_ = 0;
+      abort(make_error_code(Errc::shutdown_deadline));
+    });
+  }
+  update_interest();
+}
+
+void Connection::finish_close() {
+  closed_ = true;
+  if (linger_timer_ != 0) loop_.cancel(linger_timer_);
+  linger_timer_ = 0;
+  outbound_.clear(loop_.block_pool());
+  ++in_callback_;
+  try {
+    apply(loop_.engine().handler().on_close(*this, error_));
+  } catch (const std::exception& e) {
+    loop_.engine().log(LogLevel::error, std::string("on_close threw: ") + e.what());
+  } catch (...) {
+    loop_.engine().log(LogLevel::error, "on_close threw a non-exception");
+  }
+  --in_callback_;
+  if (registered_) loop_.poller().remove(fd_);
+  registered_ = false;
+  ::close(fd_);
+  fd_ = -1;
+  inbound_.clear();
+  fresh_ = {};
+  context_.reset();
+  loop_.retire(this);
+}
+
+}  // namespace gnet::detail

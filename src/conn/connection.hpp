@@ -1,0 +1,113 @@
+// Internal: one connection's state machine. Lives on exactly one loop; every method runs on that
+// loop's thread. The public face is gnet::Conn (conn_api.cpp casts back to this).
+//
+// Life: open -> [closing: no reads, flushing queued output] -> closed (on_close ran, fd closed)
+// -> destroyed at the end of the loop turn (so pointers held during one dispatch stay valid).
+#pragma once
+
+#include <netinet/in.h>
+
+#include <any>
+#include <cstdint>
+#include <string_view>
+#include <system_error>
+
+#include "buffer/outbound_queue.hpp"
+#include "buffer/ring_buffer.hpp"
+#include "gnet/conn.hpp"
+#include "gnet/handler.hpp"
+#include "loop/io_watcher.hpp"
+
+namespace gnet::detail {
+
+class EventLoop;
+
+class Connection final : public Conn, public IoWatcher {
+ public:
+  Connection(EventLoop& loop, int fd, Network network, int listener_index,
+             const SocketAddress& remote) noexcept;
+  ~Connection();
+
+  static Connection& of(Conn& c) noexcept { return static_cast<Connection&>(c); }
+  static const Connection& of(const Conn& c) noexcept { return static_cast<const Connection&>(c); }
+
+  // ---- driven by the loop ----
+  // Registers with the poller and runs on_open. False when registration failed (then closed).
+  bool open();
+  void handle_event(std::uint32_t events);
+  // Schedules an on_traffic with no fresh bytes (ConnHandle::wake).
+  void wake();
+  // Closes after flushing (error recorded for on_close if it is the first one).
+  void request_close(std::error_code error);
+  // Closes now, dropping queued output.
+  void abort(std::error_code error);
+  // Closes if a requested close can complete now; call after anything that touched the conn.
+  void settle();
+  // ET mode only: a paused connection resumed and must read what is already in the kernel.
+  void retry_read();
+
+  // ---- used by conn_api.cpp ----
+  std::string_view peek(std::size_t n);
+  std::size_t discard(std::size_t n) noexcept;
+  std::size_t inbound_size() const noexcept { return inbound_.empty() ? fresh_.size() : inbound_.size(); }
+  std::error_code send(std::string_view data);
+  std::error_code sendv(std::span<const std::string_view> parts);
+  std::error_code flush();
+  std::size_t outbound_size() const noexcept { return outbound_.size(); }
+  void set_user_paused(bool paused);
+
+  bool closed() const noexcept { return closed_; }
+  bool close_requested() const noexcept { return close_requested_; }
+  int fd() const noexcept { return fd_; }
+  Network network() const noexcept { return network_; }
+  int listener_index() const noexcept { return listener_index_; }
+  EventLoop& loop() const noexcept { return loop_; }
+  std::any& context() noexcept { return context_; }
+  SocketAddress remote() const;
+
+  std::uint32_t slot = 0;
+  std::uint32_t generation = 0;
+
+ private:
+  template <class F>
+  Action invoke(F&& callback);
+  void apply(Action action);
+  void on_readable();
+  void on_writable();
+  void deliver(std::string_view fresh);
+  void peer_eof();
+  void finish_close();
+  bool reading() const noexcept {
+    return !peer_eof_ && !close_requested_ && !user_paused_ && !high_water_;
+  }
+  void update_interest();
+  void after_queue();
+  void after_drain();
+  bool is_edge() const noexcept;
+
+  EventLoop& loop_;
+  int fd_;
+  Network network_;
+  std::int16_t listener_index_;
+  std::uint32_t interest_ = 0;  // what the poller currently has registered
+  bool registered_ = false;
+  bool closed_ = false;
+  bool close_requested_ = false;
+  bool peer_eof_ = false;
+  bool user_paused_ = false;
+  bool high_water_ = false;
+  std::uint16_t in_callback_ = 0;
+  std::error_code error_;                // first error seen; reported to on_close
+  std::uint64_t linger_timer_ = 0;       // bounds a flush-then-close
+  std::string_view fresh_;               // this read's bytes, in the loop's buffer
+  RingBuffer inbound_;                   // unconsumed bytes; storage only while non-empty
+  OutboundQueue outbound_;               // bytes the kernel refused
+  std::any context_;
+  union {                                // peer address of IP connections (Unix: getpeername)
+    sockaddr_in v4;
+    sockaddr_in6 v6;
+  } remote_{};
+  std::uint8_t remote_len_ = 0;
+};
+
+}  // namespace gnet::detail

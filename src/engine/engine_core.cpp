@@ -1,0 +1,173 @@
+#include "engine/engine_core.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <thread>
+
+namespace gnet::detail {
+
+EngineCore::EngineCore(EventHandler& handler, const Options& options)
+    : handler_(handler), options_(options), balancer_(options.lb, 1) {
+  if (!options_.logger) options_.logger = stderr_logger(LogLevel::info);
+}
+
+EngineCore::~EngineCore() {
+  loops_.clear();  // connections first: their fds close before the listeners'
+  for (ListenerGroup& g : groups_) {
+    for (ListenSocket& s : g.sockets) close_listener(s);
+  }
+}
+
+void EngineCore::log(LogLevel level, const std::string& message) const { options_.logger(level, message); }
+
+void EngineCore::request_stop() noexcept {
+  stopping_.store(true, std::memory_order_release);
+  for (auto& loop : loops_) loop->signal();
+}
+
+EventLoop& EngineCore::pick_loop(const SocketAddress& remote) {
+  int loads[64];
+  int n = std::min(loop_count(), 64);
+  for (int i = 0; i < n; ++i) loads[i] = loops_[static_cast<std::size_t>(i)]->load().load(std::memory_order_relaxed);
+  int chosen = balancer_.choose(std::span<const int>(loads, static_cast<std::size_t>(n)), remote);
+  EventLoop& loop = *loops_[static_cast<std::size_t>(chosen)];
+  loop.load().fetch_add(1, std::memory_order_relaxed);
+  return loop;
+}
+
+Result<void> EngineCore::setup(const std::vector<std::string>& addresses) {
+  if (addresses.empty()) return Error(Errc::bad_address, "no address to serve");
+  std::vector<Address> parsed;
+  for (const std::string& text : addresses) {
+    auto addr = parse_address(text);
+    if (!addr) return addr.error();
+    parsed.push_back(addr.value());
+  }
+
+  int count = options_.num_event_loop > 0 ? options_.num_event_loop
+              : options_.multicore        ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))
+                                          : 1;
+  for (int i = 0; i < count; ++i) {
+    loops_.push_back(std::make_unique<EventLoop>(*this, i));
+    if (auto r = loops_.back()->init(); !r) return r.error();
+  }
+  balancer_ = LoadBalancer(options_.lb, count);
+
+  for (std::size_t gi = 0; gi < parsed.size(); ++gi) {
+    ListenerGroup& group = groups_.emplace_back();
+    group.address = parsed[gi];
+    // SO_REUSEPORT only means something for IP sockets; Unix listeners stay single.
+    bool per_loop = options_.reuse_port && group.address.is_ip() && count > 1;
+    int sockets = per_loop ? count : 1;
+    Address bind_addr = group.address;
+    for (int i = 0; i < sockets; ++i) {
+      auto sock = open_listener(bind_addr, options_, options_.reuse_port && group.address.is_ip());
+      if (!sock) return sock.error();
+      if (i == 0 && bind_addr.is_ip() && bind_addr.port == 0) bind_addr.port = sock->bound.port();
+      group.sockets.push_back(std::move(sock.value()));
+    }
+    for (int i = 0; i < sockets; ++i) {
+      auto watcher = std::make_unique<Listener>();
+      watcher->fd = group.sockets[static_cast<std::size_t>(i)].fd;
+      watcher->index = static_cast<int>(gi);
+      watcher->network = group.address.network;
+      watcher->distribute = !per_loop && count > 1;
+      loops_[static_cast<std::size_t>(i)]->add_listener(watcher.get());
+      group.watchers.push_back(std::move(watcher));
+    }
+  }
+  return {};
+}
+
+Result<void> EngineCore::serve() {
+  Action boot = Action::none;
+  try {
+    boot = handler_.on_boot(*this);
+  } catch (const std::exception& e) {
+    return Error(Errc::handler_exception, std::string("on_boot threw: ") + e.what());
+  }
+  if (boot == Action::shutdown) request_stop();
+
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < loops_.size(); ++i) {
+    threads.emplace_back([loop = loops_[i].get()] { loop->run(); });
+  }
+  loops_[0]->run();
+  for (std::thread& t : threads) t.join();
+
+  try {
+    handler_.on_shutdown(*this);
+  } catch (const std::exception& e) {
+    log(LogLevel::error, std::string("on_shutdown threw: ") + e.what());
+  }
+  return {};
+}
+
+}  // namespace gnet::detail
+
+namespace gnet {
+
+using detail::EngineCore;
+
+static EngineCore& core(Engine* e) { return *static_cast<EngineCore*>(e); }
+static const EngineCore& core(const Engine* e) { return *static_cast<const EngineCore*>(e); }
+
+void Engine::stop() noexcept { core(this).request_stop(); }
+bool Engine::stopping() const noexcept { return core(this).is_stopping(); }
+
+std::size_t Engine::count_connections() const noexcept {
+  std::size_t total = 0;
+  for (auto& loop : core(this).loops_) {
+    total += static_cast<std::size_t>(std::max(0, loop->load().load(std::memory_order_relaxed)));
+  }
+  return total;
+}
+
+Result<int> Engine::dup_listener(std::size_t listener) const {
+  const auto& groups = core(this).groups_;
+  if (listener >= groups.size()) {
+    return Error(std::make_error_code(std::errc::invalid_argument),
+                 "dup_listener: no listener #" + std::to_string(listener));
+  }
+  int fd = ::fcntl(groups[listener].sockets.front().fd, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return system_error(errno, "dup listener " + groups[listener].address.to_string());
+  return fd;
+}
+
+std::vector<SocketAddress> Engine::listen_addresses() const {
+  std::vector<SocketAddress> out;
+  for (const auto& g : core(this).groups_) out.push_back(g.sockets.front().bound);
+  return out;
+}
+
+int Engine::num_loops() const noexcept { return core(this).loop_count(); }
+
+Loop& Engine::loop(int index) { return core(this).loop_at(index); }
+
+std::error_code Engine::post(int index, std::function<void()> fn) {
+  EngineCore& c = core(this);
+  if (index < 0 || index >= c.loop_count()) {
+    index = 0;
+    int best = c.loop_at(0).load().load();
+    for (int i = 1; i < c.loop_count(); ++i) {
+      int l = c.loop_at(i).load().load();
+      if (l < best) best = l, index = i;
+    }
+  }
+  if (!c.loop_at(index).post_task(std::move(fn), false)) return make_error_code(Errc::engine_stopped);
+  return {};
+}
+
+Result<void> rotate(EventHandler& handler, const std::vector<std::string>& addresses, const Options& options) {
+  EngineCore engine(handler, options);
+  if (auto r = engine.setup(addresses); !r) return r.error();
+  return engine.serve();
+}
+
+Result<void> run(EventHandler& handler, std::string_view address, const Options& options) {
+  return rotate(handler, {std::string(address)}, options);
+}
+
+}  // namespace gnet

@@ -1,0 +1,55 @@
+// Internal: the engine behind gnet::Engine — owns the loops, the listeners and the handler.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/load_balancer.hpp"
+#include "gnet/engine.hpp"
+#include "loop/event_loop.hpp"
+#include "net/socket.hpp"
+
+namespace gnet::detail {
+
+class EngineCore final : public Engine {
+ public:
+  EngineCore(EventHandler& handler, const Options& options);
+  ~EngineCore();
+
+  // Parses and binds every address, creates the loops. Nothing runs yet.
+  Result<void> setup(const std::vector<std::string>& addresses);
+  // on_boot, loops on threads (loop 0 on the caller's), join, on_shutdown.
+  Result<void> serve();
+
+  EventHandler& handler() noexcept { return handler_; }
+  const Options& options() const noexcept { return options_; }
+  void log(LogLevel level, const std::string& message) const;
+
+  // Acceptor side: choose a loop for a new connection and count it there.
+  EventLoop& pick_loop(const SocketAddress& remote);
+  EventLoop& loop_at(int i) noexcept { return *loops_[static_cast<std::size_t>(i)]; }
+  int loop_count() const noexcept { return static_cast<int>(loops_.size()); }
+
+  // gnet::Engine
+  void request_stop() noexcept;
+  bool is_stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
+
+ private:
+  friend class gnet::Engine;
+  struct ListenerGroup {
+    Address address;
+    std::vector<ListenSocket> sockets;                // one, or one per loop (reuse_port)
+    std::vector<std::unique_ptr<Listener>> watchers;  // registered on loops
+  };
+
+  EventHandler& handler_;
+  Options options_;
+  std::vector<std::unique_ptr<EventLoop>> loops_;
+  std::vector<ListenerGroup> groups_;
+  LoadBalancer balancer_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace gnet::detail

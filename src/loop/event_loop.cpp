@@ -1,0 +1,305 @@
+#include "loop/event_loop.hpp"
+
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "conn/connection.hpp"
+#include "engine/engine_core.hpp"
+
+namespace gnet::detail {
+namespace {
+
+constexpr int kAcceptBurst = 64;  // accepts per readiness event, so one listener can't starve I/O
+constexpr auto kAcceptRetry = std::chrono::milliseconds(50);  // after EMFILE
+
+}  // namespace
+
+EventLoop::EventLoop(EngineCore& engine, int index)
+    : engine_(engine),
+      index_(index),
+      read_buffer_cap_(engine.options().read_buffer_cap > 0 ? engine.options().read_buffer_cap : 64 * 1024) {}
+
+EventLoop::~EventLoop() {
+  for (Slot& s : slots_) delete s.conn;
+  destroy_retired();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+Result<void> EventLoop::init() {
+  auto poller = Poller::create();
+  if (!poller) return poller.error();
+  poller_.reset(poller.value());
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) return system_error(errno, "eventfd");
+  if (auto ec = poller_->add(wake_fd_, &wakeup_, kReadable)) {
+    return Error(ec, "epoll_ctl add eventfd: " + ec.message());
+  }
+  mailbox_ = std::make_shared<Mailbox>(this, wake_fd_);
+  read_buffer_ = std::make_unique<char[]>(read_buffer_cap_);
+  return {};
+}
+
+void EventLoop::add_listener(Listener* listener) {
+  listeners_.push_back(listener);
+  if (auto ec = poller_->add(listener->fd, listener, kReadable)) {
+    engine_.log(LogLevel::error, "epoll_ctl add listener: " + ec.message());
+  }
+}
+
+void EventLoop::run() {
+  thread_id_.store(std::this_thread::get_id(), std::memory_order_release);
+  if (engine_.options().cpu_affinity) {
+    unsigned cores = std::thread::hardware_concurrency();
+    if (cores > 0) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(static_cast<unsigned>(index_) % cores, &set);
+      ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);
+    }
+  }
+  if (index_ == 0 && engine_.options().ticker) {
+    run_after(std::chrono::nanoseconds(0), [this] { tick(); });
+  }
+
+  PollEvent events[Poller::kMaxEvents];
+  for (;;) {
+    int timeout = -1;
+    if (tasks_left_ || !deferred_reads_.empty()) {
+      timeout = 0;
+    } else if (!timers_.empty()) {
+      timeout = timers_.timeout_ms(TimerQueue::Clock::now());
+    }
+    if (draining_ && (timeout < 0 || timeout > 10)) timeout = 10;
+
+    int n = poller_->wait(events, Poller::kMaxEvents, timeout);
+    for (int i = 0; i < n; ++i) dispatch(events[i]);
+
+    if (!deferred_reads_.empty()) {
+      auto reads = std::move(deferred_reads_);
+      deferred_reads_.clear();
+      for (auto [slot, gen] : reads) {
+        if (Connection* c = find(slot, gen)) c->retry_read();
+      }
+    }
+    if (wake_pending_ || tasks_left_) run_tasks();
+    if (!timers_.empty()) timers_.run_due(TimerQueue::Clock::now());
+
+    if (!draining_ && engine_.is_stopping()) begin_drain();
+    if (draining_) {
+      if (!deadline_passed_ && TimerQueue::Clock::now() >= drain_deadline_) {
+        deadline_passed_ = true;
+        for (Slot& s : slots_) {
+          if (s.conn != nullptr && !s.conn->closed()) s.conn->abort(make_error_code(Errc::shutdown_deadline));
+        }
+      }
+      destroy_retired();
+      if (live_ == 0) break;
+    } else {
+      destroy_retired();
+    }
+  }
+
+  // Refuse new tasks; the queued ones still run so their callers hear "connection closed".
+  std::vector<Mailbox::Task> rest;
+  mailbox_->close(rest);
+  for (auto& task : rest) task();
+  destroy_retired();
+}
+
+void EventLoop::dispatch(const PollEvent& event) {
+  auto* watcher = static_cast<IoWatcher*>(event.token);
+  switch (watcher->kind) {
+    case IoWatcher::Kind::connection:
+      static_cast<Connection*>(watcher)->handle_event(event.events);
+      break;
+    case IoWatcher::Kind::listener:
+      accept_from(*static_cast<Listener*>(watcher));
+      break;
+    case IoWatcher::Kind::wakeup: {
+      std::uint64_t count;
+      [[maybe_unused]] auto r = ::read(wake_fd_, &count, sizeof count);
+      wake_pending_ = true;
+      break;
+    }
+    case IoWatcher::Kind::connecting:
+      break;
+  }
+}
+
+void EventLoop::accept_from(Listener& listener) {
+  for (int i = 0; i < kAcceptBurst && !draining_; ++i) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    int fd = ::accept4(listener.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      int err = errno;
+      if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) return;
+      if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+        pause_listener(listener, err);
+        return;
+      }
+      engine_.log(LogLevel::error, std::string("accept: ") + std::strerror(err));
+      return;
+    }
+    SocketAddress remote(reinterpret_cast<sockaddr*>(&ss), len);
+    apply_connection_options(fd, listener.network == Network::tcp, engine_.options());
+    EventLoop& target = listener.distribute ? engine_.pick_loop(remote) : *this;
+    if (!listener.distribute) load_.fetch_add(1, std::memory_order_relaxed);
+    if (&target == this) {
+      adopt(fd, listener.network, listener.index, remote);
+      continue;
+    }
+    Network network = listener.network;
+    int index = listener.index;
+    EventLoop* dest = &target;
+    bool posted = target.post_task([dest, fd, network, index, remote] {
+      dest->adopt(fd, network, index, remote);
+    }, true);
+    if (!posted) {
+      target.load_.fetch_sub(1, std::memory_order_relaxed);
+      ::close(fd);
+    }
+  }
+}
+
+// Out of descriptors (or kernel memory). Spinning on accept would burn a core: stop watching
+// the listener and look again shortly. Pending connections wait in the backlog meanwhile
+// instead of being accepted and dropped.
+void EventLoop::pause_listener(Listener& listener, int err) {
+  if (listener.paused) return;
+  listener.paused = true;
+  engine_.log(LogLevel::warn, std::string("accept paused: ") + std::strerror(err) +
+                                  "; retrying every " + std::to_string(kAcceptRetry.count()) + " ms");
+  poller_->modify(listener.fd, &listener, 0);
+  Listener* l = &listener;
+  run_after(kAcceptRetry, [this, l] {
+    l->paused = false;
+    if (draining_) return;
+    poller_->modify(l->fd, l, kReadable);  // level-triggered: fires at once if the backlog is non-empty
+  });
+}
+
+Connection* EventLoop::adopt(int fd, Network network, int listener_index, const SocketAddress& remote) {
+  if (draining_) {
+    ::close(fd);
+    load_.fetch_sub(1, std::memory_order_relaxed);
+    return nullptr;
+  }
+  auto* conn = new Connection(*this, fd, network, listener_index, remote);
+  std::uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  slots_[slot].conn = conn;
+  conn->slot = slot;
+  conn->generation = slots_[slot].generation;
+  ++live_;
+  if (!conn->open()) return nullptr;
+  return conn->closed() ? nullptr : conn;
+}
+
+Connection* EventLoop::find(std::uint32_t slot, std::uint32_t generation) noexcept {
+  if (slot >= slots_.size()) return nullptr;
+  Slot& s = slots_[slot];
+  if (s.generation != generation || s.conn == nullptr || s.conn->closed()) return nullptr;
+  return s.conn;
+}
+
+void EventLoop::retire(Connection* conn) {
+  Slot& s = slots_[conn->slot];
+  s.conn = nullptr;
+  ++s.generation;  // every handle to the old connection now misses
+  free_slots_.push_back(conn->slot);
+  retired_.push_back(conn);
+  --live_;
+  load_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void EventLoop::destroy_retired() {
+  for (Connection* c : retired_) delete c;
+  retired_.clear();
+}
+
+void EventLoop::defer_read(Connection* conn) { deferred_reads_.emplace_back(conn->slot, conn->generation); }
+
+void EventLoop::run_tasks() {
+  wake_pending_ = false;
+  tasks_left_ = mailbox_->take(urgent_tasks_, normal_tasks_);
+  for (auto& task : urgent_tasks_) task();
+  urgent_tasks_.clear();
+  for (auto& task : normal_tasks_) task();
+  normal_tasks_.clear();
+}
+
+void EventLoop::begin_drain() {
+  draining_ = true;
+  drain_deadline_ = TimerQueue::Clock::now() + engine_.options().shutdown_timeout;
+  for (Listener* l : listeners_) poller_->remove(l->fd);
+  for (Slot& s : slots_) {
+    if (s.conn != nullptr && !s.conn->closed()) s.conn->request_close({});
+  }
+}
+
+void EventLoop::tick() {
+  if (draining_) return;
+  TickResult result;
+  try {
+    result = engine_.handler().on_tick();
+  } catch (const std::exception& e) {
+    engine_.log(LogLevel::error, std::string("on_tick threw: ") + e.what());
+  } catch (...) {
+    engine_.log(LogLevel::error, "on_tick threw a non-exception");
+  }
+  if (result.action == Action::shutdown) {
+    engine_.request_stop();
+    return;
+  }
+  if (result.delay < std::chrono::nanoseconds::zero()) result.delay = {};
+  run_after(result.delay, [this] { tick(); });
+}
+
+}  // namespace gnet::detail
+
+// ---- gnet::Loop (the public face) ----
+namespace gnet {
+
+using detail::EventLoop;
+
+static EventLoop& self(Loop* loop) { return *static_cast<EventLoop*>(loop); }
+
+int Loop::index() const noexcept { return static_cast<const EventLoop*>(this)->index(); }
+
+bool Loop::in_loop_thread() const noexcept {
+  return static_cast<const EventLoop*>(this)->thread_id_.load(std::memory_order_acquire) ==
+         std::this_thread::get_id();
+}
+
+TimerId Loop::run_after(std::chrono::nanoseconds delay, std::function<void()> fn) {
+  auto when = detail::TimerQueue::Clock::now() + delay;
+  return self(this).timers_.add(when, detail::TimerQueue::Clock::duration::zero(), std::move(fn));
+}
+
+TimerId Loop::run_every(std::chrono::nanoseconds period, std::function<void()> fn) {
+  if (period <= std::chrono::nanoseconds::zero()) period = std::chrono::milliseconds(1);
+  auto when = detail::TimerQueue::Clock::now() + period;
+  return self(this).timers_.add(when, period, std::move(fn));
+}
+
+bool Loop::cancel(TimerId id) { return self(this).timers_.cancel(id); }
+
+std::error_code Loop::post(std::function<void()> fn) {
+  if (!self(this).post_task(std::move(fn), false)) return make_error_code(Errc::engine_stopped);
+  return {};
+}
+
+}  // namespace gnet

@@ -1,0 +1,119 @@
+// Internal: one event loop (one thread). Each turn, in this order:
+//   1. wait for readiness (timeout = next timer, 0 when tasks are pending)
+//   2. dispatch every ready socket (listeners accept, connections read/write)
+//   3. run posted tasks (urgent lane fully, normal lane at most Mailbox::kBatch)
+//   4. run due timers
+//   5. destroy connections closed during this turn
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "buffer/block_pool.hpp"
+#include "gnet/address.hpp"
+#include "gnet/loop.hpp"
+#include "loop/io_watcher.hpp"
+#include "loop/mailbox.hpp"
+#include "loop/timer_queue.hpp"
+#include "poller/poller.hpp"
+
+namespace gnet::detail {
+
+class Connection;
+class EngineCore;
+
+// A listening socket registered on a loop.
+struct Listener : IoWatcher {
+  Listener() noexcept : IoWatcher(Kind::listener) {}
+  int fd = -1;
+  int index = 0;            // position in the engine's address list
+  Network network = Network::tcp;
+  bool distribute = false;  // hand accepted sockets to other loops via the balancer
+  bool paused = false;      // out of descriptors: waiting before accepting again
+};
+
+class EventLoop final : public Loop {
+ public:
+  EventLoop(EngineCore& engine, int index);
+  ~EventLoop();
+
+  // Creates the poller and wake-up eventfd.
+  Result<void> init();
+  void add_listener(Listener* listener);
+  // Runs until the engine stops and every connection has closed.
+  void run();
+
+  // Loop thread: takes ownership of a connected socket and opens a Connection for it.
+  Connection* adopt(int fd, Network network, int listener_index, const SocketAddress& remote);
+  // Loop thread: the live connection in slot with that generation, or nullptr.
+  Connection* find(std::uint32_t slot, std::uint32_t generation) noexcept;
+  // Loop thread: the connection has closed; free its slot, destroy it at the end of the turn.
+  void retire(Connection* conn);
+
+  // Any thread.
+  bool post_task(Mailbox::Task task, bool urgent) { return mailbox_->post(std::move(task), urgent); }
+  const std::shared_ptr<Mailbox>& mailbox() const noexcept { return mailbox_; }
+  void signal() noexcept { mailbox_->signal(); }
+  // Connections assigned to this loop (counted when the balancer picks it). Any thread.
+  std::atomic<int>& load() noexcept { return load_; }
+
+  // Loop thread.
+  EngineCore& engine() noexcept { return engine_; }
+  Poller& poller() noexcept { return *poller_; }
+  BlockPool& block_pool() noexcept { return block_pool_; }
+  char* read_buffer() noexcept { return read_buffer_.get(); }
+  std::size_t read_buffer_cap() const noexcept { return read_buffer_cap_; }
+  bool draining() const noexcept { return draining_; }
+  void defer_read(Connection* conn);
+
+  // gnet::Loop
+  int index() const noexcept { return index_; }
+
+ private:
+  friend class gnet::Loop;
+  void dispatch(const PollEvent& event);
+  void accept_from(Listener& listener);
+  void pause_listener(Listener& listener, int err);
+  void run_tasks();
+  void begin_drain();
+  void tick();
+  void destroy_retired();
+
+  EngineCore& engine_;
+  const int index_;
+  std::unique_ptr<Poller> poller_;
+  IoWatcher wakeup_{IoWatcher::Kind::wakeup};
+  int wake_fd_ = -1;
+  std::shared_ptr<Mailbox> mailbox_;
+  bool wake_pending_ = false;
+  bool tasks_left_ = false;
+  std::vector<Mailbox::Task> urgent_tasks_, normal_tasks_;
+
+  std::unique_ptr<char[]> read_buffer_;
+  std::size_t read_buffer_cap_;
+  BlockPool block_pool_;
+  TimerQueue timers_;
+
+  struct Slot {
+    Connection* conn = nullptr;
+    std::uint32_t generation = 1;
+  };
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  std::vector<Connection*> retired_;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> deferred_reads_;
+  std::vector<Listener*> listeners_;
+  std::size_t live_ = 0;  // open connections on this loop
+  std::atomic<int> load_{0};
+  std::atomic<std::thread::id> thread_id_{};
+
+  bool draining_ = false;
+  std::chrono::steady_clock::time_point drain_deadline_{};
+  bool deadline_passed_ = false;
+};
+
+}  // namespace gnet::detail

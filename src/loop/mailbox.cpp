@@ -1,0 +1,50 @@
+#include "loop/mailbox.hpp"
+
+#include <unistd.h>
+
+#include <cstdint>
+
+namespace gnet::detail {
+
+void Mailbox::signal() noexcept {
+  std::uint64_t one = 1;
+  // eventfd write only fails when the counter would overflow, and then the loop is awake anyway.
+  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+}
+
+bool Mailbox::post(Task task, bool urgent) {
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return false;
+    if (urgent) {
+      urgent_.push_back(std::move(task));
+    } else {
+      normal_.push_back(std::move(task));
+    }
+  }
+  if (!signaled_.exchange(true, std::memory_order_acq_rel)) signal();
+  return true;
+}
+
+bool Mailbox::take(std::vector<Task>& urgent, std::vector<Task>& normal) {
+  signaled_.store(false, std::memory_order_release);
+  std::lock_guard lock(mutex_);
+  urgent.swap(urgent_);
+  std::size_t n = std::min(normal_.size(), kBatch);
+  for (std::size_t i = 0; i < n; ++i) {
+    normal.push_back(std::move(normal_.front()));
+    normal_.pop_front();
+  }
+  return !normal_.empty();
+}
+
+void Mailbox::close(std::vector<Task>& rest) {
+  std::lock_guard lock(mutex_);
+  closed_ = true;
+  for (auto& t : urgent_) rest.push_back(std::move(t));
+  for (auto& t : normal_) rest.push_back(std::move(t));
+  urgent_.clear();
+  normal_.clear();
+}
+
+}  // namespace gnet::detail

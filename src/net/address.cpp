@@ -1,0 +1,187 @@
+// Address-string parsing and SocketAddress formatting. Parsing does no I/O; resolution of host
+// names happens in net/socket.cpp at setup time.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <charconv>
+#include <cstring>
+
+#include "gnet/address.hpp"
+
+namespace gnet {
+namespace {
+
+constexpr std::size_t kMaxUnixPath = sizeof(sockaddr_un::sun_path) - 1;
+
+Error bad(std::string_view text, const std::string& why) {
+  return Error(Errc::bad_address, "bad address \"" + std::string(text) + "\": " + why);
+}
+
+bool is_ipv4_literal(const std::string& host) {
+  in_addr a{};
+  return ::inet_pton(AF_INET, host.c_str(), &a) == 1;
+}
+bool is_ipv6_literal(const std::string& host) {
+  in6_addr a{};
+  return ::inet_pton(AF_INET6, host.c_str(), &a) == 1;
+}
+
+bool is_hostname(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  for (char ch : host) {
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '.' || ch == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<Address> parse_address(std::string_view text) {
+  auto sep = text.find("://");
+  if (sep == std::string_view::npos) {
+    return bad(text, "missing scheme (expected tcp://, tcp4://, tcp6://, udp://, udp4://, udp6://, "
+                     "unix:// or unixpacket://)");
+  }
+  std::string_view scheme = text.substr(0, sep);
+  std::string_view rest = text.substr(sep + 3);
+  Address addr;
+  if (scheme == "tcp" || scheme == "tcp4" || scheme == "tcp6") {
+    addr.network = Network::tcp;
+  } else if (scheme == "udp" || scheme == "udp4" || scheme == "udp6") {
+    addr.network = Network::udp;
+  } else if (scheme == "unix") {
+    addr.network = Network::unix_stream;
+  } else if (scheme == "unixpacket") {
+    addr.network = Network::unix_packet;
+  } else {
+    return bad(text, "unknown scheme \"" + std::string(scheme) + "\"");
+  }
+  if (scheme.ends_with('4')) addr.family = Family::ipv4;
+  if (scheme.ends_with('6')) addr.family = Family::ipv6;
+
+  if (!addr.is_ip()) {
+    if (rest.empty()) return bad(text, "empty socket path");
+    if (rest.front() == '@') {
+      addr.abstract = true;
+      rest.remove_prefix(1);
+      if (rest.empty()) return bad(text, "empty abstract socket name");
+    }
+    if (rest.size() > kMaxUnixPath) {
+      return bad(text, "socket path too long (" + std::to_string(rest.size()) + " bytes, max " +
+                           std::to_string(kMaxUnixPath) + ")");
+    }
+    if (rest.find('\0') != std::string_view::npos) return bad(text, "socket path contains NUL");
+    addr.path = std::string(rest);
+    return addr;
+  }
+
+  if (rest.empty()) return bad(text, "missing host:port");
+  std::string_view host, port;
+  if (rest.front() == '[') {
+    auto close = rest.find(']');
+    if (close == std::string_view::npos) return bad(text, "unterminated '[' in IPv6 literal");
+    host = rest.substr(1, close - 1);
+    std::string_view after = rest.substr(close + 1);
+    if (after.empty() || after.front() != ':') return bad(text, "missing :port after IPv6 literal");
+    port = after.substr(1);
+    if (!is_ipv6_literal(std::string(host))) {
+      return bad(text, "\"" + std::string(host) + "\" is not an IPv6 address");
+    }
+  } else {
+    auto colon = rest.rfind(':');
+    if (colon == std::string_view::npos) return bad(text, "missing :port");
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return bad(text, "IPv6 literals need brackets, e.g. tcp://[::1]:9000");
+    }
+  }
+  if (port.empty()) return bad(text, "missing port number");
+  if (port.find('/') != std::string_view::npos) return bad(text, "unexpected path after port");
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec == std::errc::result_out_of_range || (ec == std::errc() && value > 65535)) {
+    return bad(text, "port out of range (0-65535)");
+  }
+  if (ec != std::errc() || end != port.data() + port.size()) {
+    return bad(text, "port \"" + std::string(port) + "\" is not a number");
+  }
+  addr.port = static_cast<std::uint16_t>(value);
+  addr.host = std::string(host);
+  if (!addr.host.empty()) {
+    bool v4 = is_ipv4_literal(addr.host);
+    bool v6 = !v4 && is_ipv6_literal(addr.host);
+    if (!v4 && !v6 && !is_hostname(addr.host)) {
+      return bad(text, "\"" + addr.host + "\" is neither an IP address nor a host name");
+    }
+    if (v6 && addr.family == Family::ipv4) return bad(text, "IPv6 address given to an IPv4-only scheme");
+    if (v4 && addr.family == Family::ipv6) return bad(text, "IPv4 address given to an IPv6-only scheme");
+  }
+  return addr;
+}
+
+std::string Address::to_string() const {
+  std::string scheme;
+  switch (network) {
+    case Network::tcp: scheme = "tcp"; break;
+    case Network::udp: scheme = "udp"; break;
+    case Network::unix_stream: scheme = "unix"; break;
+    case Network::unix_packet: scheme = "unixpacket"; break;
+  }
+  if (!is_ip()) return scheme + "://" + (abstract ? "@" : "") + path;
+  if (family == Family::ipv4) scheme += '4';
+  if (family == Family::ipv6) scheme += '6';
+  bool bracket = host.find(':') != std::string::npos;
+  return scheme + "://" + (bracket ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+SocketAddress::SocketAddress() noexcept { std::memset(storage_, 0, sizeof storage_); }
+
+SocketAddress::SocketAddress(const sockaddr* sa, unsigned len) noexcept : SocketAddress() {
+  if (sa == nullptr || len > sizeof storage_) return;
+  std::memcpy(storage_, sa, len);
+  len_ = len;
+}
+
+const sockaddr* SocketAddress::data() const noexcept {
+  return reinterpret_cast<const sockaddr*>(storage_);
+}
+
+int SocketAddress::family() const noexcept { return len_ == 0 ? AF_UNSPEC : data()->sa_family; }
+
+std::uint16_t SocketAddress::port() const noexcept {
+  if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(storage_)->sin_port);
+  if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(storage_)->sin6_port);
+  return 0;
+}
+
+std::string SocketAddress::ip() const {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (family() == AF_INET) {
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(storage_)->sin_addr, buf, sizeof buf);
+  } else if (family() == AF_INET6) {
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(storage_)->sin6_addr, buf, sizeof buf);
+  }
+  return buf;
+}
+
+std::string SocketAddress::to_string() const {
+  switch (family()) {
+    case AF_INET: return ip() + ":" + std::to_string(port());
+    case AF_INET6: return "[" + ip() + "]:" + std::to_string(port());
+    case AF_UNIX: {
+      auto* un = reinterpret_cast<const sockaddr_un*>(storage_);
+      std::size_t n = len_ > offsetof(sockaddr_un, sun_path) ? len_ - offsetof(sockaddr_un, sun_path) : 0;
+      if (n == 0) return "";
+      if (un->sun_path[0] == '\0') return "@" + std::string(un->sun_path + 1, n - 1);
+      return std::string(un->sun_path, ::strnlen(un->sun_path, n));
+    }
+    default: return "";
+  }
+}
+
+}  // namespace gnet

@@ -1,0 +1,433 @@
+// Unit tests of examples/http's parser and request processing (no sockets).
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "http_app.hpp"
+#include "http_parser.hpp"
+
+using namespace http_example;
+
+namespace {
+
+constexpr std::string_view kDate = "Sun, 06 Nov 1994 08:49:37 GMT";
+
+// A stand-in for a gnet connection: what was received and not consumed stays buffered.
+struct FakeConn {
+  explicit FakeConn(const App& app) : app(app), session(app.limits()) {}
+
+  // Delivers bytes, runs one "on_traffic" and returns what it wrote.
+  std::string deliver(std::string_view bytes) {
+    if (closed) return {};
+    pending.append(bytes);
+    std::string out;
+    const Progress p = process(app, session, pending, kDate, out);
+    pending.erase(0, p.consumed);
+    if (p.close) closed = true;
+    return out;
+  }
+
+  const App& app;
+  Session session;
+  std::string pending;
+  bool closed = false;
+};
+
+App default_app() { return App(AppConfig{}); }
+
+int status_of(std::string_view response) {
+  if (response.substr(0, 9) != "HTTP/1.1 " || response.size() < 12) return -1;
+  return std::atoi(std::string(response.substr(9, 3)).c_str());
+}
+
+// Splits a byte stream of responses into individual responses (Content-Length framing);
+// `head_at` is the index of the one answering a HEAD request (no body), if any.
+std::vector<std::string> split_responses(std::string_view s, std::size_t head_at = SIZE_MAX) {
+  std::vector<std::string> out;
+  while (!s.empty()) {
+    const auto end = s.find("\r\n\r\n");
+    if (end == std::string_view::npos) {
+      out.emplace_back(s);
+      break;
+    }
+    std::size_t len = 0;
+    const auto cl = s.substr(0, end).find("Content-Length: ");
+    if (cl != std::string_view::npos) len = std::strtoul(s.data() + cl + 16, nullptr, 10);
+    const bool head_only = status_of(s) == 100 || status_of(s) == 204 || out.size() == head_at;
+    const std::size_t total = end + 4 + (head_only ? 0 : len);
+    out.emplace_back(s.substr(0, total));
+    s.remove_prefix(std::min(total, s.size()));
+  }
+  return out;
+}
+
+std::string run_whole(const App& app, std::string_view input) {
+  FakeConn c(app);
+  return c.deliver(input);
+}
+
+const std::string kPipeline =
+    "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+    "GET /json HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n"
+    "\r\n"  // a stray empty line between requests is allowed
+    "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Type: text/x\r\nContent-Length: 5\r\n\r\nhello"
+    "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: 1\r\n\r\n"
+    "HEAD /json HTTP/1.1\r\nHost: a\r\n\r\n"
+    "GET /json HTTP/1.0\r\nConnection: keep-alive\r\n\n"  // bare LF ends lines too
+    "GET /nope HTTP/1.1\r\nHost: a\r\n\r\n"
+    "DELETE / HTTP/1.1\r\nHost: a\r\n\r\n"
+    "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    "GET /never-answered HTTP/1.1\r\nHost: a\r\n\r\n";
+
+}  // namespace
+
+TEST(HttpParser, SimpleGet) {
+  RequestParser p;
+  Request req;
+  const std::string in = "GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: example.com\r\nX-A:  v v \r\n\r\n";
+  const ParseResult r = p.parse(in, req);
+  ASSERT_EQ(r.state, ParseState::complete);
+  EXPECT_EQ(r.consumed, in.size());
+  EXPECT_EQ(req.method, "GET");
+  EXPECT_EQ(req.target, "/a/b?x=1&y=2");
+  EXPECT_EQ(req.path, "/a/b");
+  EXPECT_EQ(req.query, "x=1&y=2");
+  EXPECT_EQ(req.version_minor, 1);
+  EXPECT_TRUE(req.keep_alive);
+  EXPECT_EQ(req.header("HOST"), "example.com");
+  EXPECT_EQ(req.header("x-a"), "v v");
+  EXPECT_EQ(req.header("missing"), "");
+  EXPECT_TRUE(req.body().empty());
+}
+
+TEST(HttpParser, AbsoluteFormTarget) {
+  RequestParser p;
+  Request req;
+  ASSERT_EQ(p.parse("GET http://h:1/json?q HTTP/1.1\r\nHost: h\r\n\r\n", req).state,
+            ParseState::complete);
+  EXPECT_EQ(req.path, "/json");
+  EXPECT_EQ(req.query, "q");
+  ASSERT_EQ(p.parse("GET HTTPS://h HTTP/1.1\r\nHost: h\r\n\r\n", req).state, ParseState::complete);
+  EXPECT_EQ(req.path, "/");
+}
+
+TEST(HttpParser, IncompleteThenComplete) {
+  RequestParser p;
+  Request req;
+  const std::string in = "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyz";
+  for (std::size_t n = 0; n < in.size(); ++n) {
+    ASSERT_EQ(p.parse(std::string_view(in).substr(0, n), req).state, ParseState::incomplete) << n;
+  }
+  const ParseResult r = p.parse(in, req);
+  ASSERT_EQ(r.state, ParseState::complete);
+  EXPECT_EQ(req.body(), "xyz");
+  EXPECT_EQ(req.method, "POST");  // views re-pointed at the final buffer
+}
+
+TEST(HttpParser, ChunkedBodyDecoded) {
+  RequestParser p;
+  Request req;
+  const std::string in =
+      "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip-not, chunked\r\n\r\n";
+  EXPECT_EQ(p.parse(in, req).status, 501);
+  const std::string ok =
+      "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n"
+      "A\r\n0123456789\r\n1 ; name=value\r\n!\n0\r\n\r\n";
+  const ParseResult r = p.parse(ok, req);
+  ASSERT_EQ(r.state, ParseState::complete);
+  EXPECT_EQ(r.consumed, ok.size());
+  EXPECT_TRUE(req.chunked);
+  EXPECT_EQ(req.body(), "0123456789!");
+}
+
+TEST(HttpParser, ExpectContinueReported) {
+  RequestParser p;
+  Request req;
+  const std::string head =
+      "PUT /x HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+  ParseResult r = p.parse(head, req);
+  EXPECT_EQ(r.state, ParseState::incomplete);
+  EXPECT_TRUE(r.expect_continue);
+  const std::string whole = head + "body";
+  r = p.parse(whole, req);
+  EXPECT_EQ(r.state, ParseState::complete);
+  EXPECT_EQ(req.body(), "body");
+}
+
+TEST(HttpParser, KeepAliveRules) {
+  RequestParser p;
+  Request req;
+  ASSERT_EQ(p.parse("GET / HTTP/1.0\r\n\r\n", req).state, ParseState::complete);
+  EXPECT_FALSE(req.keep_alive);
+  ASSERT_EQ(p.parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", req).state,
+            ParseState::complete);
+  EXPECT_TRUE(req.keep_alive);
+  ASSERT_EQ(p.parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, close\r\n\r\n", req).state,
+            ParseState::complete);
+  EXPECT_FALSE(req.keep_alive);
+}
+
+struct Malformed {
+  const char* name;
+  std::string input;
+  int status;
+};
+
+TEST(HttpParser, MalformedInputsGetTheirStatus) {
+  const std::string big_header(9000, 'a');
+  std::string many_headers = "GET / HTTP/1.1\r\nHost: a\r\n";
+  for (int i = 0; i < 70; ++i) many_headers += "X-" + std::to_string(i) + ": v\r\n";
+  many_headers += "\r\n";
+  const std::vector<Malformed> cases = {
+      {"no version", "GET /\r\n\r\n", 400},
+      {"garbage", "\x01\x02\x03 hello\r\n\r\n", 400},
+      {"bad method char", "G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"two spaces", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"bad version", "GET / HTTQ/1.1\r\nHost: a\r\n\r\n", 400},
+      {"version 2", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},
+      {"relative target", "GET foo HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"control in target", "GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"missing host", "GET / HTTP/1.1\r\n\r\n", 400},
+      {"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+      {"no colon", "GET / HTTP/1.1\r\nHost: a\r\nBroken\r\n\r\n", 400},
+      {"space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},
+      {"folded header", "GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n 2\r\n\r\n", 400},
+      {"control in value", std::string("GET / HTTP/1.1\r\nHost: a\r\nX: a\x01\r\n\r\n"), 400},
+      {"stray CR", "GET / HTTP/1.1\r\nHost: a\rX: 1\r\n\r\n", 400},
+      {"bad content-length", "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n", 400},
+      {"negative content-length", "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
+       400},
+      {"conflicting lengths",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400},
+      {"te and cl",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+       400},
+      {"te in 1.0", "POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+      {"unknown coding", "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+      {"bad chunk size",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+      {"chunk without crlf",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n", 400},
+      {"bad trailer",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nnope\r\n\r\n",
+       400},
+      {"expectation", "GET / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n", 417},
+      {"huge head, unterminated", "GET /" + big_header, 431},
+      {"huge head, terminated", "GET / HTTP/1.1\r\nHost: a\r\nX: " + big_header + "\r\n\r\n", 431},
+      {"too many headers", many_headers, 431},
+      {"body too large", "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1048577\r\n\r\n", 413},
+      {"absurd length",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", 413},
+      {"chunk too large",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n100001\r\n", 413},
+      {"chunks add up too large",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n80000\r\n" +
+           std::string(0x80000, 'x') + "\r\n80001\r\n",
+       413},
+  };
+  const App app = default_app();
+  for (const auto& c : cases) {
+    // Whole, and byte by byte: the verdict must not depend on how the bytes arrive.
+    const std::string whole = run_whole(app, c.input);
+    EXPECT_EQ(status_of(whole), c.status) << c.name << "\n" << whole;
+    EXPECT_NE(whole.find("Connection: close\r\n"), std::string::npos) << c.name;
+    if (c.input.size() < 20000) {
+      FakeConn conn(app);
+      std::string out;
+      for (char ch : c.input) out += conn.deliver(std::string_view(&ch, 1));
+      EXPECT_EQ(out, whole) << c.name;
+      EXPECT_TRUE(conn.closed) << c.name;
+    }
+  }
+}
+
+TEST(HttpParser, LimitsAreExact) {
+  const App app = default_app();
+  // A head of exactly max_head_bytes is fine; one more byte is not.
+  const std::string prefix = "GET / HTTP/1.1\r\nHost: a\r\nX: ";
+  const std::size_t fill = 8192 - prefix.size() - 4;
+  EXPECT_EQ(status_of(run_whole(app, prefix + std::string(fill, 'v') + "\r\n\r\n")), 200);
+  EXPECT_EQ(status_of(run_whole(app, prefix + std::string(fill + 1, 'v') + "\r\n\r\n")), 431);
+  // A body of exactly max_body_bytes is fine.
+  const std::string body(1024 * 1024, 'b');
+  const std::string out = run_whole(
+      app, "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1048576\r\n\r\n" + body);
+  EXPECT_EQ(status_of(out), 200);
+  EXPECT_EQ(out.substr(out.size() - body.size()), body);
+  // 64 headers are fine, 65 are not.
+  std::string h64 = "GET / HTTP/1.1\r\nHost: a\r\n";
+  for (int i = 0; i < 63; ++i) h64 += "X-" + std::to_string(i) + ": v\r\n";
+  EXPECT_EQ(status_of(run_whole(app, h64 + "\r\n")), 200);
+  EXPECT_EQ(status_of(run_whole(app, h64 + "X-last: v\r\n\r\n")), 431);
+}
+
+TEST(HttpProcess, PipelinedResponsesInOrder) {
+  const App app = default_app();
+  FakeConn c(app);
+  const std::string out = c.deliver(kPipeline);
+  EXPECT_TRUE(c.closed);
+  const auto responses = split_responses(out, 4);
+  ASSERT_EQ(responses.size(), 9u) << out;
+  EXPECT_EQ(status_of(responses[0]), 200);
+  EXPECT_NE(responses[0].find("\r\n\r\nHello, World!"), std::string::npos);
+  EXPECT_NE(responses[1].find("Content-Type: application/json\r\n"), std::string::npos);
+  EXPECT_NE(responses[1].find("\r\n\r\n{\"message\":\"Hello, World!\"}"), std::string::npos);
+  EXPECT_NE(responses[2].find("Content-Type: text/x\r\n"), std::string::npos);
+  EXPECT_NE(responses[2].find("\r\n\r\nhello"), std::string::npos);
+  EXPECT_NE(responses[3].find("\r\n\r\nabcde"), std::string::npos);
+  EXPECT_NE(responses[4].find("Content-Length: 27\r\n"), std::string::npos);  // HEAD: no body
+  EXPECT_EQ(responses[4].substr(responses[4].size() - 4), "\r\n\r\n");
+  EXPECT_NE(responses[5].find("Connection: keep-alive\r\n"), std::string::npos);  // HTTP/1.0
+  EXPECT_EQ(status_of(responses[6]), 404);
+  EXPECT_EQ(status_of(responses[7]), 405);
+  EXPECT_NE(responses[7].find("Allow: GET, HEAD, OPTIONS\r\n"), std::string::npos);
+  EXPECT_NE(responses[8].find("Connection: close\r\n"), std::string::npos);
+  EXPECT_EQ(out.find("never-answered"), std::string::npos);
+  for (const auto& r : responses) {
+    EXPECT_NE(r.find("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"), std::string::npos);
+    EXPECT_NE(r.find("\r\nServer: gnet\r\n"), std::string::npos);
+  }
+}
+
+TEST(HttpProcess, SplitAtEveryByteBoundaryGivesIdenticalOutput) {
+  const App app = default_app();
+  const std::string expected = run_whole(app, kPipeline);
+  for (std::size_t k = 1; k < kPipeline.size(); ++k) {
+    FakeConn c(app);
+    std::string out = c.deliver(std::string_view(kPipeline).substr(0, k));
+    out += c.deliver(std::string_view(kPipeline).substr(k));
+    ASSERT_EQ(out, expected) << "split at " << k;
+  }
+  // And three pieces, plus one byte at a time.
+  for (std::size_t k = 1; k + 7 < kPipeline.size(); k += 7) {
+    FakeConn c(app);
+    std::string out = c.deliver(std::string_view(kPipeline).substr(0, k));
+    out += c.deliver(std::string_view(kPipeline).substr(k, 7));
+    out += c.deliver(std::string_view(kPipeline).substr(k + 7));
+    ASSERT_EQ(out, expected) << "split at " << k << " and " << k + 7;
+  }
+  FakeConn c(app);
+  std::string out;
+  for (char ch : kPipeline) out += c.deliver(std::string_view(&ch, 1));
+  EXPECT_EQ(out, expected);
+}
+
+TEST(HttpProcess, ContinueSentOnce) {
+  const App app = default_app();
+  FakeConn c(app);
+  const std::string head =
+      "POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+  EXPECT_EQ(c.deliver(head), "HTTP/1.1 100 Continue\r\n\r\n");
+  EXPECT_EQ(c.deliver("ab"), "");
+  const std::string out = c.deliver("cd");
+  EXPECT_EQ(status_of(out), 200);
+  EXPECT_EQ(out.substr(out.size() - 4), "abcd");
+  // The next request gets its own 100 Continue; a request sent whole gets none.
+  EXPECT_EQ(c.deliver(head), "HTTP/1.1 100 Continue\r\n\r\n");
+  EXPECT_EQ(status_of(c.deliver("wxyz")), 200);
+  EXPECT_EQ(status_of(c.deliver(head + "wxyz")), 200);
+}
+
+TEST(HttpProcess, OptionsAndAsterisk) {
+  const App app = default_app();
+  const std::string out = run_whole(app, "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(status_of(out), 204);
+  EXPECT_NE(out.find("Allow: GET, HEAD, POST, OPTIONS\r\n"), std::string::npos);
+  EXPECT_EQ(status_of(run_whole(app, "GET * HTTP/1.1\r\nHost: a\r\n\r\n")), 400);
+  EXPECT_EQ(status_of(run_whole(app, "GET /echo HTTP/1.1\r\nHost: a\r\n\r\n")), 405);
+}
+
+TEST(HttpDate, Format) {
+  EXPECT_EQ(http_date(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
+  EXPECT_EQ(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+  EXPECT_EQ(http_date(1700000000).size(), 29u);
+}
+
+TEST(HttpHelpers, PercentDecodeAndTokens) {
+  std::string out;
+  EXPECT_TRUE(percent_decode("/a%20b%2F%2e%2E", out));
+  EXPECT_EQ(out, "/a b/..");
+  EXPECT_FALSE(percent_decode("/a%2", out));
+  EXPECT_FALSE(percent_decode("/a%zz", out));
+  EXPECT_FALSE(percent_decode("/a%00", out));
+  EXPECT_TRUE(has_token("keep-alive, Upgrade", "upgrade"));
+  EXPECT_FALSE(has_token("keep-alive-x", "keep-alive"));
+  EXPECT_EQ(content_type_for("/x/y.HTML"), "text/html; charset=utf-8");
+  EXPECT_EQ(content_type_for("/x.d/y"), "application/octet-stream");
+}
+
+class HttpStatic : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/http_static_XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    base_ = tmpl;
+    root_ = base_ + "/www";
+    ASSERT_EQ(::mkdir(root_.c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((root_ + "/sub").c_str(), 0755), 0);
+    std::ofstream(root_ + "/hello.txt") << "static hello\n";
+    std::ofstream(root_ + "/sub/index.html") << "<p>index</p>";
+    std::ofstream(base_ + "/secret.txt") << "secret";
+    ASSERT_EQ(::symlink((base_ + "/secret.txt").c_str(), (root_ + "/escape").c_str()), 0);
+    ASSERT_EQ(::symlink("hello.txt", (root_ + "/inside").c_str()), 0);
+  }
+  void TearDown() override {
+    const std::string cmd = "rm -rf '" + base_ + "'";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+  std::string get(const App& app, std::string_view target, std::string_view method = "GET") {
+    std::string req(method);
+    req += ' ';
+    req += target;
+    req += " HTTP/1.1\r\nHost: a\r\n\r\n";
+    return run_whole(app, req);
+  }
+  std::string base_, root_;
+};
+
+TEST_F(HttpStatic, ServesFilesAndRefusesEscapes) {
+  std::string err;
+  const App app(AppConfig{.root = root_}, &err);
+  ASSERT_TRUE(err.empty()) << err;
+
+  std::string out = get(app, "/hello.txt");
+  EXPECT_EQ(status_of(out), 200);
+  EXPECT_NE(out.find("Content-Type: text/plain; charset=utf-8\r\n"), std::string::npos);
+  EXPECT_NE(out.find("Content-Length: 13\r\n"), std::string::npos);
+  EXPECT_EQ(out.substr(out.size() - 13), "static hello\n");
+
+  out = get(app, "/hello.txt", "HEAD");
+  EXPECT_NE(out.find("Content-Length: 13\r\n"), std::string::npos);
+  EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n");
+
+  EXPECT_EQ(status_of(get(app, "/inside")), 200);
+  EXPECT_EQ(status_of(get(app, "/sub/")), 200);
+  out = get(app, "/sub?x=1");
+  EXPECT_EQ(status_of(out), 301);
+  EXPECT_NE(out.find("Location: /sub/?x=1\r\n"), std::string::npos);
+  EXPECT_EQ(status_of(get(app, "/missing")), 404);
+  EXPECT_EQ(status_of(get(app, "/hello.txt", "POST")), 405);
+
+  for (const char* bad : {"/../secret.txt", "/sub/../../secret.txt", "/%2e%2e/secret.txt",
+                          "/%2E%2E%2Fsecret.txt", "/sub/..", "/..", "/escape"}) {
+    out = get(app, bad);
+    EXPECT_EQ(status_of(out), 403) << bad;
+    EXPECT_EQ(out.find("secret"), std::string::npos) << bad;
+  }
+  EXPECT_EQ(status_of(get(app, "/bad%zzescape")), 400);
+}
+
+TEST_F(HttpStatic, BadRootIsReported) {
+  std::string err;
+  const App app(AppConfig{.root = base_ + "/nope"}, &err);
+  EXPECT_FALSE(err.empty());
+  const App app2(AppConfig{.root = base_ + "/secret.txt"}, &err);
+  EXPECT_NE(err.find("not a directory"), std::string::npos);
+}
