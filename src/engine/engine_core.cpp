@@ -14,6 +14,7 @@ EngineCore::EngineCore(EventHandler& handler, const Options& options)
 }
 
 EngineCore::~EngineCore() {
+  while (stops_in_flight_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
   loops_.clear();  // connections first: their fds close before the listeners'
   for (ListenerGroup& g : groups_) {
     for (ListenSocket& s : g.sockets) close_listener(s);
@@ -23,8 +24,10 @@ EngineCore::~EngineCore() {
 void EngineCore::log(LogLevel level, const std::string& message) const { options_.logger(level, message); }
 
 void EngineCore::request_stop() noexcept {
+  stops_in_flight_.fetch_add(1, std::memory_order_acq_rel);
   stopping_.store(true, std::memory_order_release);
   for (auto& loop : loops_) loop->signal();
+  stops_in_flight_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
 EventLoop& EngineCore::pick_loop(const SocketAddress& remote) {

@@ -50,6 +50,9 @@ class EngineCore final : public Engine {
   std::vector<ListenerGroup> groups_;
   LoadBalancer balancer_;
   std::atomic<bool> stopping_{false};
+  // stop() calls still running; run() waits for them before the loops go away, so a stop()
+  // racing with run()'s return never touches freed memory.
+  std::atomic<int> stops_in_flight_{0};
 };
 
 }  // namespace gnet::detail

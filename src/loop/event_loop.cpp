@@ -147,6 +147,7 @@ void EventLoop::accept_from(Listener& listener) {
       engine_.log(LogLevel::error, std::string("accept: ") + std::strerror(err));
       return;
     }
+    listener.warned = false;
     SocketAddress remote(reinterpret_cast<sockaddr*>(&ss), len);
     apply_connection_options(fd, listener.network == Network::tcp, engine_.options());
     EventLoop& target = listener.distribute ? engine_.pick_loop(remote) : *this;
@@ -174,8 +175,11 @@ void EventLoop::accept_from(Listener& listener) {
 void EventLoop::pause_listener(Listener& listener, int err) {
   if (listener.paused) return;
   listener.paused = true;
-  engine_.log(LogLevel::warn, std::string("accept paused: ") + std::strerror(err) +
-                                  "; retrying every " + std::to_string(kAcceptRetry.count()) + " ms");
+  if (!listener.warned) {  // once per episode, not once per retry
+    listener.warned = true;
+    engine_.log(LogLevel::warn, std::string("accept paused: ") + std::strerror(err) +
+                                    "; retrying every " + std::to_string(kAcceptRetry.count()) + " ms");
+  }
   poller_->modify(listener.fd, &listener, 0);
   Listener* l = &listener;
   run_after(kAcceptRetry, [this, l] {

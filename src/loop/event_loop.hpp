@@ -34,6 +34,7 @@ struct Listener : IoWatcher {
   Network network = Network::tcp;
   bool distribute = false;  // hand accepted sockets to other loops via the balancer
   bool paused = false;      // out of descriptors: waiting before accepting again
+  bool warned = false;      // this out-of-descriptors episode was logged already
 };
 
 class EventLoop final : public Loop {
