@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""End-to-end tests of examples/echo and examples/echo_pool against the real binaries.
+
+usage: echo_e2e.py ECHO_BINARY ECHO_POOL_BINARY CASE
+Deadlines only turn a hang into a failure; they never decide a pass.
+"""
+import os
+import resource
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(cmd, ready_text):
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if ready_text not in line:
+        proc.kill()
+        raise AssertionError(f"{cmd}: expected '{ready_text}', got {line!r} / {proc.stderr.read()!r}")
+    return proc
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("server did not stop on SIGINT")
+    assert proc.returncode == 0, f"exit {proc.returncode}: {err}"
+
+
+def echo_roundtrip(sock, payload):
+    sock.sendall(payload)
+    got = bytearray()
+    while len(got) < len(payload):
+        chunk = sock.recv(65536)
+        assert chunk, f"EOF after {len(got)} bytes"
+        got += chunk
+    assert bytes(got) == payload, "echoed bytes differ"
+
+
+def case_tcp(echo, _pool):
+    port = free_port()
+    proc = start([echo, "--port", str(port), "--loops", "2", "--reuse-port"], f"tcp://127.0.0.1:{port}")
+    try:
+        for size in (1, 1000, 1 << 20):
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+                echo_roundtrip(s, os.urandom(size))
+    finally:
+        stop(proc)
+
+
+def case_unix(echo, _pool):
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "echo.sock")
+        proc = start([echo, "--unix", path], f"unix://{path}")
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(30)
+                s.connect(path)
+                echo_roundtrip(s, os.urandom(300000))
+        finally:
+            stop(proc)
+        assert not os.path.exists(path), "socket file must be removed on shutdown"
+        # A regular file at the path is refused and left alone.
+        with open(path, "w") as f:
+            f.write("precious")
+        r = subprocess.run([echo, "--unix", path], capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0, "must refuse a regular file"
+        assert "not a socket" in r.stderr, r.stderr
+        assert open(path).read() == "precious", "the file must not be touched"
+
+
+def case_bad_flags(echo, _pool):
+    for args, text in ((["--port", "70000"], "not in range"), (["--loops", "0"], "not in range"),
+                       (["--port", "abc"], "--port")):
+        r = subprocess.run([echo] + args, capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0, f"{args} must fail"
+        assert text in r.stderr + r.stdout, f"{args}: {r.stderr}"
+    # A port in use: a clear message naming the address.
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        r = subprocess.run([echo, "--port", str(port)], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1
+        assert f"bind tcp://127.0.0.1:{port}: Address already in use" in r.stderr, r.stderr
+
+
+def case_echo_pool(_echo, pool):
+    """1000 concurrent clients, each message answered after 100 ms of blocking work on the pool."""
+    port = free_port()
+    proc = start([pool, "--port", str(port), "--workers", "256", "--delay-ms", "100"], f"127.0.0.1:{port}")
+    try:
+        sel = selectors.DefaultSelector()
+        want = {}
+        for i in range(1000):
+            s = socket.create_connection(("127.0.0.1", port), timeout=30)
+            msg = f"client {i} says {os.urandom(8).hex()}".encode()
+            s.sendall(msg)
+            s.setblocking(False)
+            want[s] = [msg, bytearray()]
+            sel.register(s, selectors.EVENT_READ)
+        deadline = time.monotonic() + 120
+        while want and time.monotonic() < deadline:
+            for key, _ in sel.select(timeout=5):
+                s = key.fileobj
+                chunk = s.recv(4096)
+                assert chunk, "server closed a client before answering"
+                want[s][1] += chunk
+                if len(want[s][1]) >= len(want[s][0]):
+                    assert bytes(want[s][1]) == want[s][0], "wrong echo"
+                    sel.unregister(s)
+                    s.close()
+                    del want[s]
+        assert not want, f"{len(want)} clients never got their echo"
+    finally:
+        stop(proc)
+
+
+def main():
+    # 1000 clients here and 1000 connections in the server (which inherits this limit).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+    echo, pool, case = sys.argv[1:4]
+    globals()["case_" + case](echo, pool)
+    print(f"{case}: ok")
+
+
+if __name__ == "__main__":
+    main()
