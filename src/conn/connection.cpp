@@ -63,12 +63,12 @@ Action Connection::invoke(F&& callback) {
     action = callback();
   } catch (const std::exception& e) {
     loop_.engine().log(LogLevel::error, std::string("handler threw on fd ") + std::to_string(fd_) +
-                                            ": " + e.what() + " (closing the connection)");
-    abort(make_error_code(Errc::handler_exception));
+                                            ": " + e.what() + (shared_socket() ? "" : " (closing the connection)"));
+    if (!shared_socket()) abort(make_error_code(Errc::handler_exception));
   } catch (...) {
-    loop_.engine().log(LogLevel::error, "handler threw a non-exception on fd " +
-                                            std::to_string(fd_) + " (closing the connection)");
-    abort(make_error_code(Errc::handler_exception));
+    loop_.engine().log(LogLevel::error, "handler threw a non-exception on fd " + std::to_string(fd_) +
+                                            (shared_socket() ? "" : " (closing the connection)"));
+    if (!shared_socket()) abort(make_error_code(Errc::handler_exception));
   }
   --in_callback_;
   return action;
@@ -98,8 +98,12 @@ bool Connection::open() {
 
 void Connection::handle_event(std::uint32_t events) {
   if (closed_) return;
-  if ((events & kWritable) && !outbound_.empty()) on_writable();
+  if ((events & kWritable) && has_pending_output()) on_writable();
   if (closed_) return;
+  if (network_ == Network::udp && !connected_datagram_) {
+    if (events & kReadable) on_datagrams();
+    return;
+  }
   if (events & kReadable) {
     // Paused in edge-triggered mode: resuming re-reads (defer_read), as this edge won't repeat.
     if (reading()) on_readable();
@@ -120,12 +124,22 @@ void Connection::on_readable() {
   char* buf = loop_.read_buffer();
   const std::size_t cap = loop_.read_buffer_cap();
   for (;;) {
-    ssize_t n = ::read(fd_, buf, cap);
+    ssize_t n = message_oriented() ? ::recv(fd_, buf, cap, MSG_TRUNC) : ::read(fd_, buf, cap);
+    if (n > 0 && message_oriented() && static_cast<std::size_t>(n) > cap) {
+      // MSG_TRUNC made recv report the message's real size: it did not fit the loop buffer.
+      loop_.engine().log(LogLevel::warn, "message of " + std::to_string(n) + " bytes on fd " +
+                                             std::to_string(fd_) + " truncated to read_buffer_cap " +
+                                             std::to_string(cap) + "; dropped");
+      if (!is_edge()) return;
+      continue;
+    }
     if (n > 0) {
       deliver({buf, static_cast<std::size_t>(n)});
       // Level-triggered: one read per readiness is fair and the kernel will report the rest.
-      // Edge-triggered: keep going until a short read says the socket is drained.
-      if (!is_edge() || static_cast<std::size_t>(n) < cap || closed_ || !reading()) return;
+      // Edge-triggered: keep going until a short read says the socket is drained (message
+      // sockets: until EAGAIN, since every message is a "short" read).
+      if (!is_edge() || closed_ || !reading()) return;
+      if (!message_oriented() && static_cast<std::size_t>(n) < cap) return;
       continue;
     }
     if (n == 0) {
@@ -152,8 +166,9 @@ void Connection::deliver(std::string_view fresh) {
   }
   Action action = invoke([this] { return loop_.engine().handler().on_traffic(*this); });
   if (!fresh_.empty()) {
-    // Only what the handler left unconsumed is copied out of the loop's shared buffer.
-    if (!closed_) inbound_.append(fresh_);
+    // Only what the handler left unconsumed is copied out of the loop's shared buffer. A
+    // message-oriented socket delivers one message per call, so its unread tail is dropped.
+    if (!closed_ && !message_oriented()) inbound_.append(fresh_);
     fresh_ = {};
   }
   if (inbound_.empty()) {
@@ -195,6 +210,7 @@ std::size_t Connection::discard(std::size_t n) noexcept {
 
 std::error_code Connection::send(std::string_view data) {
   if (closed_ || close_requested_) return make_error_code(Errc::connection_closed);
+  if (message_oriented()) return send_message(data);
   if (data.empty()) return {};
   if (outbound_.empty()) {
     for (;;) {
@@ -218,6 +234,12 @@ std::error_code Connection::send(std::string_view data) {
 
 std::error_code Connection::sendv(std::span<const std::string_view> parts) {
   if (closed_ || close_requested_) return make_error_code(Errc::connection_closed);
+  if (message_oriented()) {
+    // One message made of all the parts.
+    std::string joined;
+    for (std::string_view p : parts) joined += p;
+    return send_message(joined);
+  }
   std::size_t first_unsent = 0;  // index into parts
   std::size_t offset = 0;        // bytes of parts[first_unsent] already sent
   if (outbound_.empty()) {
@@ -260,9 +282,110 @@ std::error_code Connection::sendv(std::span<const std::string_view> parts) {
   return {};
 }
 
+std::size_t Connection::outbound_size() const noexcept {
+  std::size_t n = outbound_.size();
+  if (messages_) {
+    for (const std::string& m : *messages_) n += m.size();
+  }
+  return n;
+}
+
+std::error_code Connection::send_message(std::string_view data) {
+  if (network_ == Network::udp && !connected_datagram_) {
+    // Unconnected UDP: a reply to the sender of the datagram being handled. A full socket
+    // buffer is reported to the caller (EAGAIN), as UDP has no stream to queue into.
+    ssize_t n;
+    do {
+      n = ::sendto(fd_, data.data(), data.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&remote_),
+                   remote_len_);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return errno_code(errno);
+    return {};
+  }
+  if (!messages_ || messages_->empty()) {
+    ssize_t n;
+    do {
+      n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0) return {};
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      std::error_code ec = errno_code(errno);
+      if (ec == std::errc::message_size) return ec;  // this message only; the connection is fine
+      abort(ec);
+      return ec;
+    }
+  }
+  if (!messages_) messages_ = std::make_unique<std::deque<std::string>>();
+  messages_->emplace_back(data);
+  after_queue();
+  return {};
+}
+
+void Connection::flush_messages() {
+  while (messages_ && !messages_->empty()) {
+    const std::string& m = messages_->front();
+    ssize_t n = ::send(fd_, m.data(), m.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      abort(errno_code(errno));
+      return;
+    }
+    messages_->pop_front();
+  }
+  after_drain();
+}
+
+void Connection::on_datagrams() {
+  // One recvmsg per datagram into the loop's buffer; MSG_TRUNC reports the real size of a
+  // datagram that did not fit, which is then reported and dropped rather than cut silently.
+  char* buf = loop_.read_buffer();
+  const std::size_t cap = loop_.read_buffer_cap();
+  for (int i = 0; i < 64 && !closed_; ++i) {
+    sockaddr_storage from{};
+    iovec iov{buf, cap};
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    ssize_t n = ::recvmsg(fd_, &msg, MSG_TRUNC);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        loop_.engine().log(LogLevel::warn, std::string("udp recvmsg: ") + std::strerror(errno));
+      }
+      return;
+    }
+    if (msg.msg_namelen <= sizeof remote_) {
+      std::memcpy(&remote_, &from, msg.msg_namelen);
+      remote_len_ = static_cast<std::uint8_t>(msg.msg_namelen);
+    }
+    if (static_cast<std::size_t>(n) > cap || (msg.msg_flags & MSG_TRUNC)) {
+      loop_.engine().log(LogLevel::warn, "udp datagram of " + std::to_string(n) + " bytes from " +
+                                             remote().to_string() + " truncated to read_buffer_cap " +
+                                             std::to_string(cap) + "; dropped");
+      continue;
+    }
+    fresh_ = std::string_view(buf, static_cast<std::size_t>(n));
+    Action action = invoke([this] { return loop_.engine().handler().on_traffic(*this); });
+    fresh_ = {};
+    if (action == Action::shutdown) loop_.engine().request_stop();
+    if (is_edge()) continue;
+  }
+}
+
+std::error_code Connection::open_datagram() {
+  std::uint32_t interest = is_edge() ? (kReadable | kWritable | kEdge) : kReadable;
+  if (auto ec = loop_.poller().add(fd_, static_cast<IoWatcher*>(this), interest)) return ec;
+  registered_ = true;
+  interest_ = interest;
+  return {};
+}
+
 void Connection::after_queue() {
   const std::size_t cap = loop_.engine().options().write_buffer_cap;
-  if (!high_water_ && cap > 0 && outbound_.size() > cap) {
+  if (!high_water_ && cap > 0 && outbound_size() > cap) {
     high_water_ = true;
     invoke([this] {
       loop_.engine().handler().on_high_water(*this);
@@ -274,11 +397,15 @@ void Connection::after_queue() {
 
 std::error_code Connection::flush() {
   if (closed_) return make_error_code(Errc::connection_closed);
-  if (!outbound_.empty()) on_writable();
+  if (has_pending_output()) on_writable();
   return error_;
 }
 
 void Connection::on_writable() {
+  if (messages_) {
+    flush_messages();
+    return;
+  }
   iovec iov[OutboundQueue::kMaxIov];
   while (!outbound_.empty()) {
     int count = outbound_.gather(iov, OutboundQueue::kMaxIov);
@@ -302,7 +429,7 @@ void Connection::on_writable() {
 
 void Connection::after_drain() {
   const std::size_t cap = loop_.engine().options().write_buffer_cap;
-  if (high_water_ && outbound_.size() <= cap / 2) {
+  if (high_water_ && outbound_size() <= cap / 2) {
     high_water_ = false;
     invoke([this] {
       loop_.engine().handler().on_low_water(*this);
@@ -322,7 +449,7 @@ void Connection::set_user_paused(bool paused) {
 
 void Connection::update_interest() {
   if (closed_ || !registered_ || is_edge()) return;
-  std::uint32_t want = (reading() ? kReadable : 0u) | (outbound_.empty() ? 0u : kWritable);
+  std::uint32_t want = (reading() ? kReadable : 0u) | (has_pending_output() ? kWritable : 0u);
   if (want == interest_) return;
   if (auto ec = loop_.poller().modify(fd_, static_cast<IoWatcher*>(this), want)) {
     abort(ec);
@@ -344,13 +471,14 @@ void Connection::abort(std::error_code error) {
   if (error && !error_) error_ = error;
   close_requested_ = true;
   outbound_.clear(loop_.block_pool());
+  if (messages_) messages_->clear();
   if (in_callback_ == 0) settle();
 }
 
 void Connection::settle() {
   if (closed_ || in_callback_ != 0) return;
   if (!close_requested_ && !peer_eof_) return;
-  if (outbound_.empty() || is_hard_error(error_)) {
+  if (!has_pending_output() || is_hard_error(error_)) {
     finish_close();
     return;
   }
@@ -369,6 +497,7 @@ void Connection::finish_close() {
   if (linger_timer_ != 0) loop_.cancel(linger_timer_);
   linger_timer_ = 0;
   outbound_.clear(loop_.block_pool());
+  messages_.reset();
   ++in_callback_;
   try {
     apply(loop_.engine().handler().on_close(*this, error_));

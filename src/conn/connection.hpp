@@ -8,6 +8,9 @@
 #include <netinet/in.h>
 
 #include <any>
+#include <deque>
+#include <memory>
+#include <string>
 #include <cstdint>
 #include <string_view>
 #include <system_error>
@@ -34,6 +37,10 @@ class Connection final : public Conn, public IoWatcher {
   // ---- driven by the loop ----
   // Registers with the poller and runs on_open. False when registration failed (then closed).
   bool open();
+  // Unconnected UDP socket: registers for reading; no on_open/on_close (there is no peer).
+  std::error_code open_datagram();
+  // The engine owns a shared UDP socket's fd: forget it before destruction.
+  void release_fd() noexcept { fd_ = -1; }
   void handle_event(std::uint32_t events);
   // Schedules an on_traffic with no fresh bytes (ConnHandle::wake).
   void wake();
@@ -53,7 +60,7 @@ class Connection final : public Conn, public IoWatcher {
   std::error_code send(std::string_view data);
   std::error_code sendv(std::span<const std::string_view> parts);
   std::error_code flush();
-  std::size_t outbound_size() const noexcept { return outbound_.size(); }
+  std::size_t outbound_size() const noexcept;
   void set_user_paused(bool paused);
 
   bool closed() const noexcept { return closed_; }
@@ -73,6 +80,16 @@ class Connection final : public Conn, public IoWatcher {
   Action invoke(F&& callback);
   void apply(Action action);
   void on_readable();
+  void on_datagrams();
+  std::error_code send_message(std::string_view data);
+  void flush_messages();
+  // An unconnected UDP socket serves every peer: one bad datagram must not close it.
+  bool shared_socket() const noexcept { return network_ == Network::udp && !connected_datagram_; }
+  bool has_pending_output() const noexcept { return !outbound_.empty() || (messages_ && !messages_->empty()); }
+  // UDP and SEQPACKET keep message boundaries: one read is one message, one write one message.
+  bool message_oriented() const noexcept {
+    return network_ == Network::udp || network_ == Network::unix_packet;
+  }
   void on_writable();
   void deliver(std::string_view fresh);
   void peer_eof();
@@ -102,8 +119,11 @@ class Connection final : public Conn, public IoWatcher {
   std::string_view fresh_;               // this read's bytes, in the loop's buffer
   RingBuffer inbound_;                   // unconsumed bytes; storage only while non-empty
   OutboundQueue outbound_;               // bytes the kernel refused
+  // Message-oriented sockets: whole messages the kernel refused, boundaries kept.
+  std::unique_ptr<std::deque<std::string>> messages_;
+  bool connected_datagram_ = false;      // UDP socket with a fixed peer (dialed)
   std::any context_;
-  union {                                // peer address of IP connections (Unix: getpeername)
+  union {                                // IP peer (UDP: the current datagram's sender)
     sockaddr_in v4;
     sockaddr_in6 v6;
   } remote_{};

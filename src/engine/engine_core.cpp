@@ -71,6 +71,14 @@ Result<void> EngineCore::setup(const std::vector<std::string>& addresses) {
       if (i == 0 && bind_addr.is_ip() && bind_addr.port == 0) bind_addr.port = sock->bound.port();
       group.sockets.push_back(std::move(sock.value()));
     }
+    if (group.address.network == Network::udp) {
+      for (int i = 0; i < sockets; ++i) {
+        auto r = loops_[static_cast<std::size_t>(i)]->add_datagram_socket(group.sockets[static_cast<std::size_t>(i)].fd,
+                                                                           static_cast<int>(gi));
+        if (!r) return r.error();
+      }
+      continue;
+    }
     for (int i = 0; i < sockets; ++i) {
       auto watcher = std::make_unique<Listener>();
       watcher->fd = group.sockets[static_cast<std::size_t>(i)].fd;

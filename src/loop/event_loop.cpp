@@ -25,6 +25,8 @@ EventLoop::EventLoop(EngineCore& engine, int index)
       read_buffer_cap_(engine.options().read_buffer_cap > 0 ? engine.options().read_buffer_cap : 64 * 1024) {}
 
 EventLoop::~EventLoop() {
+  for (auto& d : datagram_sockets_) d->release_fd();
+  datagram_sockets_.clear();
   for (Slot& s : slots_) delete s.conn;
   destroy_retired();
   if (wake_fd_ >= 0) ::close(wake_fd_);
@@ -49,6 +51,16 @@ void EventLoop::add_listener(Listener* listener) {
   if (auto ec = poller_->add(listener->fd, listener, kReadable)) {
     engine_.log(LogLevel::error, "epoll_ctl add listener: " + ec.message());
   }
+}
+
+Result<void> EventLoop::add_datagram_socket(int fd, int listener_index) {
+  auto conn = std::make_unique<Connection>(*this, fd, Network::udp, listener_index, SocketAddress{});
+  if (auto ec = conn->open_datagram()) {
+    conn->release_fd();
+    return Error(ec, "epoll_ctl add udp socket: " + ec.message());
+  }
+  datagram_sockets_.push_back(std::move(conn));
+  return {};
 }
 
 void EventLoop::run() {
@@ -249,6 +261,7 @@ void EventLoop::begin_drain() {
   draining_ = true;
   drain_deadline_ = TimerQueue::Clock::now() + engine_.options().shutdown_timeout;
   for (Listener* l : listeners_) poller_->remove(l->fd);
+  for (auto& d : datagram_sockets_) poller_->remove(d->fd());
   for (Slot& s : slots_) {
     if (s.conn != nullptr && !s.conn->closed()) s.conn->request_close({});
   }

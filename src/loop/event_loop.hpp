@@ -50,6 +50,8 @@ class EventLoop final : public Loop {
 
   // Loop thread: takes ownership of a connected socket and opens a Connection for it.
   Connection* adopt(int fd, Network network, int listener_index, const SocketAddress& remote);
+  // Before run(): serve an unconnected UDP socket (owned by the engine) on this loop.
+  Result<void> add_datagram_socket(int fd, int listener_index);
   // Loop thread: the live connection in slot with that generation, or nullptr.
   Connection* find(std::uint32_t slot, std::uint32_t generation) noexcept;
   // Loop thread: the connection has closed; free its slot, destroy it at the end of the turn.
@@ -108,6 +110,7 @@ class EventLoop final : public Loop {
   std::vector<Connection*> retired_;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> deferred_reads_;
   std::vector<Listener*> listeners_;
+  std::vector<std::unique_ptr<Connection>> datagram_sockets_;
   std::size_t live_ = 0;  // open connections on this loop
   std::atomic<int> load_{0};
   std::atomic<std::thread::id> thread_id_{};

@@ -2,6 +2,7 @@
 #include "net/socket.hpp"
 
 #include <fcntl.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -50,6 +51,47 @@ Result<void> clear_stale_unix_path(const Address& addr, const std::string& url) 
   if (err != ECONNREFUSED && err != EPROTOTYPE) return system_error(err, "probe " + url);
   if (::unlink(addr.path.c_str()) != 0 && errno != ENOENT) {
     return system_error(errno, "remove stale socket " + url);
+  }
+  return {};
+}
+
+bool is_multicast(const SocketAddress& sa) {
+  if (sa.family() == AF_INET) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(sa.data());
+    return IN_MULTICAST(ntohl(in->sin_addr.s_addr));
+  }
+  if (sa.family() == AF_INET6) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa.data());
+    return IN6_IS_ADDR_MULTICAST(&in6->sin6_addr);
+  }
+  return false;
+}
+
+// Joins the multicast group the socket is bound to, on Options::multicast_interface (a name such
+// as "lo" or a number; empty lets the kernel choose).
+Result<void> join_group(int fd, const SocketAddress& group, const std::string& iface, const std::string& url) {
+  unsigned index = 0;
+  if (!iface.empty()) {
+    index = ::if_nametoindex(iface.c_str());
+    if (index == 0 && !iface.empty() && iface.find_first_not_of("0123456789") == std::string::npos) {
+      index = static_cast<unsigned>(std::stoul(iface));
+    }
+    if (index == 0) return system_error(errno != 0 ? errno : ENODEV, "multicast interface \"" + iface + "\" for " + url);
+  }
+  if (group.family() == AF_INET) {
+    ip_mreqn req{};
+    req.imr_multiaddr = reinterpret_cast<const sockaddr_in*>(group.data())->sin_addr;
+    req.imr_ifindex = static_cast<int>(index);
+    if (::setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &req, sizeof req) != 0) {
+      return system_error(errno, "join multicast group " + url);
+    }
+    return {};
+  }
+  ipv6_mreq req{};
+  req.ipv6mr_multiaddr = reinterpret_cast<const sockaddr_in6*>(group.data())->sin6_addr;
+  req.ipv6mr_interface = index;
+  if (::setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &req, sizeof req) != 0) {
+    return system_error(errno, "join multicast group " + url);
   }
   return {};
 }
@@ -161,6 +203,13 @@ Result<ListenSocket> open_listener(const Address& addr, const Options& options, 
     if (::bind(fd, sa.data(), sa.size()) != 0) {
       fail("bind");
       continue;
+    }
+    if (addr.network == Network::udp && is_multicast(sa)) {
+      if (auto joined = join_group(fd, sa, options.multicast_interface, url); !joined) {
+        last = joined.error();
+        ::close(fd);
+        continue;
+      }
     }
     if (addr.is_stream() || addr.network == Network::unix_packet) {
       if (::listen(fd, options.backlog) != 0) {

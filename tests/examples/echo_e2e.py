@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """End-to-end tests of examples/echo and examples/echo_pool against the real binaries.
 
-usage: echo_e2e.py ECHO_BINARY ECHO_POOL_BINARY CASE
+usage: echo_e2e.py ECHO_BINARY ECHO_POOL_BINARY UDP_ECHO_BINARY CASE
 Deadlines only turn a hang into a failure; they never decide a pass.
 """
 import os
@@ -129,12 +129,28 @@ def case_echo_pool(_echo, pool):
         stop(proc)
 
 
+def case_udp(_echo, _pool, udp):
+    port = free_port()
+    proc = start([udp, "--port", str(port)], f"udp://127.0.0.1:{port}")
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(30)
+            s.connect(("127.0.0.1", port))
+            for size in (1, 512, 1400, 65507):
+                msg = os.urandom(size)
+                s.send(msg)
+                assert s.recv(70000) == msg, f"datagram of {size} bytes not echoed whole"
+    finally:
+        stop(proc)
+
+
 def main():
     # 1000 clients here and 1000 connections in the server (which inherits this limit).
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
-    echo, pool, case = sys.argv[1:4]
-    globals()["case_" + case](echo, pool)
+    echo, pool, udp, case = sys.argv[1:5]
+    fn = globals()["case_" + case]
+    fn(echo, pool, udp) if case == "udp" else fn(echo, pool)
     print(f"{case}: ok")
 
 
