@@ -136,7 +136,13 @@ std::string Address::to_string() const {
   if (family == Family::ipv4) scheme += '4';
   if (family == Family::ipv6) scheme += '6';
   bool bracket = host.find(':') != std::string::npos;
-  return scheme + "://" + (bracket ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  std::string out = scheme + "://";
+  if (bracket) {
+    out.append(1, '[').append(host).append(1, ']');
+  } else {
+    out.append(host);
+  }
+  return out.append(1, ':').append(std::to_string(port));
 }
 
 SocketAddress::SocketAddress() noexcept { std::memset(storage_, 0, sizeof storage_); }
@@ -172,12 +178,17 @@ std::string SocketAddress::ip() const {
 std::string SocketAddress::to_string() const {
   switch (family()) {
     case AF_INET: return ip() + ":" + std::to_string(port());
-    case AF_INET6: return "[" + ip() + "]:" + std::to_string(port());
+    case AF_INET6: {
+      // Built by appending: GCC 12 reports a false -Wrestrict on "[" + std::string in Release.
+      std::string out(1, '[');
+      out.append(ip()).append("]:").append(std::to_string(port()));
+      return out;
+    }
     case AF_UNIX: {
       auto* un = reinterpret_cast<const sockaddr_un*>(storage_);
       std::size_t n = len_ > offsetof(sockaddr_un, sun_path) ? len_ - offsetof(sockaddr_un, sun_path) : 0;
       if (n == 0) return "";
-      if (un->sun_path[0] == '\0') return "@" + std::string(un->sun_path + 1, n - 1);
+      if (un->sun_path[0] == '\0') return std::string(1, '@').append(un->sun_path + 1, n - 1);
       return std::string(un->sun_path, ::strnlen(un->sun_path, n));
     }
     default: return "";
