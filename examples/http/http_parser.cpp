@@ -173,14 +173,11 @@ HeadInfo parse_head(std::string_view head, const Limits& limits, Request& req) {
     if (iequals(name, "host")) {
       ++hosts;
     } else if (iequals(name, "content-length")) {
-      if (value.empty() || value.size() > 19 ||
-          !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        if (!value.empty() && value.size() > 19 &&
-            std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-          return head_error(413, "request body too large");
-        }
-        return head_error(400, "malformed Content-Length");
-      }
+      const bool digits = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+        return c >= '0' && c <= '9';
+      });
+      if (!digits) return head_error(400, "malformed Content-Length");
+      if (value.size() > 19) return head_error(413, "request body too large");  // > 2^63
       std::uint64_t n = 0;
       for (char c : value) n = n * 10 + static_cast<std::uint64_t>(c - '0');
       if (info.has_length && n != info.content_length) {

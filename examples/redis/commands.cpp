@@ -1,0 +1,912 @@
+// examples/redis/commands.cpp — see commands.hpp.
+#include "commands.hpp"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdlib>
+#include <random>
+#include <unordered_map>
+
+#include "resp.hpp"
+
+namespace redis_example {
+namespace {
+
+using Args = std::span<const std::string_view>;
+
+constexpr std::string_view kWrongType =
+    "WRONGTYPE Operation against a key holding the wrong kind of value";
+constexpr std::string_view kNotInteger = "ERR value is not an integer or out of range";
+constexpr std::string_view kNotFloat = "ERR value is not a valid float";
+constexpr std::string_view kSyntax = "ERR syntax error";
+constexpr std::string_view kNotPositive = "ERR value is out of range, must be positive";
+constexpr std::string_view kVersion = "7.0.0";
+
+struct Ctx {
+  Keyspace& ks;
+  Args args;
+  std::string& out;
+  std::int64_t now;
+  CommandOutcome outcome;
+};
+
+using Handler = void (*)(Ctx&);
+struct Spec {
+  Handler fn;
+  int arity;  // > 0: exactly; < 0: at least -arity (the name included), as in Redis
+};
+
+bool ieq(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::string lower(std::string_view s) {
+  std::string r(s);
+  for (char& c : r) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return r;
+}
+
+void arity_error(Ctx& c) {
+  reply_error(c.out, "ERR wrong number of arguments for '" + lower(c.args[0]) + "' command");
+}
+
+// Locks the shard of one key for the rest of the scope.
+struct Locked {
+  Shard& shard;
+  std::unique_lock<std::mutex> lock;
+};
+Locked lock_key(Keyspace& ks, std::string_view key) {
+  Shard& s = ks.shard(key);
+  return Locked{s, std::unique_lock<std::mutex>(s.mutex)};
+}
+
+// Looks key up expecting a T. Returns false (after replying WRONGTYPE) when the key holds
+// another type; `value` is nullptr when the key is missing.
+template <class T>
+bool lookup(Ctx& c, Shard& s, std::string_view key, T*& value) {
+  Entry* e = s.find(key, c.now);
+  value = nullptr;
+  if (e == nullptr) return true;
+  value = std::get_if<T>(&e->value);
+  if (value == nullptr) {
+    reply_error(c.out, kWrongType);
+    return false;
+  }
+  return true;
+}
+
+// Like lookup, but creates an empty T when the key is missing.
+template <class T>
+T* lookup_or_create(Ctx& c, Shard& s, std::string_view key) {
+  auto [e, created] = s.find_or_create<T>(key, c.now);
+  T* value = std::get_if<T>(&e->value);
+  if (value == nullptr) reply_error(c.out, kWrongType);
+  return value;
+}
+
+bool parse_double(std::string_view s, double& out) {
+  if (s.empty() || s.size() > 128 || s.front() == ' ' || s.front() == '\t') return false;
+  const std::string copy(s);
+  char* end = nullptr;
+  out = std::strtod(copy.c_str(), &end);
+  return end == copy.c_str() + copy.size() && !std::isnan(out);
+}
+
+// Redis-style index range: negative counts from the end; clamps; false when empty.
+bool normalize_range(long long& start, long long& stop, long long len) {
+  if (start < 0) start += len;
+  if (stop < 0) stop += len;
+  if (start < 0) start = 0;
+  if (start > stop || start >= len) return false;
+  if (stop >= len) stop = len - 1;
+  return true;
+}
+
+std::vector<std::string_view> keys_of(Args args, std::size_t first, std::size_t step) {
+  std::vector<std::string_view> keys;
+  for (std::size_t i = first; i < args.size(); i += step) keys.push_back(args[i]);
+  return keys;
+}
+
+std::mt19937_64& rng() {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  return gen;
+}
+
+// ---------------------------------------------------------------- connection / server
+
+void cmd_ping(Ctx& c) {
+  if (c.args.size() > 2) return arity_error(c);
+  if (c.args.size() == 2) return reply_bulk(c.out, c.args[1]);
+  reply_status(c.out, "PONG");
+}
+
+void cmd_echo(Ctx& c) { reply_bulk(c.out, c.args[1]); }
+
+void cmd_quit(Ctx& c) {
+  reply_status(c.out, "OK");
+  c.outcome.close = true;
+}
+
+void cmd_select(Ctx& c) {
+  long long db = 0;
+  if (!parse_int(c.args[1], db)) return reply_error(c.out, kNotInteger);
+  if (db != 0) return reply_error(c.out, "ERR DB index is out of range");
+  reply_status(c.out, "OK");
+}
+
+void cmd_hello(Ctx& c) {
+  if (c.args.size() >= 2) {
+    long long ver = 0;
+    if (!parse_int(c.args[1], ver)) {
+      return reply_error(c.out, "ERR Protocol version is not an integer or out of range");
+    }
+    if (ver != 2) return reply_error(c.out, "NOPROTO unsupported protocol version");
+    if (c.args.size() > 2) return reply_error(c.out, kSyntax);  // no AUTH/SETNAME here
+  }
+  reply_array(c.out, 14);
+  reply_bulk(c.out, "server");
+  reply_bulk(c.out, "redis");
+  reply_bulk(c.out, "version");
+  reply_bulk(c.out, kVersion);
+  reply_bulk(c.out, "proto");
+  reply_int(c.out, 2);
+  reply_bulk(c.out, "id");
+  reply_int(c.out, 1);
+  reply_bulk(c.out, "mode");
+  reply_bulk(c.out, "standalone");
+  reply_bulk(c.out, "role");
+  reply_bulk(c.out, "master");
+  reply_bulk(c.out, "modules");
+  reply_array(c.out, 0);
+}
+
+const std::unordered_map<std::string_view, Spec>& command_table();
+
+void cmd_command(Ctx& c) {
+  const auto& table = command_table();
+  if (c.args.size() == 1) return reply_array(c.out, 0);  // no per-command metadata here
+  const std::string sub = lower(c.args[1]);
+  if (sub == "count") return reply_int(c.out, static_cast<long long>(table.size()));
+  if (sub == "docs") return reply_array(c.out, 0);  // redis-cli falls back to its own help
+  if (sub == "list") {
+    std::vector<std::string_view> names;
+    for (const auto& [name, spec] : table) names.push_back(name);
+    std::sort(names.begin(), names.end());
+    reply_array(c.out, names.size());
+    for (auto n : names) reply_bulk(c.out, n);
+    return;
+  }
+  if (sub == "info") {
+    reply_array(c.out, c.args.size() - 2);
+    for (std::size_t i = 2; i < c.args.size(); ++i) {
+      const auto it = table.find(lower(c.args[i]));
+      if (it == table.end()) {
+        reply_null_array(c.out);
+        continue;
+      }
+      // name, arity, flags, first key, last key, step
+      reply_array(c.out, 6);
+      reply_bulk(c.out, it->first);
+      reply_int(c.out, it->second.arity);
+      reply_array(c.out, 0);
+      reply_int(c.out, 0);
+      reply_int(c.out, 0);
+      reply_int(c.out, 0);
+    }
+    return;
+  }
+  reply_error(c.out, "ERR unknown subcommand '" + std::string(c.args[1]) + "'. Try COMMAND HELP.");
+}
+
+void cmd_config(Ctx& c) {
+  const std::string sub = lower(c.args[1]);
+  if (sub == "get") {
+    if (c.args.size() < 3) return arity_error(c);
+    static const std::pair<const char*, std::string> kParams[] = {
+        {"appendonly", "no"},
+        {"save", ""},
+        {"databases", "1"},
+        {"maxmemory", "0"},
+        {"timeout", "0"},
+        {"maxclients", "10000"},
+        {"proto-max-bulk-len", std::to_string(RespLimits{}.max_bulk_bytes)},
+    };
+    std::vector<const std::pair<const char*, std::string>*> hits;
+    for (const auto& p : kParams) {
+      for (std::size_t i = 2; i < c.args.size(); ++i) {
+        if (::fnmatch(lower(c.args[i]).c_str(), p.first, 0) == 0) {
+          hits.push_back(&p);
+          break;
+        }
+      }
+    }
+    reply_array(c.out, hits.size() * 2);
+    for (const auto* p : hits) {
+      reply_bulk(c.out, p->first);
+      reply_bulk(c.out, p->second);
+    }
+    return;
+  }
+  if (sub == "set") return reply_error(c.out, "ERR CONFIG SET is not supported by this server");
+  if (sub == "resetstat") return reply_status(c.out, "OK");
+  reply_error(c.out, "ERR unknown subcommand '" + std::string(c.args[1]) + "'. Try CONFIG HELP.");
+}
+
+void cmd_info(Ctx& c) {
+  const std::size_t keys = c.ks.size();
+  const std::size_t expires = c.ks.expiring();
+  std::string s;
+  s += "# Server\r\nredis_version:";
+  s += kVersion;
+  s += "\r\nredis_mode:standalone\r\nserver_name:gnet-cpp redis example\r\n\r\n";
+  s += "# Keyspace\r\n";
+  if (keys > 0) {
+    s += "db0:keys=" + std::to_string(keys) + ",expires=" + std::to_string(expires) +
+         ",avg_ttl=0\r\n";
+  }
+  reply_bulk(c.out, s);
+}
+
+void cmd_dbsize(Ctx& c) { reply_int(c.out, static_cast<long long>(c.ks.size())); }
+
+void cmd_flush(Ctx& c) {
+  if (c.args.size() > 2) return arity_error(c);
+  if (c.args.size() == 2 && !ieq(c.args[1], "async") && !ieq(c.args[1], "sync")) {
+    return reply_error(c.out, kSyntax);
+  }
+  c.ks.clear();
+  reply_status(c.out, "OK");
+}
+
+// ---------------------------------------------------------------- keys
+
+void cmd_del(Ctx& c) {
+  const auto keys = keys_of(c.args, 1, 1);
+  Keyspace::MultiLock lock(c.ks, keys);
+  long long n = 0;
+  for (auto k : keys) {
+    Shard& s = c.ks.shard(k);
+    if (s.find(k, c.now) != nullptr && s.erase(k)) ++n;
+  }
+  reply_int(c.out, n);
+}
+
+void cmd_exists(Ctx& c) {
+  const auto keys = keys_of(c.args, 1, 1);
+  Keyspace::MultiLock lock(c.ks, keys);
+  long long n = 0;
+  for (auto k : keys) {
+    if (c.ks.shard(k).find(k, c.now) != nullptr) ++n;
+  }
+  reply_int(c.out, n);
+}
+
+void cmd_type(Ctx& c) {
+  auto l = lock_key(c.ks, c.args[1]);
+  const Entry* e = l.shard.find(c.args[1], c.now);
+  if (e == nullptr) return reply_status(c.out, "none");
+  static constexpr std::string_view kNames[] = {"string", "list", "set", "hash", "zset"};
+  reply_status(c.out, kNames[e->value.index()]);
+}
+
+void expire_generic(Ctx& c, long long unit_ms, std::string_view name) {
+  long long amount = 0;
+  if (!parse_int(c.args[2], amount)) return reply_error(c.out, kNotInteger);
+  if (c.args.size() > 3) return reply_error(c.out, "ERR Unsupported option " + std::string(c.args[3]));
+  long long ms = 0;
+  if (__builtin_mul_overflow(amount, unit_ms, &ms) || (ms > 0 && ms > LLONG_MAX - c.now)) {
+    return reply_error(c.out, "ERR invalid expire time in '" + std::string(name) + "' command");
+  }
+  auto l = lock_key(c.ks, c.args[1]);
+  Entry* e = l.shard.find(c.args[1], c.now);
+  if (e == nullptr) return reply_int(c.out, 0);
+  if (ms <= 0) {
+    l.shard.erase(c.args[1]);  // a deadline in the past deletes the key, as in Redis
+  } else {
+    l.shard.set_expiry(c.args[1], *e, c.now + ms);
+  }
+  reply_int(c.out, 1);
+}
+
+void cmd_expire(Ctx& c) { expire_generic(c, 1000, "expire"); }
+void cmd_pexpire(Ctx& c) { expire_generic(c, 1, "pexpire"); }
+
+void ttl_generic(Ctx& c, bool millis) {
+  auto l = lock_key(c.ks, c.args[1]);
+  const Entry* e = l.shard.find(c.args[1], c.now);
+  if (e == nullptr) return reply_int(c.out, -2);
+  if (e->expire_at == 0) return reply_int(c.out, -1);
+  const long long left = e->expire_at - c.now;
+  reply_int(c.out, millis ? left : (left + 500) / 1000);
+}
+
+void cmd_ttl(Ctx& c) { ttl_generic(c, false); }
+void cmd_pttl(Ctx& c) { ttl_generic(c, true); }
+
+void cmd_persist(Ctx& c) {
+  auto l = lock_key(c.ks, c.args[1]);
+  Entry* e = l.shard.find(c.args[1], c.now);
+  if (e == nullptr || e->expire_at == 0) return reply_int(c.out, 0);
+  l.shard.set_expiry(c.args[1], *e, 0);
+  reply_int(c.out, 1);
+}
+
+void cmd_keys(Ctx& c) {
+  const std::string pattern(c.args[1]);
+  std::vector<std::string> found;
+  for (std::size_t i = 0; i < Keyspace::kShards; ++i) {
+    Shard& s = c.ks.shard_at(i);
+    std::lock_guard lock(s.mutex);
+    s.for_each_key(c.now, [&](const std::string& key) {
+      if (::fnmatch(pattern.c_str(), key.c_str(), 0) == 0) found.push_back(key);
+    });
+  }
+  reply_array(c.out, found.size());
+  for (const auto& k : found) reply_bulk(c.out, k);
+}
+
+// ---------------------------------------------------------------- strings
+
+void cmd_set(Ctx& c) {
+  bool nx = false, xx = false, get = false, keep_ttl = false, has_ttl = false;
+  long long ttl_ms = 0;
+  for (std::size_t i = 3; i < c.args.size(); ++i) {
+    const std::string_view a = c.args[i];
+    const bool ex = ieq(a, "ex"), px = ieq(a, "px");
+    if (ieq(a, "nx") && !xx) {
+      nx = true;
+    } else if (ieq(a, "xx") && !nx) {
+      xx = true;
+    } else if (ieq(a, "get")) {
+      get = true;
+    } else if (ieq(a, "keepttl") && !has_ttl) {
+      keep_ttl = true;
+    } else if ((ex || px) && !has_ttl && !keep_ttl && i + 1 < c.args.size()) {
+      long long v = 0;
+      if (!parse_int(c.args[i + 1], v)) return reply_error(c.out, kNotInteger);
+      if (v <= 0 || (ex && __builtin_mul_overflow(v, 1000LL, &v)) || v > LLONG_MAX - c.now) {
+        return reply_error(c.out, "ERR invalid expire time in 'set' command");
+      }
+      ttl_ms = v;
+      has_ttl = true;
+      ++i;
+    } else {
+      return reply_error(c.out, kSyntax);
+    }
+  }
+  const std::string_view key = c.args[1];
+  auto l = lock_key(c.ks, key);
+  Entry* e = l.shard.find(key, c.now);
+  const std::string* old = e ? std::get_if<std::string>(&e->value) : nullptr;
+  if (get && e != nullptr && old == nullptr) return reply_error(c.out, kWrongType);
+  const bool exists = e != nullptr;
+  std::string previous;
+  if (get && old != nullptr) previous = *old;
+  if ((nx && exists) || (xx && !exists)) {
+    if (get && exists) return reply_bulk(c.out, previous);
+    return reply_null(c.out);
+  }
+  Entry& entry = l.shard.assign(key, std::string(c.args[2]), c.now, keep_ttl);
+  if (has_ttl) l.shard.set_expiry(key, entry, c.now + ttl_ms);
+  if (!get) return reply_status(c.out, "OK");
+  if (exists) return reply_bulk(c.out, previous);
+  reply_null(c.out);
+}
+
+void cmd_get(Ctx& c) {
+  auto l = lock_key(c.ks, c.args[1]);
+  std::string* v = nullptr;
+  if (!lookup(c, l.shard, c.args[1], v)) return;
+  if (v == nullptr) return reply_null(c.out);
+  reply_bulk(c.out, *v);
+}
+
+void incr_by(Ctx& c, long long delta) {
+  const std::string_view key = c.args[1];
+  auto l = lock_key(c.ks, key);
+  std::string* v = nullptr;
+  if (!lookup(c, l.shard, key, v)) return;
+  long long current = 0;
+  if (v != nullptr && !parse_int(*v, current)) return reply_error(c.out, kNotInteger);
+  long long result = 0;
+  if (__builtin_add_overflow(current, delta, &result)) {
+    return reply_error(c.out, "ERR increment or decrement would overflow");
+  }
+  if (v != nullptr) {
+    *v = std::to_string(result);  // keeps the key's TTL, as Redis does
+  } else {
+    l.shard.assign(key, std::to_string(result), c.now);
+  }
+  reply_int(c.out, result);
+}
+
+void cmd_incr(Ctx& c) { incr_by(c, 1); }
+void cmd_decr(Ctx& c) { incr_by(c, -1); }
+void cmd_incrby(Ctx& c) {
+  long long d = 0;
+  if (!parse_int(c.args[2], d)) return reply_error(c.out, kNotInteger);
+  incr_by(c, d);
+}
+void cmd_decrby(Ctx& c) {
+  long long d = 0;
+  if (!parse_int(c.args[2], d)) return reply_error(c.out, kNotInteger);
+  if (d == LLONG_MIN) return reply_error(c.out, "ERR decrement would overflow");
+  incr_by(c, -d);
+}
+
+void cmd_mget(Ctx& c) {
+  const auto keys = keys_of(c.args, 1, 1);
+  Keyspace::MultiLock lock(c.ks, keys);
+  reply_array(c.out, keys.size());
+  for (auto k : keys) {
+    const Entry* e = c.ks.shard(k).find(k, c.now);
+    const std::string* v = e ? std::get_if<std::string>(&e->value) : nullptr;
+    if (v == nullptr) {
+      reply_null(c.out);
+    } else {
+      reply_bulk(c.out, *v);
+    }
+  }
+}
+
+void cmd_mset(Ctx& c) {
+  if (c.args.size() % 2 == 0) return arity_error(c);
+  const auto keys = keys_of(c.args, 1, 2);
+  Keyspace::MultiLock lock(c.ks, keys);
+  for (std::size_t i = 1; i + 1 < c.args.size(); i += 2) {
+    c.ks.shard(c.args[i]).assign(c.args[i], std::string(c.args[i + 1]), c.now);
+  }
+  reply_status(c.out, "OK");
+}
+
+void cmd_append(Ctx& c) {
+  auto l = lock_key(c.ks, c.args[1]);
+  std::string* v = lookup_or_create<std::string>(c, l.shard, c.args[1]);
+  if (v == nullptr) return;
+  v->append(c.args[2]);
+  reply_int(c.out, static_cast<long long>(v->size()));
+}
+
+void cmd_strlen(Ctx& c) {
+  auto l = lock_key(c.ks, c.args[1]);
+  std::string* v = nullptr;
+  if (!lookup(c, l.shard, c.args[1], v)) return;
+  reply_int(c.out, v ? static_cast<long long>(v->size()) : 0);
+}
+
+// ---------------------------------------------------------------- lists
+
+void push_generic(Ctx& c, bool left) {
+  auto l = lock_key(c.ks, c.args[1]);
+  List* list = lookup_or_create<List>(c, l.shard, c.args[1]);
+  if (list == nullptr) return;
+  for (std::size_t i = 2; i < c.args.size(); ++i) {
+    if (left) {
+      list->emplace_front(c.args[i]);
+    } else {
+      list->emplace_back(c.args[i]);
+    }
+  }
+  reply_int(c.out, static_cast<long long>(list->size()));
+}
+
+void cmd_lpush(Ctx& c) { push_generic(c, true); }
+void cmd_rpush(Ctx& c) { push_generic(c, false); }
+
+void pop_generic(Ctx& c, bool left) {
+  if (c.args.size() > 3) return arity_error(c);
+  const bool has_count = c.args.size() == 3;
+  long long count = 1;
+  if (has_count && (!parse_int(c.args[2], count) || count < 0)) {
+    return reply_error(c.out, kNotPositive);
+  }
+  auto l = lock_key(c.ks, c.args[1]);
+  List* list = nullptr;
+  if (!lookup(c, l.shard, c.args[1], list)) return;
+  if (list == nullptr) return has_count ? reply_null_array(c.out) : reply_null(c.out);
+  auto pop_one = [&] {
+    if (left) {
+      reply_bulk(c.out, list->front());
+      list->pop_front();
+    } else {
+      reply_bulk(c.out, list->back());
+      list->pop_back();
+    }
+  };
+  if (!has_count) {
+    pop_one();
+  } else {
+    const auto n = std::min<std::size_t>(static_cast<std::size_t>(count), list->size());
+    reply_array(c.out, n);
+    for (std::size_t i = 0; i < n; ++i) pop_one();
+  }
+  if (list->empty()) l.shard.erase(c.args[1]);
+}
+
+void cmd_lpop(Ctx& c) { pop_generic(c, true); }
+void cmd_rpop(Ctx& c) { pop_generic(c, false); }
+
+void cmd_lrange(Ctx& c) {
+  long long start = 0, stop = 0;
+  if (!parse_int(c.args[2], start) || !parse_int(c.args[3], stop)) {
+    return reply_error(c.out, kNotInteger);
+  }
+  auto l = lock_key(c.ks, c.args[1]);
+  List* list = nullptr;
+  if (!lookup(c, l.shard, c.args[1], list)) return;
+  if (list == nullptr ||
+      !normalize_range(start, stop, static_cast<long long>(list->size()))) {
+    return reply_array(c.out, 0);
+  }
+  reply_array(c.out, static_cast<std::size_t>(stop - start + 1));
+  for (long long i = start; i <= stop; ++i) reply_bulk(c.out, (*list)[static_cast<std::size_t>(i)]);
+}
+
+void cmd_llen(Ctx& c) {
+  auto l = lock_key(c.ks, c.args[1]);
+  List* list = nullptr;
+  if (!lookup(c, l.shard, c.args[1], list)) return;
+  reply_int(c.out, list ? static_cast<long long>(list->size()) : 0);
+}
+
+void cmd_lindex(Ctx& c) {
+  long long index = 0;
+  if (!parse_int(c.args[2], index)) return reply_error(c.out, kNotInteger);
+  auto l = lock_key(c.ks, c.args[1]);
+  List* list = nullptr;
+  if (!lookup(c, l.shard, c.args[1], list)) return;
+  if (list == nullptr) return reply_null(c.out);
+  const auto len = static_cast<long long>(list->size());
+  if (index < 0) index += len;
+  if (index < 0 || index >= len) return reply_null(c.out);
+  reply_bulk(c.out, (*list)[static_cast<std::size_t>(index)]);
+}
+
+// ---------------------------------------------------------------- sets
+
+void cmd_sadd(Ctx& c) {
+  auto l = lock_key(c.ks, c.args[1]);
+  Set* set = lookup_or_create<Set>(c, l.shard, c.args[1]);
+  if (set == nullptr) return;
+  long long added = 0;
+  for (std::size_t i = 2; i < c.args.size(); ++i) {
+    if (set->emplace(c.args[i]).second) ++added;
+  }
+  reply_int(c.out, added);
+}
+
+void cmd_srem(Ctx& c) {
+  auto l = lock_key(c.ks, c.args[1]);
+  Set* set = nullptr;
+  if (!lookup(c, l.shard, c.args[1], set)) return;
+  long long removed = 0;
+  if (set != nullptr) {
+    for (std::size_t i = 2; i < c.args.size(); ++i) {
+      const auto it = set->find(c.args[i]);
+      if (it != set->end()) {
+        set->erase(it);
+        ++removed;
+      }
+    }
+    if (set->empty()) l.shard.erase(c.args[1]);
+  }
+  reply_int(c.out, removed);
+}
+
+void cmd_scard(Ctx& c) {
+  auto l = lock_key(c.ks, c.args[1]);
+  Set* set = nullptr;
+  if (!lookup(c, l.shard, c.args[1], set)) return;
+  reply_int(c.out, set ? static_cast<long long>(set->size()) : 0);
+}
+
+void cmd_sismember(Ctx& c) {
+  auto l = lock_key(c.ks, c.args[1]);
+  Set* set = nullptr;
+  if (!lookup(c, l.shard, c.args[1], set)) return;
+  reply_int(c.out, set && set->find(c.args[2]) != set->end() ? 1 : 0);
+}
+
+void cmd_smembers(Ctx& c) {
+  auto l = lock_key(c.ks, c.args[1]);
+  Set* set = nullptr;
+  if (!lookup(c, l.shard, c.args[1], set)) return;
+  if (set == nullptr) return reply_array(c.out, 0);
+  reply_array(c.out, set->size());
+  for (const auto& m : *set) reply_bulk(c.out, m);
+}
+
+// Removes and returns a random member: a random non-empty bucket, then its first member.
+std::string pop_random(Set& set) {
+  auto it = set.begin();
+  const std::size_t buckets = set.bucket_count();
+  for (int tries = 0; tries < 64; ++tries) {
+    const std::size_t b = static_cast<std::size_t>(rng()() % buckets);
+    if (set.bucket_size(b) > 0) {
+      it = set.find(*set.begin(b));
+      break;
+    }
+  }
+  std::string member = std::move(set.extract(it).value());
+  return member;
+}
+
+void cmd_spop(Ctx& c) {
+  if (c.args.size() > 3) return reply_error(c.out, kSyntax);
+  const bool has_count = c.args.size() == 3;
+  long long count = 1;
+  if (has_count && (!parse_int(c.args[2], count) || count < 0)) {
+    return reply_error(c.out, kNotPositive);
+  }
+  auto l = lock_key(c.ks, c.args[1]);
+  Set* set = nullptr;
+  if (!lookup(c, l.shard, c.args[1], set)) return;
+  if (set == nullptr) return has_count ? reply_array(c.out, 0) : reply_null(c.out);
+  if (!has_count) {
+    reply_bulk(c.out, pop_random(*set));
+  } else {
+    const auto n = std::min<std::size_t>(static_cast<std::size_t>(count), set->size());
+    reply_array(c.out, n);
+    for (std::size_t i = 0; i < n; ++i) reply_bulk(c.out, pop_random(*set));
+  }
+  if (set->empty()) l.shard.erase(c.args[1]);
+}
+
+// ---------------------------------------------------------------- hashes
+
+void cmd_hset(Ctx& c) {
+  if (c.args.size() % 2 != 0) return arity_error(c);
+  auto l = lock_key(c.ks, c.args[1]);
+  Hash* hash = lookup_or_create<Hash>(c, l.shard, c.args[1]);
+  if (hash == nullptr) return;
+  long long added = 0;
+  for (std::size_t i = 2; i + 1 < c.args.size(); i += 2) {
+    auto [it, inserted] = hash->try_emplace(std::string(c.args[i]));
+    it->second.assign(c.args[i + 1]);
+    if (inserted) ++added;
+  }
+  reply_int(c.out, added);
+}
+
+void cmd_hget(Ctx& c) {
+  auto l = lock_key(c.ks, c.args[1]);
+  Hash* hash = nullptr;
+  if (!lookup(c, l.shard, c.args[1], hash)) return;
+  if (hash == nullptr) return reply_null(c.out);
+  const auto it = hash->find(c.args[2]);
+  if (it == hash->end()) return reply_null(c.out);
+  reply_bulk(c.out, it->second);
+}
+
+void cmd_hdel(Ctx& c) {
+  auto l = lock_key(c.ks, c.args[1]);
+  Hash* hash = nullptr;
+  if (!lookup(c, l.shard, c.args[1], hash)) return;
+  long long removed = 0;
+  if (hash != nullptr) {
+    for (std::size_t i = 2; i < c.args.size(); ++i) {
+      const auto it = hash->find(c.args[i]);
+      if (it != hash->end()) {
+        hash->erase(it);
+        ++removed;
+      }
+    }
+    if (hash->empty()) l.shard.erase(c.args[1]);
+  }
+  reply_int(c.out, removed);
+}
+
+void cmd_hlen(Ctx& c) {
+  auto l = lock_key(c.ks, c.args[1]);
+  Hash* hash = nullptr;
+  if (!lookup(c, l.shard, c.args[1], hash)) return;
+  reply_int(c.out, hash ? static_cast<long long>(hash->size()) : 0);
+}
+
+void cmd_hgetall(Ctx& c) {
+  auto l = lock_key(c.ks, c.args[1]);
+  Hash* hash = nullptr;
+  if (!lookup(c, l.shard, c.args[1], hash)) return;
+  if (hash == nullptr) return reply_array(c.out, 0);
+  reply_array(c.out, hash->size() * 2);
+  for (const auto& [f, v] : *hash) {
+    reply_bulk(c.out, f);
+    reply_bulk(c.out, v);
+  }
+}
+
+// ---------------------------------------------------------------- sorted sets
+
+void cmd_zadd(Ctx& c) {
+  if ((c.args.size() - 2) % 2 != 0) return reply_error(c.out, kSyntax);
+  std::vector<double> scores;
+  for (std::size_t i = 2; i < c.args.size(); i += 2) {
+    double s = 0;
+    if (!parse_double(c.args[i], s)) return reply_error(c.out, kNotFloat);
+    scores.push_back(s);
+  }
+  auto l = lock_key(c.ks, c.args[1]);
+  ZSet* z = lookup_or_create<ZSet>(c, l.shard, c.args[1]);
+  if (z == nullptr) return;
+  long long added = 0;
+  for (std::size_t i = 2, k = 0; i + 1 < c.args.size(); i += 2, ++k) {
+    const std::string_view member = c.args[i + 1];
+    const auto it = z->scores.find(member);
+    if (it == z->scores.end()) {
+      z->scores.emplace(std::string(member), scores[k]);
+      z->by_score.emplace(scores[k], std::string(member));
+      ++added;
+    } else if (it->second != scores[k]) {
+      z->by_score.erase(std::pair<double, std::string>(it->second, it->first));
+      it->second = scores[k];
+      z->by_score.emplace(scores[k], it->first);
+    }
+  }
+  reply_int(c.out, added);
+}
+
+void cmd_zpopmin(Ctx& c) {
+  if (c.args.size() > 3) return reply_error(c.out, kSyntax);
+  long long count = 1;
+  if (c.args.size() == 3 && (!parse_int(c.args[2], count) || count < 0)) {
+    return reply_error(c.out, kNotPositive);
+  }
+  auto l = lock_key(c.ks, c.args[1]);
+  ZSet* z = nullptr;
+  if (!lookup(c, l.shard, c.args[1], z)) return;
+  if (z == nullptr) return reply_array(c.out, 0);
+  const auto n = std::min<std::size_t>(static_cast<std::size_t>(count), z->by_score.size());
+  reply_array(c.out, n * 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto node = z->by_score.extract(z->by_score.begin());
+    reply_bulk(c.out, node.value().second);
+    reply_double(c.out, node.value().first);
+    z->scores.erase(node.value().second);
+  }
+  if (z->by_score.empty()) l.shard.erase(c.args[1]);
+}
+
+void cmd_zcard(Ctx& c) {
+  auto l = lock_key(c.ks, c.args[1]);
+  ZSet* z = nullptr;
+  if (!lookup(c, l.shard, c.args[1], z)) return;
+  reply_int(c.out, z ? static_cast<long long>(z->scores.size()) : 0);
+}
+
+void cmd_zscore(Ctx& c) {
+  auto l = lock_key(c.ks, c.args[1]);
+  ZSet* z = nullptr;
+  if (!lookup(c, l.shard, c.args[1], z)) return;
+  if (z == nullptr) return reply_null(c.out);
+  const auto it = z->scores.find(c.args[2]);
+  if (it == z->scores.end()) return reply_null(c.out);
+  reply_double(c.out, it->second);
+}
+
+void cmd_zrange(Ctx& c) {
+  bool with_scores = false;
+  if (c.args.size() == 5) {
+    if (!ieq(c.args[4], "withscores")) return reply_error(c.out, kSyntax);
+    with_scores = true;
+  } else if (c.args.size() > 5) {
+    return reply_error(c.out, kSyntax);
+  }
+  long long start = 0, stop = 0;
+  if (!parse_int(c.args[2], start) || !parse_int(c.args[3], stop)) {
+    return reply_error(c.out, kNotInteger);
+  }
+  auto l = lock_key(c.ks, c.args[1]);
+  ZSet* z = nullptr;
+  if (!lookup(c, l.shard, c.args[1], z)) return;
+  if (z == nullptr || !normalize_range(start, stop, static_cast<long long>(z->by_score.size()))) {
+    return reply_array(c.out, 0);
+  }
+  const auto n = static_cast<std::size_t>(stop - start + 1);
+  reply_array(c.out, with_scores ? n * 2 : n);
+  auto it = std::next(z->by_score.begin(), static_cast<std::ptrdiff_t>(start));
+  for (std::size_t i = 0; i < n; ++i, ++it) {
+    reply_bulk(c.out, it->second);
+    if (with_scores) reply_double(c.out, it->first);
+  }
+}
+
+// ---------------------------------------------------------------- table
+
+const std::unordered_map<std::string_view, Spec>& command_table() {
+  static const std::unordered_map<std::string_view, Spec> table = {
+      {"ping", {cmd_ping, -1}},       {"echo", {cmd_echo, 2}},
+      {"quit", {cmd_quit, -1}},       {"select", {cmd_select, 2}},
+      {"hello", {cmd_hello, -1}},     {"command", {cmd_command, -1}},
+      {"config", {cmd_config, -2}},   {"info", {cmd_info, -1}},
+      {"dbsize", {cmd_dbsize, 1}},    {"flushdb", {cmd_flush, -1}},
+      {"flushall", {cmd_flush, -1}},  {"del", {cmd_del, -2}},
+      {"exists", {cmd_exists, -2}},   {"type", {cmd_type, 2}},
+      {"expire", {cmd_expire, -3}},   {"pexpire", {cmd_pexpire, -3}},
+      {"ttl", {cmd_ttl, 2}},          {"pttl", {cmd_pttl, 2}},
+      {"persist", {cmd_persist, 2}},  {"keys", {cmd_keys, 2}},
+      {"set", {cmd_set, -3}},         {"get", {cmd_get, 2}},
+      {"incr", {cmd_incr, 2}},        {"decr", {cmd_decr, 2}},
+      {"incrby", {cmd_incrby, 3}},    {"decrby", {cmd_decrby, 3}},
+      {"mget", {cmd_mget, -2}},       {"mset", {cmd_mset, -3}},
+      {"append", {cmd_append, 3}},    {"strlen", {cmd_strlen, 2}},
+      {"lpush", {cmd_lpush, -3}},     {"rpush", {cmd_rpush, -3}},
+      {"lpop", {cmd_lpop, -2}},       {"rpop", {cmd_rpop, -2}},
+      {"lrange", {cmd_lrange, 4}},    {"llen", {cmd_llen, 2}},
+      {"lindex", {cmd_lindex, 3}},    {"sadd", {cmd_sadd, -3}},
+      {"srem", {cmd_srem, -3}},       {"spop", {cmd_spop, -2}},
+      {"scard", {cmd_scard, 2}},      {"sismember", {cmd_sismember, 3}},
+      {"smembers", {cmd_smembers, 2}}, {"hset", {cmd_hset, -4}},
+      {"hget", {cmd_hget, 3}},        {"hdel", {cmd_hdel, -3}},
+      {"hlen", {cmd_hlen, 2}},        {"hgetall", {cmd_hgetall, 2}},
+      {"zadd", {cmd_zadd, -4}},       {"zpopmin", {cmd_zpopmin, -2}},
+      {"zcard", {cmd_zcard, 2}},      {"zscore", {cmd_zscore, 3}},
+      {"zrange", {cmd_zrange, -4}},
+  };
+  return table;
+}
+
+}  // namespace
+
+CommandOutcome execute(Keyspace& ks, std::span<const std::string_view> args, std::string& out) {
+  Ctx c{ks, args, out, now_ms(), {}};
+  const auto& table = command_table();
+  const auto it = args[0].size() <= 16 ? table.find(lower(args[0])) : table.end();
+  if (it == table.end()) {
+    std::string msg = "ERR unknown command '";
+    msg.append(args[0].substr(0, 128));
+    msg += "', with args beginning with: ";
+    for (std::size_t i = 1; i < args.size() && msg.size() < 512; ++i) {
+      msg += '\'';
+      msg.append(args[i].substr(0, 128));
+      msg += "' ";
+    }
+    reply_error(out, msg);
+    return {};
+  }
+  const int arity = it->second.arity;
+  const auto n = static_cast<long long>(args.size());
+  if ((arity > 0 && n != arity) || (arity < 0 && n < -arity)) {
+    arity_error(c);
+    return {};
+  }
+  it->second.fn(c);
+  return c.outcome;
+}
+
+Progress process(Keyspace& ks, Session& s, std::string_view in, std::string& out) {
+  Progress p;
+  while (p.consumed < in.size()) {
+    const ParseResult r = s.parser.parse(in.substr(p.consumed), s.args);
+    if (r.status == ParseStatus::incomplete) break;
+    if (r.status == ParseStatus::error) {
+      std::string msg = "ERR Protocol error: ";
+      msg += r.error;
+      reply_error(out, msg);
+      p.consumed = in.size();
+      p.close = true;
+      break;
+    }
+    p.consumed += r.consumed;
+    if (s.args.empty()) continue;  // empty inline line, "*0"
+    if (execute(ks, s.args, out).close) {
+      p.close = true;
+      break;
+    }
+  }
+  return p;
+}
+
+}  // namespace redis_example

@@ -1,0 +1,53 @@
+// examples/redis/commands.hpp — command execution against the key space (no sockets).
+//
+// Supported (case-insensitive), with Redis' reply shapes and error messages:
+//   connection  PING [msg], ECHO msg, QUIT, SELECT 0, COMMAND [COUNT|DOCS|INFO|LIST],
+//               CONFIG GET pattern..., CONFIG SET (refused), CONFIG RESETSTAT, INFO, HELLO (-ERR)
+//   keys        DEL, EXISTS, TYPE, EXPIRE, PEXPIRE, TTL, PTTL, PERSIST, KEYS, DBSIZE,
+//               FLUSHDB, FLUSHALL
+//   strings     SET key value [NX|XX] [EX s|PX ms|KEEPTTL] [GET], GET, INCR, DECR, INCRBY,
+//               DECRBY, MGET, MSET, APPEND, STRLEN
+//   lists       LPUSH, RPUSH, LPOP [count], RPOP [count], LRANGE, LLEN, LINDEX
+//   sets        SADD, SREM, SPOP [count], SCARD, SISMEMBER, SMEMBERS
+//   hashes      HSET, HGET, HDEL, HLEN, HGETALL
+//   sorted sets ZADD key score member..., ZPOPMIN [count], ZCARD, ZSCORE, ZRANGE [WITHSCORES]
+// (The set/hash/sorted-set subset is what redis-benchmark's default run needs.)
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "keyspace.hpp"
+#include "resp.hpp"
+
+namespace redis_example {
+
+struct CommandOutcome {
+  bool close = false;  // QUIT: close after the reply
+};
+
+// Runs one command (args[0] is its name; args must not be empty), appending the reply to out.
+CommandOutcome execute(Keyspace& ks, std::span<const std::string_view> args, std::string& out);
+
+// One connection's protocol state.
+struct Session {
+  explicit Session(RespLimits limits = {}) : parser(limits) {}
+  RespParser parser;
+  std::vector<std::string_view> args;
+};
+
+struct Progress {
+  std::size_t consumed = 0;  // bytes of `in` to discard
+  bool close = false;        // close the connection once `out` is written
+};
+
+// Runs every complete command at the start of `in` (the connection's unconsumed input),
+// appending all replies to `out` — the caller writes them with one write (pipelining). A
+// partial command at the end is left unconsumed. A protocol error appends
+// "-ERR Protocol error: ...", consumes everything and sets close; so does QUIT (after +OK).
+Progress process(Keyspace& ks, Session& session, std::string_view in, std::string& out);
+
+}  // namespace redis_example

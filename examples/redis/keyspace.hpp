@@ -1,0 +1,124 @@
+// examples/redis/keyspace.hpp — the shared, thread-safe key space.
+//
+// Design: one key space for the whole server, split into kShards shards by key hash; each shard
+// is an unordered_map guarded by its own mutex. Every connection on every loop sees every key.
+// A single-key command locks one shard; a multi-key command (MSET, MGET, DEL, EXISTS) locks all
+// the shards it touches in ascending index order (no deadlock) and is therefore atomic, as in
+// Redis. Whole-keyspace commands (DBSIZE, FLUSHDB, KEYS) lock the shards one after another.
+//
+// Expiry: each shard keeps an ordered index (deadline, key) next to the map. Keys are expired
+// lazily — a lookup that finds an expired key deletes it and reports "missing" — and actively
+// by sweep(), which on_tick calls periodically: it pops due keys off the front of each shard's
+// index, a bounded number per call, so loop 0 is never held up for long.
+// Deadlines are on the steady clock (milliseconds), immune to wall-clock jumps.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace redis_example {
+
+// Transparent hashing: look up std::string keys with a std::string_view, without a copy.
+struct KeyHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+using KeyEq = std::equal_to<>;
+
+using List = std::deque<std::string>;
+using Set = std::unordered_set<std::string, KeyHash, KeyEq>;
+using Hash = std::unordered_map<std::string, std::string, KeyHash, KeyEq>;
+struct ZSet {
+  std::set<std::pair<double, std::string>, std::less<>> by_score;  // score, then member
+  std::unordered_map<std::string, double, KeyHash, KeyEq> scores;
+};
+using Value = std::variant<std::string, List, Set, Hash, ZSet>;
+
+struct Entry {
+  Value value;
+  std::int64_t expire_at = 0;  // steady-clock milliseconds; 0 = no expiry
+};
+
+// Milliseconds on the steady clock.
+std::int64_t now_ms() noexcept;
+
+class Shard {
+ public:
+  // All members below require `mutex` to be held by the caller.
+  std::mutex mutex;
+
+  // The live entry for key, or nullptr. An expired entry is deleted here (lazy expiry).
+  Entry* find(std::string_view key, std::int64_t now);
+  // Inserts an empty entry holding T when key is missing (or expired); returns the entry and
+  // whether it was created. Does not check the type of an existing entry.
+  template <class T>
+  std::pair<Entry*, bool> find_or_create(std::string_view key, std::int64_t now) {
+    if (Entry* e = find(key, now)) return {e, false};
+    auto [it, inserted] = map_.try_emplace(std::string(key));
+    it->second.value.template emplace<T>();
+    return {&it->second, true};
+  }
+  // Replaces the key's value (any type), clearing its expiry unless keep_ttl.
+  Entry& assign(std::string_view key, Value value, std::int64_t now, bool keep_ttl = false);
+  bool erase(std::string_view key);
+  // deadline 0 removes the expiry.
+  void set_expiry(std::string_view key, Entry& entry, std::int64_t deadline);
+  // Deletes up to `budget` keys whose deadline has passed; returns how many.
+  std::size_t sweep(std::int64_t now, std::size_t budget);
+  std::size_t size() const noexcept { return map_.size(); }
+  std::size_t expiring() const noexcept { return expiries_.size(); }
+  void clear();
+  // Calls fn(key) for every live key.
+  void for_each_key(std::int64_t now, const std::function<void(const std::string&)>& fn) const;
+
+ private:
+  std::unordered_map<std::string, Entry, KeyHash, KeyEq> map_;
+  std::set<std::pair<std::int64_t, std::string>, std::less<>> expiries_;
+};
+
+class Keyspace {
+ public:
+  static constexpr std::size_t kShards = 16;
+
+  std::size_t shard_index(std::string_view key) const noexcept {
+    return KeyHash{}(key) % kShards;
+  }
+  Shard& shard(std::string_view key) noexcept { return shards_[shard_index(key)]; }
+  Shard& shard_at(std::size_t i) noexcept { return shards_[i]; }
+
+  // Locks the shards of all the given keys in ascending order; unlocks on destruction.
+  class MultiLock {
+   public:
+    MultiLock(Keyspace& ks, const std::vector<std::string_view>& keys);
+    MultiLock(const MultiLock&) = delete;
+    MultiLock& operator=(const MultiLock&) = delete;
+
+   private:
+    std::vector<std::unique_lock<std::mutex>> locks_;
+  };
+
+  // Expires due keys in every shard, at most budget_per_shard per shard. Returns how many.
+  std::size_t sweep(std::int64_t now, std::size_t budget_per_shard);
+  std::size_t size();
+  std::size_t expiring();
+  void clear();
+
+ private:
+  std::array<Shard, kShards> shards_;
+};
+
+}  // namespace redis_example

@@ -1,0 +1,271 @@
+// examples/redis/resp.cpp — see resp.hpp.
+#include "resp.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+namespace redis_example {
+namespace {
+
+bool is_space(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || c == '\0';
+}
+
+int hex_digit(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+void append_decimal(std::string& out, long long v) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+}
+
+// Finds "\r\n" at or after `from`; returns the offset of '\r', npos when incomplete, and sets
+// `bad` when a '\r' is followed by something else.
+std::size_t find_crlf(std::string_view in, std::size_t from, bool& bad) noexcept {
+  const auto cr = in.find('\r', from);
+  if (cr == std::string_view::npos || cr + 1 >= in.size()) return std::string_view::npos;
+  if (in[cr + 1] != '\n') {
+    bad = true;
+    return std::string_view::npos;
+  }
+  return cr;
+}
+
+}  // namespace
+
+bool parse_int(std::string_view s, long long& out) noexcept {
+  if (s.empty() || s.size() > 20) return false;
+  if (s.front() == '-' && s.size() == 1) return false;
+  const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+bool split_inline(std::string_view line, std::vector<std::string>& out) {
+  out.clear();
+  std::size_t p = 0;
+  const std::size_t n = line.size();
+  auto at = [&](std::size_t i) { return i < n ? line[i] : '\0'; };
+  for (;;) {
+    while (p < n && is_space(line[p])) ++p;
+    if (p >= n) return true;
+    std::string current;
+    bool in_dq = false, in_sq = false, done = false;
+    while (!done) {
+      const char c = at(p);
+      if (in_dq) {
+        if (c == '\\' && at(p + 1) == 'x' && hex_digit(at(p + 2)) >= 0 &&
+            hex_digit(at(p + 3)) >= 0) {
+          current.push_back(static_cast<char>(hex_digit(at(p + 2)) * 16 + hex_digit(at(p + 3))));
+          p += 3;
+        } else if (c == '\\' && p + 1 < n) {
+          ++p;
+          switch (line[p]) {
+            case 'n': current.push_back('\n'); break;
+            case 'r': current.push_back('\r'); break;
+            case 't': current.push_back('\t'); break;
+            case 'b': current.push_back('\b'); break;
+            case 'a': current.push_back('\a'); break;
+            default: current.push_back(line[p]); break;
+          }
+        } else if (c == '"') {
+          // The closing quote must be followed by a space or nothing at all.
+          if (p + 1 < n && !is_space(line[p + 1])) return false;
+          done = true;
+        } else if (p >= n) {
+          return false;  // unterminated quotes
+        } else {
+          current.push_back(c);
+        }
+      } else if (in_sq) {
+        if (c == '\\' && at(p + 1) == '\'') {
+          ++p;
+          current.push_back('\'');
+        } else if (c == '\'') {
+          if (p + 1 < n && !is_space(line[p + 1])) return false;
+          done = true;
+        } else if (p >= n) {
+          return false;
+        } else {
+          current.push_back(c);
+        }
+      } else {
+        if (p >= n || is_space(c)) {
+          done = true;
+        } else if (c == '"') {
+          in_dq = true;
+        } else if (c == '\'') {
+          in_sq = true;
+        } else {
+          current.push_back(c);
+        }
+      }
+      if (p < n) ++p;
+    }
+    out.push_back(std::move(current));
+  }
+}
+
+void RespParser::reset() noexcept {
+  multibulk_ = false;
+  pos_ = 0;
+  expected_ = 0;
+  declared_ = 0;
+  scan_from_ = 0;
+  spans_.clear();
+}
+
+ParseResult RespParser::fail(std::string_view why) {
+  reset();
+  ParseResult r;
+  r.status = ParseStatus::error;
+  r.error = why;
+  return r;
+}
+
+ParseResult RespParser::parse_inline(std::string_view in, std::vector<std::string_view>& args) {
+  const auto nl = in.find('\n', scan_from_);
+  if (nl == std::string_view::npos) {
+    if (in.size() > limits_.max_inline_bytes) return fail("too big inline request");
+    scan_from_ = in.size();  // resume the search here when more bytes arrive
+    return {};
+  }
+  scan_from_ = 0;
+  if (nl > limits_.max_inline_bytes) return fail("too big inline request");
+  std::string_view line = in.substr(0, nl);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (!split_inline(line, inline_args_)) return fail("unbalanced quotes in request");
+  for (const auto& a : inline_args_) args.emplace_back(a);
+  ParseResult r;
+  r.status = ParseStatus::complete;
+  r.consumed = nl + 1;
+  return r;
+}
+
+ParseResult RespParser::parse(std::string_view in, std::vector<std::string_view>& args) {
+  args.clear();
+  if (!multibulk_) {
+    if (in.empty()) return {};
+    if (in.front() != '*') return parse_inline(in, args);
+
+    bool bad = false;
+    const auto cr = find_crlf(in, std::max<std::size_t>(1, scan_from_), bad);
+    if (bad) return fail("invalid multibulk length");
+    if (cr == std::string_view::npos) {
+      if (in.size() > limits_.max_inline_bytes) return fail("too big mbulk count string");
+      scan_from_ = in.size() - 1;  // a '\r' may be the last byte
+      return {};
+    }
+    scan_from_ = 0;
+    long long n = 0;
+    if (!parse_int(in.substr(1, cr - 1), n) || n > static_cast<long long>(limits_.max_args)) {
+      return fail("invalid multibulk length");
+    }
+    if (n <= 0) {  // "*0" and "*-1": nothing to run
+      ParseResult r;
+      r.status = ParseStatus::complete;
+      r.consumed = cr + 2;
+      return r;
+    }
+    multibulk_ = true;
+    expected_ = static_cast<std::size_t>(n);
+    pos_ = cr + 2;
+    declared_ = 0;
+    spans_.clear();
+    spans_.reserve(std::min<std::size_t>(expected_, 1024));
+  }
+
+  while (spans_.size() < expected_) {
+    if (pos_ >= in.size()) return {};
+    if (in[pos_] != '$') {
+      // Redis: "expected '$', got '%c'"; the character is left out to keep this static.
+      return fail("expected '$'");
+    }
+    bool bad = false;
+    const auto cr = find_crlf(in, std::max(pos_ + 1, scan_from_), bad);
+    if (bad) return fail("invalid bulk length");
+    if (cr == std::string_view::npos) {
+      if (in.size() - pos_ > limits_.max_inline_bytes) return fail("too big bulk count string");
+      scan_from_ = in.size() - 1;
+      return {};
+    }
+    scan_from_ = 0;
+    long long len = 0;
+    if (!parse_int(in.substr(pos_ + 1, cr - pos_ - 1), len) || len < 0 ||
+        static_cast<unsigned long long>(len) > limits_.max_bulk_bytes) {
+      return fail("invalid bulk length");
+    }
+    const auto ulen = static_cast<std::size_t>(len);
+    if (declared_ + ulen > limits_.max_command_bytes) return fail("command too large");
+    const std::size_t data = cr + 2;
+    if (in.size() - data < ulen + 2) return {};  // wait for the data and its CRLF
+    if (in[data + ulen] != '\r' || in[data + ulen + 1] != '\n') {
+      return fail("bulk data not followed by CRLF");
+    }
+    declared_ += ulen;
+    spans_.emplace_back(data, ulen);
+    pos_ = data + ulen + 2;
+  }
+
+  for (const auto& [off, len] : spans_) args.push_back(in.substr(off, len));
+  ParseResult r;
+  r.status = ParseStatus::complete;
+  r.consumed = pos_;
+  reset();
+  return r;
+}
+
+void reply_status(std::string& out, std::string_view s) {
+  out += '+';
+  out += s;
+  out += "\r\n";
+}
+
+void reply_error(std::string& out, std::string_view s) {
+  out += '-';
+  // Error lines must not contain CR/LF.
+  for (char c : s) out += (c == '\r' || c == '\n') ? ' ' : c;
+  out += "\r\n";
+}
+
+void reply_int(std::string& out, long long v) {
+  out += ':';
+  append_decimal(out, v);
+  out += "\r\n";
+}
+
+void reply_bulk(std::string& out, std::string_view s) {
+  out += '$';
+  append_decimal(out, static_cast<long long>(s.size()));
+  out += "\r\n";
+  out += s;
+  out += "\r\n";
+}
+
+void reply_null(std::string& out) { out += "$-1\r\n"; }
+
+void reply_null_array(std::string& out) { out += "*-1\r\n"; }
+
+void reply_array(std::string& out, std::size_t n) {
+  out += '*';
+  append_decimal(out, static_cast<long long>(n));
+  out += "\r\n";
+}
+
+void reply_double(std::string& out, double v) {
+  if (std::isinf(v)) {
+    reply_bulk(out, v > 0 ? "inf" : "-inf");
+    return;
+  }
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  reply_bulk(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+
+}  // namespace redis_example

@@ -1,0 +1,309 @@
+// websocket — RFC 6455 echo server and broadcast chat on gnet-cpp.
+//
+//   build/examples/websocket --port 8080                 # chat: open http://127.0.0.1:8080/
+//   build/examples/websocket --port 9001 --mode echo     # every message comes back to its sender
+//
+// One handler serves both plain HTTP (the chat page at "/", 404 elsewhere) and the WebSocket
+// endpoint "/ws". Each connection carries a Session context: it starts in HTTP state, switches
+// to WebSocket state after a valid upgrade, and to closing state once the server has sent a close
+// frame of its own (then it reads and drops input until the client's close frame arrives, so the
+// client gets to read our close frame instead of a TCP reset).
+//
+// Broadcast across loops: connections live on different loop threads, and a Conn& may only be
+// touched on its own loop inside its own callback. So the registry holds ConnHandles, and a
+// message is delivered with ConnHandle::async_write, which posts the bytes to the owning loop.
+// The frame is built once per message (each async_write takes its own copy of it).
+#include <CLI/CLI.hpp>
+#include <gnet/gnet.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "chat_page.hpp"
+#include "ws_codec.hpp"
+#include "ws_handshake.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// How long the server waits for the client's close frame after sending its own.
+constexpr auto kCloseTimeout = 3s;
+
+std::atomic<gnet::Engine*> g_engine{nullptr};
+
+void on_signal(int) {
+  if (gnet::Engine* e = g_engine.load()) e->stop();  // async-signal-safe
+}
+
+enum class Mode { echo, broadcast };
+
+// Every upgraded connection in broadcast mode, reachable from any loop thread.
+class Registry {
+ public:
+  void add(std::uint64_t id, gnet::ConnHandle handle) {
+    std::lock_guard lock(mutex_);
+    members_.emplace(id, std::move(handle));
+  }
+
+  // Unregisters id. With a farewell (a close frame), posts it to the connection while still
+  // holding the lock, so it lands after every frame a broadcast has already posted there and no
+  // broadcast can post after it. Returns false when id was not registered (farewell not sent).
+  bool remove(std::uint64_t id, std::string farewell = {}) {
+    std::lock_guard lock(mutex_);
+    auto it = members_.find(id);
+    if (it == members_.end()) return false;
+    if (!farewell.empty()) it->second.async_write(std::move(farewell));
+    members_.erase(it);
+    return true;
+  }
+
+  // Posts frame to every member; returns how many. The lock is held while posting (see remove).
+  std::size_t broadcast(const std::string& frame) {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, handle] : members_) handle.async_write(frame);
+    return members_.size();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::uint64_t, gnet::ConnHandle> members_;
+};
+
+struct Session {
+  enum class State { http, websocket, closing };
+  State state = State::http;
+  std::uint64_t id = 0;
+  bool upgraded = false;
+  bool farewell_posted = false;  // our close frame went out via the registry (async)
+  ws::Receiver rx;
+};
+
+class Server final : public gnet::EventHandler {
+ public:
+  Server(Mode mode, std::size_t max_message) : mode_(mode), max_message_(max_message) {}
+
+  gnet::Action on_boot(gnet::Engine& engine) override {
+    engine_ = &engine;
+    g_engine.store(&engine);
+    auto addrs = engine.listen_addresses();
+    std::string where = addrs.empty() ? "?" : addrs.front().to_string();
+    std::printf("websocket: listening on http://%s/ (ws://%s/ws)\n", where.c_str(), where.c_str());
+    std::printf("websocket: mode %s, %d loop(s), max message %zu bytes\n",
+                mode_ == Mode::echo ? "echo" : "broadcast", engine.num_loops(), max_message_);
+    std::fflush(stdout);
+    return gnet::Action::none;
+  }
+
+  void on_shutdown(gnet::Engine&) override {
+    g_engine.store(nullptr);
+    std::printf("websocket: stopped\n");
+    std::fflush(stdout);
+  }
+
+  gnet::TickResult on_tick() override {
+    std::fprintf(stderr, "websocket: %zu connection(s), %zu websocket client(s)\n",
+                 engine_ ? engine_->count_connections() : 0, clients_.load());
+    return {1s};
+  }
+
+  gnet::Action on_open(gnet::Conn& conn) override {
+    conn.set_context(Session{Session::State::http, next_id_.fetch_add(1), false, false,
+                             ws::Receiver(max_message_)});
+    return gnet::Action::none;
+  }
+
+  gnet::Action on_close(gnet::Conn& conn, std::error_code) override {
+    if (Session* s = conn.context<Session>(); s && s->upgraded) {
+      if (mode_ == Mode::broadcast) registry_.remove(s->id);
+      clients_.fetch_sub(1);
+    }
+    return gnet::Action::none;
+  }
+
+  gnet::Action on_traffic(gnet::Conn& conn) override {
+    Session* s = conn.context<Session>();
+    if (s == nullptr) return gnet::Action::close;
+    const std::string_view in = conn.peek();
+    std::string out;  // every reply of this call, written once at the end
+    std::size_t used = 0;
+    bool close_now = false;
+
+    if (s->state == Session::State::http) used = serve_http(conn, *s, in, out, close_now);
+    if (!close_now && s->state != Session::State::http) {
+      used += serve_websocket(conn, *s, in.substr(used), out, close_now);
+    }
+
+    conn.discard(close_now ? in.size() : used);
+    if (!out.empty()) conn.write(out);
+    if (close_now) conn.close();
+    return gnet::Action::none;
+  }
+
+ private:
+  // Handles HTTP requests at the start of in (keep-alive: possibly several). Returns the bytes
+  // consumed; switches s to websocket state after an upgrade (the rest of in is WebSocket data).
+  std::size_t serve_http(gnet::Conn& conn, Session& s, std::string_view in, std::string& out,
+                         bool& close_now) {
+    std::size_t used = 0;
+    while (used < in.size() && !close_now) {
+      ws::ParseResult p = ws::parse_request(in.substr(used));
+      if (p.status == ws::ParseStatus::incomplete) break;
+      if (p.status == ws::ParseStatus::too_large) {
+        out += ws::http_response(431, "text/plain; charset=utf-8", "request head too large\n", false);
+        close_now = true;
+        break;
+      }
+      if (p.status == ws::ParseStatus::bad) {
+        out += ws::http_response(400, "text/plain; charset=utf-8", p.error + "\n", false);
+        close_now = true;
+        break;
+      }
+      used += p.consumed;
+      const ws::HttpRequest& req = p.request;
+      if (req.header("Transfer-Encoding") ||
+          (req.header("Content-Length") && *req.header("Content-Length") != "0")) {
+        out += ws::http_response(400, "text/plain; charset=utf-8", "request bodies are not accepted\n", false);
+        close_now = true;
+        break;
+      }
+      if (req.path == "/ws") {
+        ws::UpgradeResult up = ws::validate_upgrade(req);
+        out += up.response;
+        if (!up.ok) {
+          close_now = true;
+          break;
+        }
+        // Register before the 101 leaves, so a client that saw its handshake complete is
+        // already a broadcast recipient.
+        s.state = Session::State::websocket;
+        s.upgraded = true;
+        clients_.fetch_add(1);
+        if (mode_ == Mode::broadcast) registry_.add(s.id, conn.handle());
+        break;
+      }
+      const bool keep = req.keep_alive();
+      if (req.path == "/" || req.path == "/index.html") {
+        if (req.method == "GET") {
+          out += ws::http_response(200, "text/html; charset=utf-8", ws::kChatPage, keep,
+                                   "Cache-Control: no-cache\r\n");
+        } else {
+          out += ws::http_response(405, "text/plain; charset=utf-8", "only GET is served\n", keep,
+                                   "Allow: GET\r\n");
+        }
+      } else {
+        out += ws::http_response(404, "text/plain; charset=utf-8", "not found\n", keep);
+      }
+      if (!keep) close_now = true;
+    }
+    return used;
+  }
+
+  // Handles WebSocket frames at the start of in. Returns the bytes consumed.
+  std::size_t serve_websocket(gnet::Conn& conn, Session& s, std::string_view in, std::string& out,
+                              bool& close_now) {
+    std::vector<ws::Event> events;
+    const std::size_t used = s.rx.feed(in, events);
+    for (ws::Event& e : events) {
+      switch (e.type) {
+        case ws::Event::Type::message:
+          if (s.state != Session::State::websocket) break;
+          if (mode_ == Mode::echo) {
+            ws::append_frame(out, e.opcode, e.payload);
+          } else {
+            registry_.broadcast(ws::build_frame(e.opcode, e.payload));
+          }
+          break;
+        case ws::Event::Type::ping:
+          if (s.state == Session::State::websocket) ws::append_frame(out, ws::Opcode::pong, e.payload);
+          break;
+        case ws::Event::Type::pong:
+          break;
+        case ws::Event::Type::close:
+          if (s.state == Session::State::websocket) {
+            // The client started the closing handshake: echo its status code, then close TCP
+            // (RFC 6455 §7.1.1: the server closes the connection first).
+            if (mode_ == Mode::broadcast) registry_.remove(s.id);
+            ws::append_close_frame(out, e.code == ws::close_code::no_status ? 0 : e.code);
+            close_now = true;
+          } else if (s.farewell_posted) {
+            // The client answered our close, which is still queued behind broadcasts: close
+            // after it (async_writes from one thread keep their order).
+            conn.handle().async_write({}, [h = conn.handle()](std::error_code) { h.close(); });
+          } else {
+            close_now = true;
+          }
+          return in.size();
+        case ws::Event::Type::fail: {
+          std::fprintf(stderr, "websocket: closing %s with %u: %s\n", conn.remote_addr().to_string().c_str(),
+                       static_cast<unsigned>(e.code), e.reason.c_str());
+          s.state = Session::State::closing;
+          std::string farewell = ws::build_close_frame(e.code, e.reason);
+          if (mode_ == Mode::broadcast && registry_.remove(s.id, farewell)) {
+            s.farewell_posted = true;
+          } else {
+            out += farewell;
+          }
+          // Give the client kCloseTimeout to answer with its close frame, then cut it off.
+          conn.loop().run_after(kCloseTimeout, [h = conn.handle()] { h.close(); });
+          break;
+        }
+      }
+    }
+    return used;
+  }
+
+  const Mode mode_;
+  const std::size_t max_message_;
+  gnet::Engine* engine_ = nullptr;
+  Registry registry_;
+  std::atomic<std::uint64_t> next_id_{1};
+  std::atomic<std::size_t> clients_{0};
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"gnet-cpp WebSocket server: echo, or a broadcast chat with its page at /"};
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int loops = 0;
+  std::string mode_name = "broadcast";
+  std::size_t max_message = 1 << 20;
+  app.add_option("--host", host, "address to listen on (IPv4, IPv6 or name)")->capture_default_str();
+  app.add_option("--port", port, "TCP port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
+  app.add_option("--loops", loops, "event loops (default: one per core)")->check(CLI::Range(1, 1024));
+  app.add_option("--mode", mode_name, "echo: back to the sender; broadcast: to every client")
+      ->check(CLI::IsMember({"echo", "broadcast"}))
+      ->capture_default_str();
+  app.add_option("--max-message", max_message, "largest message accepted, in bytes (beyond: close 1009)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  const Mode mode = mode_name == "echo" ? Mode::echo : Mode::broadcast;
+  Server server(mode, max_message);
+  const bool v6 = host.find(':') != std::string::npos;
+  const std::string address = "tcp://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  gnet::Options options;
+  options.multicore = loops == 0;
+  options.num_event_loop = loops;
+  options.ticker = true;
+  auto result = gnet::run(server, address, options);
+  if (!result) {
+    std::fprintf(stderr, "websocket: %s\n", result.error().message().c_str());
+    return 1;
+  }
+  return 0;
+}

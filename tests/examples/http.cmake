@@ -1,0 +1,12 @@
+# examples/http: unit tests of the protocol code (no sockets), and end-to-end tests that start
+# the real binary and talk to it with curl, raw sockets, wrk and h2load.
+gnet_test(http_parser_test ${CMAKE_CURRENT_LIST_DIR}/http_parser_test.cpp LABELS unit)
+target_link_libraries(http_parser_test PRIVATE gnet_example_http_core)
+
+foreach(case curl pipeline malformed load shutdown)
+  add_test(NAME example_http_${case}
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/http_e2e.py $<TARGET_FILE:http> ${case})
+  # 77: a client tool is missing (the script says which).
+  set_tests_properties(example_http_${case} PROPERTIES
+                       LABELS "examples;threaded" TIMEOUT 600 SKIP_RETURN_CODE 77)
+endforeach()

@@ -1,0 +1,471 @@
+#!/usr/bin/python3
+"""End-to-end tests of examples/http: start the real binary, talk to it with real clients.
+
+Usage: http_e2e.py BINARY CASE
+  curl       routes, keep-alive, JSON, static files, traversal refused, bodies (curl)
+  pipeline   pipelined requests split at every byte boundary give identical responses
+  malformed  each malformed input gets its status code and the connection is closed
+  load       a short wrk run and an h2load --h1 run (pipelined), zero errors / non-2xx
+  shutdown   SIGINT/SIGTERM exit cleanly; bad flags and a taken port exit non-zero
+
+Every case starts its own server on a free port (--port 0; the port is read back from the
+"listening on" line) and kills that server, by PID, in a finally block. Nothing here depends on
+timing: waits are only upper bounds against hangs.
+Exit status: 0 pass, 1 fail, 77 skipped (a client tool is missing).
+"""
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+DATE_RE = re.compile(rb"\r\nDate: [A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT\r\n")
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+class Server:
+    """The example binary, started on a free port."""
+
+    def __init__(self, binary, *args):
+        self.proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", "0", *args],
+                                     stdout=subprocess.PIPE, text=True)
+        line = self.readline(60)
+        m = re.search(r"listening on tcp://127\.0\.0\.1:(\d+)", line)
+        if not m:
+            self.kill()
+            raise Failure(f"server did not report its address, first line: {line!r}")
+        self.port = int(m.group(1))
+
+    def readline(self, timeout):
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        return self.proc.stdout.readline() if ready else ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        """Signals the server and returns its exit status and the rest of its stdout."""
+        self.proc.send_signal(sig)
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise Failure(f"server did not exit within {timeout}s of signal {sig}")
+        return self.proc.returncode, out
+
+    def kill(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=60)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def read_to_eof(s):
+    chunks = []
+    while True:
+        try:
+            b = s.recv(65536)
+        except ConnectionResetError:
+            break  # the server closed with our bytes unread; what came before still counts
+        if not b:
+            break
+        chunks.append(b)
+    return b"".join(chunks)
+
+
+def exchange(port, pieces, pause=0.0):
+    """Sends the pieces (pausing between them), then reads until the server closes."""
+    s = connect(port)
+    try:
+        for i, p in enumerate(pieces):
+            try:
+                s.sendall(p)
+            except (BrokenPipeError, ConnectionResetError):
+                break  # the server already answered and closed
+            if pause and i + 1 < len(pieces):
+                time.sleep(pause)
+        return read_to_eof(s)
+    finally:
+        s.close()
+
+
+def split_responses(data, head_indexes=()):
+    """Splits a byte stream into (status, headers, body) using Content-Length framing."""
+    out = []
+    while data:
+        end = data.find(b"\r\n\r\n")
+        check(end >= 0, f"truncated response: {data[:200]!r}")
+        head = data[:end].decode("latin-1")
+        lines = head.split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        n = 0 if (len(out) in head_indexes or status in (100, 204)) else int(headers.get("content-length", "0"))
+        body = data[end + 4:end + 4 + n]
+        check(len(body) == n, f"truncated body in response {len(out)}")
+        out.append((status, headers, body, data[:end + 4 + n]))
+        data = data[end + 4 + n:]
+    return out
+
+
+def normalize(data):
+    """Responses differ only in Date; every one must carry a well-formed Date."""
+    return DATE_RE.sub(b"\r\nDate: <date>\r\n", data)
+
+
+def need(tool):
+    path = shutil.which(tool)
+    if path is None:
+        print(f"SKIP: {tool} is not installed")
+        sys.exit(SKIP)
+    return path
+
+
+# ------------------------------------------------------------------------------------------ curl
+
+def case_curl(binary):
+    need("curl")
+    tmp = tempfile.mkdtemp(prefix="http_e2e_")
+    server = None
+    try:
+        www = os.path.join(tmp, "www")
+        os.makedirs(os.path.join(www, "sub"))
+        with open(os.path.join(www, "hello.txt"), "wb") as f:
+            f.write(b"static hello\n")
+        with open(os.path.join(www, "sub", "index.html"), "wb") as f:
+            f.write(b"<p>index</p>")
+        big = os.urandom(300_000)
+        with open(os.path.join(www, "big.bin"), "wb") as f:
+            f.write(big)
+        with open(os.path.join(tmp, "secret.txt"), "wb") as f:
+            f.write(b"top secret")
+        os.symlink(os.path.join(tmp, "secret.txt"), os.path.join(www, "escape"))
+        too_big = os.path.join(tmp, "too_big.bin")
+        with open(too_big, "wb") as f:
+            f.write(b"x" * (2 * 1024 * 1024))
+
+        server = Server(binary, "--root", www)
+        base = f"http://127.0.0.1:{server.port}"
+
+        def curl(*args):
+            r = subprocess.run(["curl", "-sS", "--max-time", "60", *args], capture_output=True)
+            return r
+
+        # / : plaintext, with the standard headers.
+        r = curl("-i", base + "/")
+        check(r.returncode == 0, f"curl / failed: {r.stderr!r}")
+        check(r.stdout.startswith(b"HTTP/1.1 200 OK\r\n"), f"/ status: {r.stdout[:100]!r}")
+        check(r.stdout.endswith(b"\r\n\r\nHello, World!"), f"/ body: {r.stdout!r}")
+        check(b"\r\nContent-Length: 13\r\n" in r.stdout, "/ Content-Length")
+        check(b"\r\nServer: gnet\r\n" in r.stdout, "/ Server header")
+        check(DATE_RE.search(r.stdout), f"/ Date header: {r.stdout!r}")
+
+        # Keep-alive: one connection for several requests (curl reports 0 new connects).
+        r = curl("-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
+                 "-w", "%{http_code} %{num_connects}\n", base + "/", base + "/json", base + "/hello.txt")
+        check(r.stdout.decode().split("\n")[:3] == ["200 1", "200 0", "200 0"],
+              f"keep-alive: {r.stdout!r} {r.stderr!r}")
+
+        # /json
+        r = curl(base + "/json")
+        check(json.loads(r.stdout) == {"message": "Hello, World!"}, f"/json body: {r.stdout!r}")
+        r = curl("-I", base + "/json")
+        check(b"Content-Type: application/json\r\n" in r.stdout, f"/json type: {r.stdout!r}")
+        check(b"Content-Length: 27\r\n" in r.stdout, f"HEAD /json length: {r.stdout!r}")
+
+        # Static files.
+        r = curl(base + "/hello.txt")
+        check(r.stdout == b"static hello\n", f"hello.txt: {r.stdout!r}")
+        r = curl(base + "/big.bin")
+        check(r.stdout == big, "big.bin content differs")
+        r = curl("-I", base + "/big.bin")
+        check(b"Content-Length: 300000\r\n" in r.stdout, f"HEAD big.bin: {r.stdout!r}")
+        r = curl(base + "/sub/")
+        check(r.stdout == b"<p>index</p>", f"sub/ index: {r.stdout!r}")
+        r = curl("-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", base + "/sub")
+        check(r.stdout.decode() == f"301 {base}/sub/", f"directory redirect: {r.stdout!r}")
+        r = curl("-o", "/dev/null", "-w", "%{http_code}", base + "/missing.txt")
+        check(r.stdout == b"404", f"missing file: {r.stdout!r}")
+        r = curl("-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", base + "/")
+        check(r.stdout == b"405", f"DELETE /: {r.stdout!r}")
+
+        # Path escapes are refused, whatever the spelling.
+        for path in ["/../secret.txt", "/sub/../../secret.txt", "/%2e%2e/secret.txt",
+                     "/..%2fsecret.txt", "/%2E%2E%2Fsecret.txt", "/sub/%2e%2e/%2e%2e/secret.txt",
+                     "/escape"]:
+            r = curl("--path-as-is", "-w", "\n%{http_code}", base + path)
+            body, _, code = r.stdout.rpartition(b"\n")
+            check(code == b"403", f"{path}: status {code!r}")
+            check(b"top secret" not in body, f"{path}: leaked the file")
+
+        # Bodies: Content-Length (curl adds Expect: 100-continue), chunked, too large.
+        payload = os.path.join(www, "big.bin")
+        r = curl("-H", "Content-Type: application/x-test", "--data-binary", "@" + payload,
+                 "-D", os.path.join(tmp, "headers"), base + "/echo")
+        check(r.stdout == big, "POST /echo (Content-Length) did not echo the body")
+        with open(os.path.join(tmp, "headers"), "rb") as f:
+            check(b"Content-Type: application/x-test" in f.read(), "echo content type")
+        r = curl("-H", "Transfer-Encoding: chunked", "--data-binary", "@" + payload, base + "/echo")
+        check(r.stdout == big, "POST /echo (chunked) did not echo the body")
+        r = curl("-o", "/dev/null", "-w", "%{http_code}", "--data-binary", "@" + too_big, base + "/echo")
+        check(r.stdout == b"413", f"2 MiB body: {r.stdout!r} {r.stderr!r}")
+
+        # HTTP/1.0 and Connection: close get "Connection: close".
+        r = curl("-0", "-i", base + "/")
+        check(b"\r\nConnection: close\r\n" in r.stdout, f"HTTP/1.0: {r.stdout!r}")
+        r = curl("-i", "-H", "Connection: close", base + "/json")
+        check(b"\r\nConnection: close\r\n" in r.stdout, f"Connection: close: {r.stdout!r}")
+    finally:
+        if server:
+            server.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# -------------------------------------------------------------------------------------- pipeline
+
+PIPELINE = (
+    b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+    b"GET /json HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n"
+    b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Type: text/x\r\nContent-Length: 11\r\n\r\nhello world"
+    b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"5;ext=1\r\nchunk\r\n7\r\ned body\r\n0\r\nX-Trailer: t\r\n\r\n"
+    b"HEAD /json HTTP/1.1\r\nHost: a\r\n\r\n"
+    b"GET /hello.txt?x=1 HTTP/1.1\r\nHost: a\r\n\r\n"
+    b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n"
+    b"PUT /json HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
+    b"GET /json HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+    b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    b"GET /never-answered HTTP/1.1\r\nHost: a\r\n\r\n"
+)
+
+
+def case_pipeline(binary):
+    tmp = tempfile.mkdtemp(prefix="http_e2e_")
+    server = None
+    try:
+        with open(os.path.join(tmp, "hello.txt"), "wb") as f:
+            f.write(b"static hello\n")
+        server = Server(binary, "--root", tmp)
+
+        baseline = exchange(server.port, [PIPELINE])
+        responses = split_responses(baseline, head_indexes=(4,))
+        statuses = [r[0] for r in responses]
+        check(statuses == [200, 200, 200, 200, 200, 200, 404, 405, 200, 200],
+              f"statuses {statuses}\n{baseline!r}")
+        check(responses[0][2] == b"Hello, World!", "GET / body")
+        check(responses[2][2] == b"hello world", "Content-Length echo")
+        check(responses[3][2] == b"chunked body", "chunked echo")
+        check(responses[5][2] == b"static hello\n", "static file")
+        check(responses[8][1].get("connection") == "keep-alive", "HTTP/1.0 keep-alive")
+        check(responses[9][1].get("connection") == "close", "Connection: close")
+        for r in responses:
+            check(DATE_RE.search(r[3]), f"Date header missing or malformed: {r[3][:200]!r}")
+        expected = normalize(baseline)
+
+        # Split at every byte boundary: the server sees two reads (TCP_NODELAY and a short pause
+        # make that likely; when the kernel merges them the result must be the same anyway).
+        for k in range(1, len(PIPELINE)):
+            got = normalize(exchange(server.port, [PIPELINE[:k], PIPELINE[k:]], pause=0.001))
+            check(got == expected, f"split at byte {k}: responses differ\n{got!r}\n!=\n{expected!r}")
+        # Byte by byte.
+        got = normalize(exchange(server.port, [PIPELINE[i:i + 1] for i in range(len(PIPELINE))]))
+        check(got == expected, "byte-by-byte delivery: responses differ")
+
+        # A large burst: 2000 pipelined requests in one send, answered in order.
+        burst = b"".join(
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\nrequest-%d" % (len(b"request-%d" % i), i)
+            for i in range(2000)) + b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        responses = split_responses(exchange(server.port, [burst]))
+        check(len(responses) == 2001, f"burst: {len(responses)} responses")
+        for i in range(2000):
+            check(responses[i][2] == b"request-%d" % i, f"burst response {i} out of order")
+    finally:
+        if server:
+            server.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------- malformed
+
+MALFORMED = [
+    ("garbage", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 hello\r\n\r\n", 400),
+    ("no version", b"GET /\r\n\r\n", 400),
+    ("lowercase version", b"GET / http/1.1\r\nHost: a\r\n\r\n", 400),
+    ("relative target", b"GET index.html HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("missing Host", b"GET / HTTP/1.1\r\n\r\n", 400),
+    ("two Hosts", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    ("header without colon", b"GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n", 400),
+    ("space before colon", b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
+    ("folded header", b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n 2\r\n\r\n", 400),
+    ("bad Content-Length", b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 12abc\r\n\r\n", 400),
+    ("TE and CL", b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+    ("bad chunk size", b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n", 400),
+    ("chunk overrun", b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", 400),
+    ("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
+    ("HTTP/3.0", b"GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505),
+    ("unknown transfer coding", b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    ("unknown expectation", b"POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx", 417),
+    ("header section over 8 KiB", b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + b"b" * 8200 + b"\r\n\r\n", 431),
+    ("65 header fields", b"GET / HTTP/1.1\r\nHost: a\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(64)) + b"\r\n", 431),
+    ("Content-Length over 1 MiB", b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1048577\r\n\r\n", 413),
+    ("chunk over 1 MiB", b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n100001\r\n", 413),
+]
+
+
+def status_of(data):
+    m = re.match(rb"HTTP/1\.1 (\d{3}) ", data)
+    return int(m.group(1)) if m else None
+
+
+def case_malformed(binary):
+    server = Server(binary)
+    try:
+        for name, data, want in MALFORMED:
+            # Whole; byte by byte; and after a good request on the same connection.
+            for how, pieces in [("whole", [data]),
+                                ("byte by byte", [data[i:i + 1] for i in range(len(data))] if len(data) < 600 else [data]),
+                                ("after a good request", [b"GET / HTTP/1.1\r\nHost: a\r\n\r\n" + data])]:
+                got = exchange(server.port, pieces)  # returns only once the server closed
+                if how == "after a good request":
+                    check(got.startswith(b"HTTP/1.1 200 OK\r\n"), f"{name} ({how}): first response {got[:60]!r}")
+                    got = got[got.index(b"Hello, World!") + 13:]
+                check(status_of(got) == want, f"{name} ({how}): want {want}, got {got[:200]!r}")
+                head = got[:got.find(b"\r\n\r\n") + 2]
+                check(b"\r\nConnection: close\r\n" in head, f"{name} ({how}): no Connection: close")
+                check(got.count(b"HTTP/1.1 ") == 1, f"{name} ({how}): more than one response {got!r}")
+        # The server is still fine.
+        check(status_of(exchange(server.port, [b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"])) == 200,
+              "server unhealthy after malformed inputs")
+    finally:
+        server.kill()
+
+
+# ------------------------------------------------------------------------------------------ load
+
+def case_load(binary):
+    wrk, h2load = shutil.which("wrk"), shutil.which("h2load")
+    if not wrk and not h2load:
+        print("SKIP: neither wrk nor h2load is installed")
+        sys.exit(SKIP)
+    server = Server(binary, "--loops", "2")
+    try:
+        base = f"http://127.0.0.1:{server.port}"
+        if wrk:
+            for path in ["/", "/json"]:
+                r = subprocess.run([wrk, "-t1", "-c10", "-d1s", "--timeout", "30s", base + path],
+                                   capture_output=True, text=True, timeout=120)
+                print(r.stdout)
+                check(r.returncode == 0, f"wrk failed: {r.stderr}")
+                m = re.search(r"(\d+) requests in", r.stdout)
+                check(m and int(m.group(1)) > 0, "wrk made no requests")
+                check("Non-2xx" not in r.stdout, "wrk saw non-2xx responses")
+                check("Socket errors" not in r.stdout, "wrk saw socket errors")
+        else:
+            print("wrk not installed: only h2load runs")
+        if h2load:
+            # --h1 with -m 16: every client keeps 16 requests in flight on one connection
+            # (HTTP/1.1 pipelining).
+            n = 20000
+            r = subprocess.run([h2load, "--h1", "-n", str(n), "-c", "10", "-m", "16", base + "/json"],
+                               capture_output=True, text=True, timeout=300)
+            print(r.stdout)
+            check(r.returncode == 0, f"h2load failed: {r.stderr}")
+            check(f"requests: {n} total, {n} started, {n} done, {n} succeeded, 0 failed, 0 errored, 0 timeout"
+                  in r.stdout, "h2load reported failures")
+            check(f"status codes: {n} 2xx, 0 3xx, 0 4xx, 0 5xx" in r.stdout, "h2load saw non-2xx")
+        else:
+            print("h2load not installed: only wrk runs")
+        check(status_of(exchange(server.port, [b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"])) == 200,
+              "server unhealthy after load")
+        code, out = server.stop()
+        check(code == 0, f"exit status {code} after SIGTERM")
+    finally:
+        server.kill()
+
+
+# -------------------------------------------------------------------------------------- shutdown
+
+def case_shutdown(binary):
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        server = Server(binary, "--loops", "2", "--reuse-port")
+        idle = []
+        try:
+            # Connections open and idle, one with a half-sent request, when the signal comes.
+            for _ in range(4):
+                idle.append(connect(server.port))
+            idle[0].sendall(b"GET / HTTP/1.1\r\nHo")
+            check(status_of(exchange(server.port, [b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"])) == 200,
+                  "server not answering")
+            code, out = server.stop(sig)
+            check(code == 0, f"exit status {code} after {sig.name}")
+            check("http: stopped" in out, f"no 'stopped' line after {sig.name}: {out!r}")
+            for s in idle:
+                check(read_to_eof(s) == b"", "idle connection got bytes at shutdown")
+        finally:
+            for s in idle:
+                s.close()
+            server.kill()
+
+    # Bad flag values exit non-zero with a message, before listening.
+    for args in (["--port", "70000"], ["--loops", "0"], ["--port", "x"], ["--root", "/nonexistent/dir"],
+                 ["--no-such-flag"]):
+        r = subprocess.run([binary, *args], capture_output=True, text=True, timeout=60)
+        check(r.returncode != 0, f"{args}: exit status 0")
+        check(r.stderr.strip() or r.stdout.strip(), f"{args}: no message")
+        check("listening" not in r.stdout, f"{args}: started anyway")
+
+    # A port already taken: an error naming the address, exit non-zero.
+    server = Server(binary)
+    try:
+        r = subprocess.run([binary, "--port", str(server.port)], capture_output=True, text=True, timeout=60)
+        check(r.returncode != 0, "second server on a taken port exited 0")
+        check(str(server.port) in r.stderr, f"port clash message: {r.stderr!r}")
+    finally:
+        server.kill()
+
+
+CASES = {
+    "curl": case_curl,
+    "pipeline": case_pipeline,
+    "malformed": case_malformed,
+    "load": case_load,
+    "shutdown": case_shutdown,
+}
+
+
+def main():
+    if len(sys.argv) != 3 or sys.argv[2] not in CASES:
+        print(__doc__)
+        return 2
+    binary, case = sys.argv[1], sys.argv[2]
+    try:
+        CASES[case](binary)
+    except Failure as e:
+        print(f"FAIL ({case}): {e}")
+        return 1
+    print(f"PASS ({case})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

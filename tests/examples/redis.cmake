@@ -1,0 +1,15 @@
+# examples/redis: unit tests of RESP parsing, the commands and the key space (no sockets), and
+# end-to-end tests that start the real binary and talk to it with redis-cli, raw sockets and
+# redis-benchmark.
+gnet_test(redis_resp_test ${CMAKE_CURRENT_LIST_DIR}/redis_resp_test.cpp LABELS unit)
+target_link_libraries(redis_resp_test PRIVATE gnet_example_redis_core)
+gnet_test(redis_keyspace_test ${CMAKE_CURRENT_LIST_DIR}/redis_keyspace_test.cpp LABELS threaded)
+target_link_libraries(redis_keyspace_test PRIVATE gnet_example_redis_core)
+
+foreach(case commands pipeline errors loops expiry benchmark shutdown)
+  add_test(NAME example_redis_${case}
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/redis_e2e.py $<TARGET_FILE:redis> ${case})
+  # 77: a client tool is missing (the script says which).
+  set_tests_properties(example_redis_${case} PROPERTIES
+                       LABELS "examples;threaded" TIMEOUT 600 SKIP_RETURN_CODE 77)
+endforeach()

@@ -1,0 +1,62 @@
+// examples/redis: the key space shared by connections on different threads (run under TSan by
+// make test-tsan, hence its own binary labelled "threaded").
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "commands.hpp"
+#include "keyspace.hpp"
+
+using namespace redis_example;
+
+namespace {
+
+std::string cmd(std::initializer_list<std::string_view> args) {
+  std::string s = "*" + std::to_string(args.size()) + "\r\n";
+  for (auto a : args) {
+    s += "$" + std::to_string(a.size()) + "\r\n";
+    s += a;
+    s += "\r\n";
+  }
+  return s;
+}
+
+// Runs the commands in `in` as one connection would and returns the replies.
+std::string run_on(Keyspace& ks, Session& session, const std::string& in) {
+  std::string out;
+  const Progress p = process(ks, session, in, out);
+  EXPECT_EQ(p.consumed, in.size());
+  return out;
+}
+
+std::string run(Keyspace& ks, std::initializer_list<std::string_view> args) {
+  Session s;
+  return run_on(ks, s, cmd(args));
+}
+
+}  // namespace
+
+TEST(RedisKeyspace, ConcurrentConnectionsShareKeys) {
+  Keyspace ks;
+  constexpr int kThreads = 4, kIncrements = 2000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&ks, t] {
+      Session s;
+      for (int i = 0; i < kIncrements; ++i) {
+        run_on(ks, s, cmd({"INCR", "counter"}));
+        run_on(ks, s, cmd({"MSET", "a" + std::to_string(t), "1", "b", std::to_string(i)}));
+        run_on(ks, s, cmd({"RPUSH", "list", "x"}));
+        run_on(ks, s, cmd({"SET", "e" + std::to_string(i % 50), "v", "PX", "1"}));
+        run_on(ks, s, cmd({"MGET", "counter", "b", "e1"}));
+        if (i % 100 == 0) ks.sweep(now_ms(), 16);  // as on_tick does, concurrently
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(run(ks, {"GET", "counter"}), "$4\r\n8000\r\n");
+  EXPECT_EQ(run(ks, {"LLEN", "list"}), ":8000\r\n");
+  EXPECT_EQ(run(ks, {"EXISTS", "a0", "a1", "a2", "a3"}), ":4\r\n");
+}

@@ -1,0 +1,380 @@
+// Unit tests of examples/redis: RESP parsing, commands and the key space (no sockets).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "commands.hpp"
+#include "keyspace.hpp"
+#include "resp.hpp"
+
+using namespace redis_example;
+
+namespace {
+
+// A stand-in for a gnet connection: what was received and not consumed stays buffered.
+struct FakeConn {
+  explicit FakeConn(Keyspace& ks, RespLimits limits = {}) : ks(ks), session(limits) {}
+
+  std::string deliver(std::string_view bytes) {
+    if (closed) return {};
+    pending.append(bytes);
+    std::string out;
+    const Progress p = process(ks, session, pending, out);
+    pending.erase(0, p.consumed);
+    if (p.close) closed = true;
+    return out;
+  }
+
+  Keyspace& ks;
+  Session session;
+  std::string pending;
+  bool closed = false;
+};
+
+std::string cmd(std::initializer_list<std::string_view> args) {
+  std::string s = "*" + std::to_string(args.size()) + "\r\n";
+  for (auto a : args) {
+    s += "$" + std::to_string(a.size()) + "\r\n";
+    s += a;
+    s += "\r\n";
+  }
+  return s;
+}
+
+// Runs one command on a fresh connection and returns the raw reply.
+std::string run(Keyspace& ks, std::initializer_list<std::string_view> args) {
+  FakeConn c(ks);
+  return c.deliver(cmd(args));
+}
+
+std::string bulk(std::string_view s) { return "$" + std::to_string(s.size()) + "\r\n" + std::string(s) + "\r\n"; }
+
+}  // namespace
+
+TEST(RespParser, MultibulkAndInline) {
+  RespParser p;
+  std::vector<std::string_view> args;
+  const std::string in = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n";
+  ParseResult r = p.parse(in, args);
+  ASSERT_EQ(r.status, ParseStatus::complete);
+  EXPECT_EQ(r.consumed, in.size());
+  ASSERT_EQ(args.size(), 3u);
+  EXPECT_EQ(args[0], "SET");
+  EXPECT_EQ(args[1], "k");
+  EXPECT_EQ(args[2], "");
+
+  r = p.parse("set  k \"a b\\x41\\n\" 'it\\'s'\r\n", args);
+  ASSERT_EQ(r.status, ParseStatus::complete);
+  ASSERT_EQ(args.size(), 4u);
+  EXPECT_EQ(args[2], "a bA\n");
+  EXPECT_EQ(args[3], "it's");
+
+  r = p.parse("\r\n", args);  // empty inline command: nothing to run
+  EXPECT_EQ(r.status, ParseStatus::complete);
+  EXPECT_TRUE(args.empty());
+  r = p.parse("*0\r\n", args);
+  EXPECT_EQ(r.status, ParseStatus::complete);
+  EXPECT_TRUE(args.empty());
+}
+
+TEST(RespParser, BinarySafeBulk) {
+  RespParser p;
+  std::vector<std::string_view> args;
+  const std::string payload("a\r\n\0b*$", 7);
+  const std::string in = "*1\r\n$7\r\n" + payload + "\r\n";
+  ASSERT_EQ(p.parse(in, args).status, ParseStatus::complete);
+  ASSERT_EQ(args.size(), 1u);
+  EXPECT_EQ(args[0], payload);
+}
+
+TEST(RespParser, IncrementalProgress) {
+  RespParser p;
+  std::vector<std::string_view> args;
+  const std::string in = cmd({"RPUSH", "list", std::string(1000, 'x'), "y"});
+  for (std::size_t n = 0; n < in.size(); ++n) {
+    ASSERT_EQ(p.parse(std::string_view(in).substr(0, n), args).status, ParseStatus::incomplete)
+        << n;
+  }
+  ASSERT_EQ(p.parse(in, args).status, ParseStatus::complete);
+  EXPECT_EQ(args.size(), 4u);
+  EXPECT_EQ(args[3], "y");
+}
+
+TEST(RespParser, SplitInline) {
+  std::vector<std::string> out;
+  EXPECT_TRUE(split_inline("  a   b\t\"\" ", out));
+  EXPECT_EQ(out, (std::vector<std::string>{"a", "b", ""}));
+  EXPECT_FALSE(split_inline("\"abc", out));
+  EXPECT_FALSE(split_inline("'abc", out));
+  EXPECT_FALSE(split_inline("\"abc\"x", out));
+  EXPECT_TRUE(split_inline("x\"a b\"", out));  // a quote inside a word starts quoting
+  EXPECT_EQ(out, (std::vector<std::string>{"xa b"}));
+}
+
+TEST(RespParser, ParseInt) {
+  long long v = 0;
+  EXPECT_TRUE(parse_int("-42", v));
+  EXPECT_EQ(v, -42);
+  EXPECT_TRUE(parse_int("9223372036854775807", v));
+  EXPECT_FALSE(parse_int("9223372036854775808", v));
+  EXPECT_FALSE(parse_int("", v));
+  EXPECT_FALSE(parse_int("-", v));
+  EXPECT_FALSE(parse_int("+1", v));
+  EXPECT_FALSE(parse_int(" 1", v));
+  EXPECT_FALSE(parse_int("1x", v));
+}
+
+struct BadInput {
+  const char* name;
+  std::string input;
+  std::string reply;
+};
+
+TEST(RespProtocol, ErrorsReplyAndClose) {
+  RespLimits limits;
+  limits.max_bulk_bytes = 1000;
+  limits.max_inline_bytes = 100;
+  limits.max_args = 10;
+  limits.max_command_bytes = 2500;
+  const std::vector<BadInput> cases = {
+      {"bad count", "*x\r\n", "-ERR Protocol error: invalid multibulk length\r\n"},
+      {"too many args", "*11\r\n", "-ERR Protocol error: invalid multibulk length\r\n"},
+      {"count without LF", "*1\rx", "-ERR Protocol error: invalid multibulk length\r\n"},
+      {"not a bulk", "*1\r\n+PING\r\n", "-ERR Protocol error: expected '$'\r\n"},
+      {"negative bulk", "*1\r\n$-1\r\n", "-ERR Protocol error: invalid bulk length\r\n"},
+      {"bulk too long", "*1\r\n$1001\r\n", "-ERR Protocol error: invalid bulk length\r\n"},
+      {"bulk not a number", "*1\r\n$1a\r\n", "-ERR Protocol error: invalid bulk length\r\n"},
+      {"no CRLF after bulk", "*1\r\n$1\r\nabc\r\n",
+       "-ERR Protocol error: bulk data not followed by CRLF\r\n"},
+      {"command too large", "*3\r\n$1000\r\n" + std::string(1000, 'a') + "\r\n$1000\r\n" +
+                                std::string(1000, 'b') + "\r\n$501\r\n",
+       "-ERR Protocol error: command too large\r\n"},
+      {"unbalanced quotes", "set k \"v\r\n", "-ERR Protocol error: unbalanced quotes in request\r\n"},
+      {"inline too big", std::string(101, 'a'), "-ERR Protocol error: too big inline request\r\n"},
+      {"count line too big", "*" + std::string(101, '1'),
+       "-ERR Protocol error: too big mbulk count string\r\n"},
+  };
+  for (const auto& c : cases) {
+    Keyspace ks;
+    // Whole and byte by byte: same reply, connection closed, nothing after the error runs.
+    FakeConn whole(ks, limits);
+    EXPECT_EQ(whole.deliver(c.input), c.reply) << c.name;
+    EXPECT_TRUE(whole.closed) << c.name;
+    EXPECT_EQ(whole.deliver("PING\r\n"), "") << c.name;
+    FakeConn bytes(ks, limits);
+    std::string out;
+    for (char ch : c.input) out += bytes.deliver(std::string_view(&ch, 1));
+    EXPECT_EQ(out, c.reply) << c.name;
+    EXPECT_TRUE(bytes.closed) << c.name;
+  }
+}
+
+TEST(RespProtocol, PipelineSplitAtEveryByteBoundary) {
+  const std::string stream = cmd({"SET", "a", "1"}) + "PING\r\n" + cmd({"INCR", "a"}) +
+                             "\r\n" + "get a\r\n" + cmd({"RPUSH", "l", "x", "y\r\nz"}) +
+                             cmd({"LRANGE", "l", "0", "-1"}) + "echo \"q\\tq\"\n" +
+                             cmd({"DEL", "a", "l"}) + cmd({"QUIT"}) + "PING\r\n";
+  const std::string expected =
+      "+OK\r\n+PONG\r\n:2\r\n$1\r\n2\r\n:2\r\n*2\r\n$1\r\nx\r\n$4\r\ny\r\nz\r\n$3\r\nq\tq\r\n:2\r\n"
+      "+OK\r\n";
+  {
+    Keyspace ks;
+    FakeConn c(ks);
+    EXPECT_EQ(c.deliver(stream), expected);
+    EXPECT_TRUE(c.closed);
+  }
+  for (std::size_t k = 1; k < stream.size(); ++k) {
+    Keyspace ks;
+    FakeConn c(ks);
+    std::string out = c.deliver(std::string_view(stream).substr(0, k));
+    out += c.deliver(std::string_view(stream).substr(k));
+    ASSERT_EQ(out, expected) << "split at " << k;
+  }
+  Keyspace ks;
+  FakeConn c(ks);
+  std::string out;
+  for (char ch : stream) out += c.deliver(std::string_view(&ch, 1));
+  EXPECT_EQ(out, expected);
+}
+
+TEST(RedisCommands, Strings) {
+  Keyspace ks;
+  EXPECT_EQ(run(ks, {"GET", "k"}), "$-1\r\n");
+  EXPECT_EQ(run(ks, {"SET", "k", "v"}), "+OK\r\n");
+  EXPECT_EQ(run(ks, {"get", "k"}), bulk("v"));
+  EXPECT_EQ(run(ks, {"SET", "k", "w", "NX"}), "$-1\r\n");
+  EXPECT_EQ(run(ks, {"SET", "k2", "w", "XX"}), "$-1\r\n");
+  EXPECT_EQ(run(ks, {"SET", "k", "w", "XX", "GET"}), bulk("v"));
+  EXPECT_EQ(run(ks, {"SET", "k", "x", "nx", "xx"}), "-ERR syntax error\r\n");
+  EXPECT_EQ(run(ks, {"SET", "k", "x", "EX"}), "-ERR syntax error\r\n");
+  EXPECT_EQ(run(ks, {"SET", "k", "x", "EX", "0"}),
+            "-ERR invalid expire time in 'set' command\r\n");
+  EXPECT_EQ(run(ks, {"SET", "k", "x", "EX", "abc"}),
+            "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(run(ks, {"SET", "k", "x", "EX", "9223372036854775"}),
+            "-ERR invalid expire time in 'set' command\r\n");
+  EXPECT_EQ(run(ks, {"APPEND", "k", "yz"}), ":3\r\n");
+  EXPECT_EQ(run(ks, {"STRLEN", "k"}), ":3\r\n");
+  EXPECT_EQ(run(ks, {"MSET", "a", "1", "b", "2"}), "+OK\r\n");
+  EXPECT_EQ(run(ks, {"MSET", "a", "1", "b"}),
+            "-ERR wrong number of arguments for 'mset' command\r\n");
+  EXPECT_EQ(run(ks, {"MGET", "a", "nope", "b"}), "*3\r\n" + bulk("1") + "$-1\r\n" + bulk("2"));
+}
+
+TEST(RedisCommands, Counters) {
+  Keyspace ks;
+  EXPECT_EQ(run(ks, {"INCR", "n"}), ":1\r\n");
+  EXPECT_EQ(run(ks, {"INCRBY", "n", "41"}), ":42\r\n");
+  EXPECT_EQ(run(ks, {"DECR", "n"}), ":41\r\n");
+  EXPECT_EQ(run(ks, {"DECRBY", "n", "-9"}), ":50\r\n");
+  EXPECT_EQ(run(ks, {"INCRBY", "n", "x"}), "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(run(ks, {"SET", "s", "abc"}), "+OK\r\n");
+  EXPECT_EQ(run(ks, {"INCR", "s"}), "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(run(ks, {"SET", "big", "9223372036854775807"}), "+OK\r\n");
+  EXPECT_EQ(run(ks, {"INCR", "big"}), "-ERR increment or decrement would overflow\r\n");
+  EXPECT_EQ(run(ks, {"DECRBY", "n", "-9223372036854775808"}),
+            "-ERR decrement would overflow\r\n");
+}
+
+TEST(RedisCommands, KeysAndTypes) {
+  Keyspace ks;
+  run(ks, {"SET", "s", "1"});
+  run(ks, {"RPUSH", "l", "1"});
+  run(ks, {"SADD", "st", "1"});
+  run(ks, {"HSET", "h", "f", "v"});
+  run(ks, {"ZADD", "z", "1", "m"});
+  EXPECT_EQ(run(ks, {"TYPE", "s"}), "+string\r\n");
+  EXPECT_EQ(run(ks, {"TYPE", "l"}), "+list\r\n");
+  EXPECT_EQ(run(ks, {"TYPE", "st"}), "+set\r\n");
+  EXPECT_EQ(run(ks, {"TYPE", "h"}), "+hash\r\n");
+  EXPECT_EQ(run(ks, {"TYPE", "z"}), "+zset\r\n");
+  EXPECT_EQ(run(ks, {"TYPE", "none"}), "+none\r\n");
+  EXPECT_EQ(run(ks, {"EXISTS", "s", "s", "l", "nope"}), ":3\r\n");
+  EXPECT_EQ(run(ks, {"DBSIZE"}), ":5\r\n");
+  EXPECT_EQ(run(ks, {"GET", "l"}),
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+  EXPECT_EQ(run(ks, {"LPUSH", "s", "x"}),
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+  EXPECT_EQ(run(ks, {"SET", "l", "now a string"}), "+OK\r\n");  // SET replaces any type
+  EXPECT_EQ(run(ks, {"KEYS", "s*"}).substr(0, 4), "*2\r\n");
+  EXPECT_EQ(run(ks, {"DEL", "s", "l", "nope"}), ":2\r\n");
+  EXPECT_EQ(run(ks, {"FLUSHDB"}), "+OK\r\n");
+  EXPECT_EQ(run(ks, {"DBSIZE"}), ":0\r\n");
+}
+
+TEST(RedisCommands, Lists) {
+  Keyspace ks;
+  EXPECT_EQ(run(ks, {"RPUSH", "l", "b", "c"}), ":2\r\n");
+  EXPECT_EQ(run(ks, {"LPUSH", "l", "a", "z"}), ":4\r\n");  // z a b c
+  EXPECT_EQ(run(ks, {"LRANGE", "l", "0", "-1"}),
+            "*4\r\n" + bulk("z") + bulk("a") + bulk("b") + bulk("c"));
+  EXPECT_EQ(run(ks, {"LRANGE", "l", "-2", "100"}), "*2\r\n" + bulk("b") + bulk("c"));
+  EXPECT_EQ(run(ks, {"LRANGE", "l", "3", "1"}), "*0\r\n");
+  EXPECT_EQ(run(ks, {"LRANGE", "l", "x", "1"}), "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(run(ks, {"LINDEX", "l", "-1"}), bulk("c"));
+  EXPECT_EQ(run(ks, {"LLEN", "l"}), ":4\r\n");
+  EXPECT_EQ(run(ks, {"LPOP", "l"}), bulk("z"));
+  EXPECT_EQ(run(ks, {"RPOP", "l", "2"}), "*2\r\n" + bulk("c") + bulk("b"));
+  EXPECT_EQ(run(ks, {"RPOP", "l", "-1"}), "-ERR value is out of range, must be positive\r\n");
+  EXPECT_EQ(run(ks, {"LPOP", "l"}), bulk("a"));
+  EXPECT_EQ(run(ks, {"EXISTS", "l"}), ":0\r\n");  // an emptied list is deleted
+  EXPECT_EQ(run(ks, {"LPOP", "l"}), "$-1\r\n");
+  EXPECT_EQ(run(ks, {"LPOP", "l", "3"}), "*-1\r\n");
+}
+
+TEST(RedisCommands, SetsHashesSortedSets) {
+  Keyspace ks;
+  EXPECT_EQ(run(ks, {"SADD", "s", "a", "b", "a"}), ":2\r\n");
+  EXPECT_EQ(run(ks, {"SISMEMBER", "s", "a"}), ":1\r\n");
+  EXPECT_EQ(run(ks, {"SCARD", "s"}), ":2\r\n");
+  EXPECT_EQ(run(ks, {"SREM", "s", "a", "x"}), ":1\r\n");
+  EXPECT_EQ(run(ks, {"SPOP", "s"}), bulk("b"));
+  EXPECT_EQ(run(ks, {"SPOP", "s"}), "$-1\r\n");
+  EXPECT_EQ(run(ks, {"SADD", "s", "1", "2", "3"}), ":3\r\n");
+  EXPECT_EQ(run(ks, {"SPOP", "s", "5"}).substr(0, 4), "*3\r\n");
+
+  EXPECT_EQ(run(ks, {"HSET", "h", "f1", "v1", "f2", "v2"}), ":2\r\n");
+  EXPECT_EQ(run(ks, {"HSET", "h", "f1", "v3"}), ":0\r\n");
+  EXPECT_EQ(run(ks, {"HSET", "h", "f1"}), "-ERR wrong number of arguments for 'hset' command\r\n");
+  EXPECT_EQ(run(ks, {"HGET", "h", "f1"}), bulk("v3"));
+  EXPECT_EQ(run(ks, {"HLEN", "h"}), ":2\r\n");
+  EXPECT_EQ(run(ks, {"HDEL", "h", "f1", "nope"}), ":1\r\n");
+  EXPECT_EQ(run(ks, {"HGETALL", "h"}), "*2\r\n" + bulk("f2") + bulk("v2"));
+
+  EXPECT_EQ(run(ks, {"ZADD", "z", "2", "b", "1", "a", "1.5", "c"}), ":3\r\n");
+  EXPECT_EQ(run(ks, {"ZADD", "z", "0", "b"}), ":0\r\n");
+  EXPECT_EQ(run(ks, {"ZADD", "z", "nan", "b"}), "-ERR value is not a valid float\r\n");
+  EXPECT_EQ(run(ks, {"ZADD", "z", "1"}), "-ERR wrong number of arguments for 'zadd' command\r\n");
+  EXPECT_EQ(run(ks, {"ZSCORE", "z", "c"}), bulk("1.5"));
+  EXPECT_EQ(run(ks, {"ZRANGE", "z", "0", "-1", "WITHSCORES"}),
+            "*6\r\n" + bulk("b") + bulk("0") + bulk("a") + bulk("1") + bulk("c") + bulk("1.5"));
+  EXPECT_EQ(run(ks, {"ZPOPMIN", "z"}), "*2\r\n" + bulk("b") + bulk("0"));
+  EXPECT_EQ(run(ks, {"ZCARD", "z"}), ":2\r\n");
+  EXPECT_EQ(run(ks, {"ZPOPMIN", "z", "10"}), "*4\r\n" + bulk("a") + bulk("1") + bulk("c") + bulk("1.5"));
+  EXPECT_EQ(run(ks, {"ZPOPMIN", "z"}), "*0\r\n");
+  EXPECT_EQ(run(ks, {"ZADD", "z", "-inf", "lo"}), ":1\r\n");
+  EXPECT_EQ(run(ks, {"ZSCORE", "z", "lo"}), bulk("-inf"));
+}
+
+TEST(RedisCommands, ServerCommands) {
+  Keyspace ks;
+  EXPECT_EQ(run(ks, {"PING"}), "+PONG\r\n");
+  EXPECT_EQ(run(ks, {"PING", "hi"}), bulk("hi"));
+  EXPECT_EQ(run(ks, {"PING", "a", "b"}), "-ERR wrong number of arguments for 'ping' command\r\n");
+  EXPECT_EQ(run(ks, {"ECHO", "x y"}), bulk("x y"));
+  EXPECT_EQ(run(ks, {"SELECT", "0"}), "+OK\r\n");
+  EXPECT_EQ(run(ks, {"SELECT", "1"}), "-ERR DB index is out of range\r\n");
+  EXPECT_EQ(run(ks, {"CONFIG", "GET", "save"}), "*2\r\n" + bulk("save") + bulk(""));
+  EXPECT_EQ(run(ks, {"CONFIG", "GET", "appendonly"}), "*2\r\n" + bulk("appendonly") + bulk("no"));
+  EXPECT_EQ(run(ks, {"CONFIG", "GET", "nothing-like-this"}), "*0\r\n");
+  EXPECT_EQ(run(ks, {"COMMAND", "DOCS"}), "*0\r\n");
+  EXPECT_EQ(run(ks, {"COMMAND", "COUNT"}).front(), ':');
+  EXPECT_EQ(run(ks, {"HELLO", "3"}), "-NOPROTO unsupported protocol version\r\n");
+  EXPECT_EQ(run(ks, {"NOSUCH", "a", "b"}),
+            "-ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' \r\n");
+  EXPECT_EQ(run(ks, {"GET"}), "-ERR wrong number of arguments for 'get' command\r\n");
+  const std::string info = run(ks, {"INFO"});
+  EXPECT_NE(info.find("redis_version:"), std::string::npos);
+}
+
+TEST(RedisExpiry, TtlLazyAndSweep) {
+  Keyspace ks;
+  EXPECT_EQ(run(ks, {"SET", "k", "v", "EX", "100"}), "+OK\r\n");
+  const std::string ttl = run(ks, {"TTL", "k"});  // ":100" unless this host is very slow
+  ASSERT_EQ(ttl.front(), ':');
+  EXPECT_GT(std::stoll(ttl.substr(1)), 0);
+  EXPECT_LE(std::stoll(ttl.substr(1)), 100);
+  EXPECT_EQ(run(ks, {"PERSIST", "k"}), ":1\r\n");
+  EXPECT_EQ(run(ks, {"TTL", "k"}), ":-1\r\n");
+  EXPECT_EQ(run(ks, {"TTL", "nope"}), ":-2\r\n");
+  EXPECT_EQ(run(ks, {"EXPIRE", "k", "50"}), ":1\r\n");
+  EXPECT_EQ(run(ks, {"SET", "k", "v2"}), "+OK\r\n");  // SET clears the TTL
+  EXPECT_EQ(run(ks, {"TTL", "k"}), ":-1\r\n");
+  EXPECT_EQ(run(ks, {"EXPIRE", "nope", "5"}), ":0\r\n");
+  EXPECT_EQ(run(ks, {"EXPIRE", "k", "-1"}), ":1\r\n");  // in the past: deleted now
+  EXPECT_EQ(run(ks, {"EXISTS", "k"}), ":0\r\n");
+
+  // Lazy: a key past its deadline is gone on the next access.
+  EXPECT_EQ(run(ks, {"SET", "soon", "v", "PX", "1"}), "+OK\r\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(run(ks, {"GET", "soon"}), "$-1\r\n");
+  EXPECT_EQ(ks.expiring(), 0u);
+
+  // Active: sweep() deletes due keys that nobody touches (a future "now" makes them due).
+  for (int i = 0; i < 100; ++i) {
+    run(ks, {"SET", "t" + std::to_string(i), "v", "EX", "100000"});
+  }
+  run(ks, {"SET", "forever", "v"});
+  EXPECT_EQ(ks.size(), 101u);
+  EXPECT_EQ(ks.sweep(now_ms(), 1000), 0u);
+  const std::int64_t later = now_ms() + 100'001'000;
+  std::size_t swept = ks.sweep(later, 2);  // bounded per shard
+  EXPECT_LE(swept, 2 * Keyspace::kShards);
+  while (std::size_t n = ks.sweep(later, 2)) swept += n;
+  EXPECT_EQ(swept, 100u);
+  EXPECT_EQ(ks.size(), 1u);
+  EXPECT_EQ(ks.expiring(), 0u);
+}

@@ -1,0 +1,673 @@
+#!/usr/bin/python3
+"""End-to-end tests of examples/websocket against the real binary.
+
+    websocket_e2e.py <path/to/websocket> <case>
+
+Cases: http echo fragmentation ping close_codes protocol_errors broadcast shutdown.
+
+Clients: python3-websockets (Debian's package, legacy asyncio API of 10.x) as the "real client
+written by others", and raw sockets for what a well-behaved client library refuses to send
+(unmasked frames, reserved bits, bad opcodes, invalid UTF-8, ...).
+
+Each case starts its own server on a free port (--port 0; the port is read back from the
+"listening on" line), and kills what it started, by PID, in a finally block. Waits are bounded
+only as failure deadlines; timing never decides a pass. The server must exit 0 on SIGTERM, which
+under AddressSanitizer also means no leak and no memory error.
+"""
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+SKIP = 77
+DEADLINE = 60.0  # seconds: a failure deadline, never a pass criterion
+
+try:
+    import websockets
+    import websockets.exceptions
+except ImportError:  # pragma: no cover
+    print("SKIP: python3-websockets is not installed for /usr/bin/python3 "
+          "(apt-get install python3-websockets)")
+    sys.exit(SKIP)
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+# ---------------------------------------------------------------- server process
+
+
+class Server:
+    """The example binary on 127.0.0.1 and a kernel-chosen port."""
+
+    def __init__(self, binary, *args):
+        self.stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", "0", *args],
+                                     stdout=subprocess.PIPE, stderr=self.stderr, text=True)
+        self.lines = []
+        found = threading.Event()
+
+        def reader():
+            for line in self.proc.stdout:
+                self.lines.append(line.rstrip("\n"))
+                if "listening on" in line:
+                    found.set()
+            found.set()
+
+        threading.Thread(target=reader, daemon=True).start()
+        if not found.wait(DEADLINE) or not any("listening on" in l for l in self.lines):
+            self.kill()
+            raise Failure("server did not report its address; stdout=%r stderr=%s"
+                          % (self.lines, self.stderr_tail()))
+        line = next(l for l in self.lines if "listening on" in l)
+        m = re.fullmatch(r"websocket: listening on http://127\.0\.0\.1:(\d+)/ "
+                         r"\(ws://127\.0\.0\.1:(\d+)/ws\)", line)
+        check(m is not None, "unexpected listening line: %r" % line)
+        check(m.group(1) == m.group(2), "http and ws ports differ")
+        self.port = int(m.group(1))
+        self.url = "ws://127.0.0.1:%d/ws" % self.port
+
+    def stderr_tail(self, n=4000):
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")[-n:]
+
+    def stop(self):
+        """SIGTERM, then require a clean exit (status 0) within the deadline."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(DEADLINE)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise Failure("server did not stop within %ss of SIGTERM" % DEADLINE)
+        check(rc == 0, "server exited with %s; stderr:\n%s" % (rc, self.stderr_tail()))
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def connect(url, **kw):
+    kw.setdefault("open_timeout", DEADLINE)
+    kw.setdefault("close_timeout", DEADLINE)
+    kw.setdefault("ping_interval", None)
+    return websockets.connect(url, **kw)
+
+
+async def bounded(coro, what="operation", timeout=DEADLINE):
+    try:
+        return await asyncio.wait_for(coro, timeout)
+    except asyncio.TimeoutError:
+        raise Failure("%s did not finish within %ss" % (what, timeout))
+
+
+def run_async(coro, what):
+    """Runs a whole client scenario; its deadline is longer than any single step's, so the
+    step that hangs is the one reported."""
+    asyncio.run(bounded(coro, what, DEADLINE * 5))
+
+
+# ---------------------------------------------------------------- raw socket client
+
+
+class Raw:
+    """A hand-rolled client: sends whatever frames it is told to, reads server frames."""
+
+    def __init__(self, port, path="/ws", upgrade=True):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        if upgrade:
+            self.sock.sendall(upgrade_request(port, path))
+            head = self.read_http_head()
+            check(head.startswith(b"HTTP/1.1 101 "), "upgrade refused: %r" % head)
+
+    def close(self):
+        self.sock.close()
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError
+        self.buf += data
+
+    def read_exact(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_http_head(self):
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        return head + b"\r\n\r\n"
+
+    def read_http_response(self):
+        """(status, headers dict lowercased, body) for one Content-Length response."""
+        head = self.read_http_head().decode()
+        lines = head.split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        headers = {}
+        for line in lines[1:]:
+            if line:
+                k, v = line.split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+        body = self.read_exact(int(headers.get("content-length", "0")))
+        return status, headers, body
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def send_frame(self, opcode, payload=b"", fin=True, masked=True, rsv=0):
+        self.send(frame(opcode, payload, fin, masked, rsv))
+
+    def recv_frame(self):
+        b0, b1 = self.read_exact(2)
+        check(not b1 & 0x80, "server frame is masked")
+        n = b1 & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", self.read_exact(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", self.read_exact(8))[0]
+        return bool(b0 & 0x80), b0 & 0x0F, self.read_exact(n)
+
+    def expect_close(self, code, answer=True):
+        """Reads frames until a close; checks its code; answers it; requires EOF after."""
+        while True:
+            fin, op, payload = self.recv_frame()
+            if op == 0x8:
+                break
+        got = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+        check(got == code, "expected close %s, got %s (%r)" % (code, got, payload[2:]))
+        if answer:
+            self.send_frame(0x8, payload[:2])
+        self.expect_eof()
+        return payload[2:].decode()
+
+    def expect_eof(self):
+        """The server closes TCP (bounded by the socket timeout)."""
+        try:
+            while True:
+                self._fill()
+        except EOFError:
+            return
+        except ConnectionResetError:
+            raise Failure("connection reset instead of a clean close")
+        except socket.timeout:
+            raise Failure("server did not close the connection within %ss" % DEADLINE)
+
+
+def frame(opcode, payload=b"", fin=True, masked=True, rsv=0):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
+    m = 0x80 if masked else 0
+    n = len(payload)
+    if n < 126:
+        head += bytes([m | n])
+    elif n <= 0xFFFF:
+        head += bytes([m | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([m | 127]) + struct.pack("!Q", n)
+    if not masked:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def upgrade_request(port, path="/ws", extra=""):
+    return ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n%s\r\n" % (path, port, extra)).encode()
+
+
+def close_payload(code, reason=b""):
+    return struct.pack("!H", code) + reason
+
+
+# ---------------------------------------------------------------- cases
+
+
+def case_http(binary):
+    srv = Server(binary, "--mode", "broadcast", "--loops", "2")
+    try:
+        # The chat page, keep-alive, pipelined: two requests in one write, two responses.
+        r = Raw(srv.port, upgrade=False)
+        r.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /index.html?x=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        for _ in range(2):
+            status, headers, body = r.read_http_response()
+            check(status == 200, "GET / -> %s" % status)
+            check(headers.get("content-type", "").startswith("text/html"), "page content type")
+            check(b"<html" in body and b"/ws" in body and b"new WebSocket" in body,
+                  "chat page body")
+        r.send(b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, _, _ = r.read_http_response()
+        check(status == 404, "GET /nope -> %s" % status)
+        r.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        status, headers, _ = r.read_http_response()
+        check(status == 405 and headers.get("allow") == "GET", "POST / -> %s" % status)
+        r.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        status, _, _ = r.read_http_response()
+        check(status == 200, "last request")
+        r.expect_eof()
+        r.close()
+
+        def refused(request, want, header=None):
+            c = Raw(srv.port, upgrade=False)
+            c.send(request)
+            status, headers, body = c.read_http_response()
+            check(status == want, "%r -> %s (want %s) %r" % (request[:60], status, want, body))
+            if header:
+                check(headers.get(header[0].lower()) == header[1], "header %s" % (header,))
+            c.expect_eof()
+            c.close()
+
+        good = upgrade_request(srv.port).decode()
+        refused(b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n", 426, ("Upgrade", "websocket"))
+        refused(good.replace("Version: 13", "Version: 8").encode(), 426,
+                ("Sec-WebSocket-Version", "13"))
+        refused(good.replace("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "").encode(), 400)
+        refused(good.replace("dGhlIHNhbXBsZSBub25jZQ==", "short").encode(), 400)
+        refused(good.replace("Connection: Upgrade", "Connection: keep-alive").encode(), 400)
+        refused(good.replace("GET", "PUT", 1).encode(), 400)
+        refused(b"GARBAGE\r\n\r\n", 400)
+        refused(b"GET / HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431)
+
+        # The RFC 6455 example key gets the RFC's accept value; a frame pipelined right behind
+        # the handshake is served too.
+        c = Raw(srv.port, upgrade=False)
+        c.send(upgrade_request(srv.port) + frame(0x1, "right behind the handshake"))
+        head = c.read_http_head().decode()
+        check(head.startswith("HTTP/1.1 101 "), head)
+        check("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n" in head, head)
+        check(c.recv_frame() == (True, 0x1, b"right behind the handshake"), "pipelined frame")
+        c.send_frame(0x8, close_payload(1000))
+        c.expect_close(1000, answer=False)
+        c.close()
+        srv.stop()  # SIGTERM; requires a clean exit
+    finally:
+        srv.kill()  # by PID; a no-op once stopped
+
+
+def case_echo(binary):
+    srv = Server(binary, "--mode", "echo", "--loops", "2", "--max-message", str(4 << 20))
+
+    async def one_client(i):
+        async with connect(srv.url, max_size=None) as ws:
+            texts = ["hello %d" % i, "", "ünïcødé ✓ 😀 %d" % i, "x" * 125, "y" * 126, "z" * 65536]
+            for t in texts:
+                await ws.send(t)
+                got = await bounded(ws.recv(), "echo of text")
+                check(got == t, "text echo mismatch (%d bytes)" % len(t))
+            blob = bytes(range(256)) * 4
+            await ws.send(blob)
+            check(await bounded(ws.recv()) == blob, "binary echo mismatch")
+            # Many messages written at once come back in order.
+            for k in range(100):
+                await ws.send("burst %d-%d" % (i, k))
+            for k in range(100):
+                check(await bounded(ws.recv()) == "burst %d-%d" % (i, k), "burst order")
+            # Large: 3 MiB binary, far more than one read buffer (kept across on_traffic calls).
+            big = os.urandom(3 << 20)
+            await ws.send(big)
+            check(await bounded(ws.recv(), "large echo") == big, "large echo mismatch")
+        check(ws.close_code == 1000, "close code %s" % ws.close_code)
+
+    try:
+        async def all_clients():
+            await asyncio.gather(*(one_client(i) for i in range(4)))
+
+        run_async(all_clients(), "echo clients")
+        # The server's frames are checked byte-exactly too: minimal lengths, FIN, no mask.
+        r = Raw(srv.port)
+        for n in (0, 125, 126, 65535, 65536):
+            r.send_frame(0x2, b"b" * n)
+            fin, op, payload = r.recv_frame()
+            check(fin and op == 0x2 and payload == b"b" * n, "raw echo of %d bytes" % n)
+        r.close()
+        srv.stop()  # SIGTERM; requires a clean exit
+    finally:
+        srv.kill()  # by PID; a no-op once stopped
+
+
+def case_fragmentation(binary):
+    srv = Server(binary, "--mode", "echo", "--loops", "2")
+
+    async def lib():
+        async with connect(srv.url) as ws:
+            await ws.send(iter(["frag", "ment", "ed ", "✓"]))  # websockets sends 4 frames
+            check(await bounded(ws.recv()) == "fragmented ✓", "fragmented text")
+            await ws.send(iter([b"\x00\x01", b"", b"\x02"]))
+            check(await bounded(ws.recv()) == b"\x00\x01\x02", "fragmented binary")
+
+    try:
+        run_async(lib(), "websockets fragmentation")
+
+        # Raw: fragments in separate writes, a ping between them, a UTF-8 character split across
+        # fragments; the pong comes first, then the whole message.
+        r = Raw(srv.port)
+        euro = "€".encode()
+        r.send_frame(0x1, b"price: " + euro[:1], fin=False)
+        r.send_frame(0x9, b"mid-message ping")
+        r.send_frame(0x0, euro[1:], fin=False)
+        r.send_frame(0x0, b"5")
+        check(r.recv_frame() == (True, 0xA, b"mid-message ping"), "pong between fragments")
+        check(r.recv_frame() == (True, 0x1, "price: €5".encode()), "reassembled message")
+
+        # One frame trickled in byte by byte: partial frames wait for the rest.
+        data = frame(0x2, bytes(range(200)))
+        for i in range(len(data)):
+            r.send(data[i:i + 1])
+        check(r.recv_frame() == (True, 0x2, bytes(range(200))), "trickled frame")
+
+        # Many small fragments.
+        parts = [("part%d;" % k).encode() for k in range(300)]
+        out = b"".join(frame(0x0 if k else 0x1, p, fin=(k == len(parts) - 1)) for k, p in enumerate(parts))
+        r.send(out)
+        check(r.recv_frame() == (True, 0x1, b"".join(parts)), "300 fragments")
+        r.send_frame(0x8, close_payload(1000))
+        r.expect_close(1000, answer=False)
+        r.close()
+        srv.stop()  # SIGTERM; requires a clean exit
+    finally:
+        srv.kill()  # by PID; a no-op once stopped
+
+
+def case_ping(binary):
+    srv = Server(binary, "--mode", "broadcast", "--loops", "2")
+
+    async def lib():
+        async with connect(srv.url) as ws:
+            for payload in (b"", b"abc", bytes(125)):
+                waiter = await ws.ping(payload)
+                await bounded(waiter, "pong for %d-byte ping" % len(payload))
+            # Pings and messages interleaved: every ping answered, every message delivered.
+            waiters = []
+            for k in range(20):
+                waiters.append(await ws.ping(b"p%d" % k))
+                await ws.send("m%d" % k)
+            await bounded(asyncio.gather(*waiters), "20 pongs")
+            for k in range(20):
+                check(await bounded(ws.recv()) == "m%d" % k, "message after pings")
+
+    try:
+        run_async(lib(), "ping")
+        r = Raw(srv.port)
+        r.send_frame(0x9, b"raw ping")
+        check(r.recv_frame() == (True, 0xA, b"raw ping"), "raw pong echoes the payload")
+        r.send_frame(0xA, b"unsolicited pong")  # must be ignored
+        r.send_frame(0x9, b"")
+        check(r.recv_frame() == (True, 0xA, b""), "empty pong")
+        r.close()
+        srv.stop()  # SIGTERM; requires a clean exit
+    finally:
+        srv.kill()  # by PID; a no-op once stopped
+
+
+def case_close_codes(binary):
+    srv = Server(binary, "--mode", "echo", "--loops", "2", "--max-message", "65536")
+
+    async def lib():
+        # Normal close: the server echoes the client's status code.
+        for code, reason in ((1000, "bye"), (1001, ""), (4000, "app-defined")):
+            async with connect(srv.url) as ws:
+                await ws.send("hi")
+                await bounded(ws.recv())
+                await bounded(ws.close(code, reason), "close handshake")
+            check(ws.close_code == code, "close %s echoed as %s" % (code, ws.close_code))
+
+        # Invalid UTF-8 in a text frame -> 1007 (websockets never sends that itself, so the
+        # frame is written through its low-level API).
+        async with connect(srv.url) as ws:
+            await ws.write_frame(True, 0x1, b"bad \xff utf-8")
+            await bounded(ws.wait_closed(), "close after invalid UTF-8")
+        check(ws.close_code == 1007, "invalid UTF-8 -> %s" % ws.close_code)
+
+        # ... also when the bad sequence is split across fragments.
+        async with connect(srv.url) as ws:
+            await ws.write_frame(False, 0x1, b"ok \xf0\x9f")
+            await ws.write_frame(True, 0x0, b"\x41")  # continuation byte expected, 'A' found
+            await bounded(ws.wait_closed())
+        check(ws.close_code == 1007, "split invalid UTF-8 -> %s" % ws.close_code)
+
+        # One byte over --max-message -> 1009, in one frame or in fragments.
+        async with connect(srv.url) as ws:
+            await ws.send(b"x" * 65536)
+            check(len(await bounded(ws.recv())) == 65536, "max-size message accepted")
+            await ws.send(b"x" * 65537)
+            await bounded(ws.wait_closed(), "close after oversize")
+        check(ws.close_code == 1009, "oversize -> %s" % ws.close_code)
+        async with connect(srv.url) as ws:
+            await ws.send(iter([b"y" * 40000, b"y" * 40000]))
+            await bounded(ws.wait_closed())
+        check(ws.close_code == 1009, "fragmented oversize -> %s" % ws.close_code)
+        # Far over the limit: the payload is still arriving when the server answers; it must
+        # skip it and still complete the closing handshake (no reset).
+        async with connect(srv.url) as ws:
+            await ws.send(b"z" * (8 << 20))
+            await bounded(ws.wait_closed())
+        check(ws.close_code == 1009, "8 MiB oversize -> %s" % ws.close_code)
+
+    try:
+        run_async(lib(), "close codes")
+
+        # Unmasked client frame -> 1002 (raw socket: client libraries always mask).
+        r = Raw(srv.port)
+        r.send_frame(0x1, b"not masked", masked=False)
+        reason = r.expect_close(1002)
+        check("mask" in reason, "1002 reason %r" % reason)
+        r.close()
+
+        # Empty close frame -> empty close frame back (no status to echo), then EOF.
+        r = Raw(srv.port)
+        r.send_frame(0x8, b"")
+        check(r.recv_frame() == (True, 0x8, b""), "empty close echoed empty")
+        r.expect_eof()
+        r.close()
+
+        # The server's close is answered late: it still closes only after the answer (or its own
+        # timeout), and data sent meanwhile is ignored, not echoed.
+        r = Raw(srv.port)
+        r.send_frame(0x1, b"\xc3\x28")  # invalid UTF-8
+        fin, op, payload = r.recv_frame()
+        check(op == 0x8 and payload[:2] == close_payload(1007), "1007 close frame")
+        r.send_frame(0x1, b"ignored after close")
+        r.send_frame(0x8, payload[:2])
+        r.expect_eof()
+        r.close()
+
+        # A client that never answers is disconnected by the server's own close timeout.
+        r = Raw(srv.port)
+        r.send_frame(0x2, b"q" * 70000)
+        r.expect_close(1009, answer=False)
+        r.close()
+        srv.stop()  # SIGTERM; requires a clean exit
+    finally:
+        srv.kill()  # by PID; a no-op once stopped
+
+
+def case_protocol_errors(binary):
+    srv = Server(binary, "--mode", "broadcast", "--loops", "2")
+    cases = [
+        ("RSV1 set", frame(0x1, b"x", rsv=4), 1002),
+        ("RSV3 set", frame(0x2, b"x", rsv=1), 1002),
+        ("reserved data opcode 3", frame(0x3, b"x"), 1002),
+        ("reserved control opcode 11", frame(0xB, b""), 1002),
+        ("ping over 125 bytes", frame(0x9, b"p" * 126), 1002),
+        ("fragmented ping", frame(0x9, b"p", fin=False), 1002),
+        ("continuation without a message", frame(0x0, b"c"), 1002),
+        ("new message inside a fragmented one",
+         frame(0x1, b"a", fin=False) + frame(0x1, b"b"), 1002),
+        ("close with a 1-byte payload", frame(0x8, b"\x03"), 1002),
+        ("close code 1005 on the wire", frame(0x8, close_payload(1005)), 1002),
+        ("close code 2999", frame(0x8, close_payload(2999)), 1002),
+        ("close reason not UTF-8", frame(0x8, close_payload(1000, b"\xff")), 1007),
+        ("text frame with a surrogate", frame(0x1, b"\xed\xa0\x80"), 1007),
+    ]
+    try:
+        # A bystander in the chat must not receive anything from the offenders.
+        bystander = Raw(srv.port)
+        for name, data, code in cases:
+            r = Raw(srv.port)
+            r.send(data)
+            try:
+                r.expect_close(code)
+            except Failure as e:
+                raise Failure("%s: %s" % (name, e))
+            r.close()
+        # The bystander still works and saw nothing but its own message.
+        bystander.send_frame(0x1, b"still here")
+        check(bystander.recv_frame() == (True, 0x1, b"still here"), "bystander after errors")
+        bystander.send_frame(0x8, close_payload(1000))
+        bystander.expect_close(1000, answer=False)
+        bystander.close()
+        srv.stop()  # SIGTERM; requires a clean exit
+    finally:
+        srv.kill()  # by PID; a no-op once stopped
+
+
+def case_broadcast(binary):
+    clients, per_client = 50, 3
+    srv = Server(binary, "--mode", "broadcast", "--loops", "4")
+
+    async def run():
+        conns = [await bounded(connect(srv.url), "connect") for _ in range(clients)]
+        # Every handshake has completed, so every client is registered: send now.
+        expected = {"c%02d-m%d" % (i, k) for i in range(clients) for k in range(per_client)}
+
+        async def sender(i, ws):
+            for k in range(per_client):
+                await ws.send("c%02d-m%d" % (i, k))
+
+        async def receiver(ws):
+            got = []
+            while len(got) < len(expected):
+                got.append(await bounded(ws.recv(), "broadcast message"))
+            return got
+
+        receivers = [asyncio.ensure_future(receiver(ws)) for ws in conns]
+        await asyncio.gather(*(sender(i, ws) for i, ws in enumerate(conns)))
+        results = await bounded(asyncio.gather(*receivers), "all broadcasts", DEADLINE * 2)
+        for idx, got in enumerate(results):
+            check(len(got) == len(set(got)), "client %d got duplicates" % idx)
+            check(set(got) == expected, "client %d missed %d messages"
+                  % (idx, len(expected - set(got))))
+            # Messages of one sender arrive in the order sent.
+            for i in range(clients):
+                mine = [m for m in got if m.startswith("c%02d-" % i)]
+                check(mine == ["c%02d-m%d" % (i, k) for k in range(per_client)],
+                      "client %d saw sender %d out of order: %r" % (idx, i, mine))
+        # Nothing extra arrives: a ping round trip drains anything in flight.
+        for ws in conns:
+            await bounded(await ws.ping(b"end"), "final pong")
+            check(not ws.messages, "extra messages delivered")
+        # Leaving clients are removed from the registry; the rest keep chatting.
+        for ws in conns[10:]:
+            await bounded(ws.close(), "close")
+        await conns[0].send("after departures")
+        for ws in conns[:10]:
+            check(await bounded(ws.recv()) == "after departures", "broadcast after departures")
+        for ws in conns[:10]:
+            await bounded(ws.close())
+            check(ws.close_code == 1000, "close code %s" % ws.close_code)
+
+    try:
+        run_async(run(), "broadcast")
+        # The tick log counts clients; after everyone left it must come back to 0. (Read only
+        # for the message; the wait is a failure deadline.)
+        deadline = time.monotonic() + DEADLINE
+        while "0 websocket client(s)" not in srv.stderr_tail(300):
+            check(time.monotonic() < deadline, "tick log never reported 0 clients:\n%s"
+                  % srv.stderr_tail())
+            time.sleep(0.2)
+        srv.stop()  # SIGTERM; requires a clean exit
+    finally:
+        srv.kill()  # by PID; a no-op once stopped
+
+
+def case_shutdown(binary):
+    srv = Server(binary, "--mode", "broadcast", "--loops", "2")
+
+    async def run():
+        conns = [await bounded(connect(srv.url)) for _ in range(5)]
+        await conns[0].send("before shutdown")
+        for ws in conns:
+            check(await bounded(ws.recv()) == "before shutdown", "message before shutdown")
+        srv.proc.send_signal(signal.SIGTERM)
+        for ws in conns:
+            await bounded(ws.wait_closed(), "disconnect on shutdown")
+
+    try:
+        run_async(run(), "shutdown")
+        srv.stop()  # exit status 0 required
+        # SIGINT works too.
+        srv = Server(binary, "--mode", "echo", "--loops", "1")
+        srv.proc.send_signal(signal.SIGINT)
+        srv.stop()
+        # Bad flag values exit non-zero with a message.
+        for args in (["--mode", "shout"], ["--port", "70000"], ["--loops", "0"],
+                     ["--max-message", "0"], ["--nonsense"]):
+            p = subprocess.run([binary, *args], capture_output=True, text=True, timeout=DEADLINE)
+            check(p.returncode != 0, "%s accepted" % args)
+            check((p.stdout + p.stderr).strip(), "%s: no message" % args)
+        # A port already taken: a clear error, non-zero exit.
+        holder = socket.socket()
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        p = subprocess.run([binary, "--host", "127.0.0.1", "--port", str(port)],
+                           capture_output=True, text=True, timeout=DEADLINE)
+        holder.close()
+        check(p.returncode != 0 and str(port) in p.stderr, "busy port: %r" % p.stderr)
+    finally:
+        srv.kill()  # by PID; a no-op once stopped
+
+
+CASES = {
+    "http": case_http,
+    "echo": case_echo,
+    "fragmentation": case_fragmentation,
+    "ping": case_ping,
+    "close_codes": case_close_codes,
+    "protocol_errors": case_protocol_errors,
+    "broadcast": case_broadcast,
+    "shutdown": case_shutdown,
+}
+
+
+def main():
+    if len(sys.argv) != 3 or sys.argv[2] not in CASES:
+        print("usage: websocket_e2e.py <websocket binary> <%s>" % "|".join(CASES))
+        return 2
+    try:
+        CASES[sys.argv[2]](sys.argv[1])
+    except Failure as e:
+        print("FAIL:", e)
+        return 1
+    except Exception:  # noqa: BLE001 - any client-side surprise is a failure, with its trace
+        traceback.print_exc()
+        print("FAIL: unexpected exception (see above)")
+        return 1
+    print("PASS:", sys.argv[2])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
