@@ -1,0 +1,1379 @@
+#!/usr/bin/env python3
+"""gnet-cpp benchmark harness (issue 7): runs every echo server against bench/loadgen in
+interleaved rounds, counts syscalls per message with strace, measures idle memory per
+connection, compares HTTP plaintext against nginx with wrk, runs the micro-benchmarks, and writes
+docs/benchmarks.md with PNG plots in docs/img/.
+
+    make bench                                   # builds build-bench/, then runs this
+    /usr/bin/python3 bench/run_bench.py --build build-bench
+    /usr/bin/python3 bench/run_bench.py --build build-bench --duration 1 --rounds 1   # smoke run
+    /usr/bin/python3 bench/run_bench.py --build build-bench --only c100,strace --servers bare_epoll,gnet
+
+Servers are pinned to one CPU (core 0) and the load generators to another (core 1). The headline
+figure is the server's CPU time per echoed message (utime+stime from /proc/PID/stat over the
+measured window, divided by messages): on two cores the generator saturates its core before an
+efficient server does, so msgs/s measures the generator as much as the server.
+
+Every process this script starts is killed by PID when it finishes, fails or is interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import http.client
+import json
+import os
+import platform
+import re
+import resource
+import select
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH_SRC = REPO / "bench"
+
+SCENARIOS = [
+    {"key": "c1", "title": "1 conn, 64 B", "conns": 1, "size": 64, "pipeline": 1},
+    {"key": "c100", "title": "100 conns, 64 B", "conns": 100, "size": 64, "pipeline": 1},
+    {"key": "c100p16", "title": "100 conns, 64 B, pipeline 16", "conns": 100, "size": 64, "pipeline": 16},
+    {"key": "c50x4k", "title": "50 conns, 4 KiB", "conns": 50, "size": 4096, "pipeline": 1},
+    {"key": "c10k", "title": "10 000 conns, 64 B", "conns": 10000, "size": 64, "pipeline": 1},
+]
+EXTRA_PARTS = ["strace", "perf", "idle", "http", "micro"]
+
+# Echo servers, in table order; bare_epoll is the reference every ratio is taken against.
+ECHO_SERVERS = {
+    "bare_epoll": "bare epoll (reference)",
+    "gnet": "gnet-cpp, 1 loop",
+    "libuv": "libuv",
+    "libevent": "libevent (bufferevent)",
+    "asio": "Boost.Asio",
+}
+REFERENCE = "bare_epoll"
+PERF_SERVERS = ["gnet", REFERENCE]  # flat profiles: the library and the reference loop
+HTTP_SERVERS = {"gnet": "gnet-cpp examples/http", "nginx": "nginx, 1 worker"}
+
+TARGET_SYSCALLS_PER_MSG = 2.05
+TARGET_IDLE_BYTES = 512
+
+
+class BenchError(Exception):
+    pass
+
+
+class Terminated(Exception):
+    pass
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(v, digits=2, unit=""):
+    if v is None:
+        return "—"
+    if isinstance(v, str):
+        return v
+    if abs(v) >= 1000 and digits <= 2:
+        return f"{v:,.0f}{unit}"
+    return f"{v:.{digits}f}{unit}"
+
+
+def rel(p: Path) -> str:
+    try:
+        return str(Path(p).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def raise_nofile() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def proc_stat(pid: int):
+    """(utime+stime ticks, starttime) of one process, or None."""
+    try:
+        s = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    f = s[s.rindex(")") + 2:].split()
+    return int(f[11]) + int(f[12]), int(f[19])
+
+
+def children_of(pid: int) -> list[tuple[int, int]]:
+    """All descendants of pid as (pid, starttime), found by scanning /proc."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            s = Path(f"/proc/{d}/stat").read_text()
+        except OSError:
+            continue
+        f = s[s.rindex(")") + 2:].split()
+        parent[int(d)] = (int(f[1]), int(f[19]))
+    out, frontier = [], [pid]
+    while frontier:
+        p = frontier.pop()
+        for c, (pp, start) in parent.items():
+            if pp == p:
+                out.append((c, start))
+                frontier.append(c)
+    return out
+
+
+def tree_cpu_us(pid: int) -> float:
+    """utime+stime of pid and its live descendants (nginx master + worker), in µs."""
+    ticks = 0
+    for p in [pid] + [c for c, _ in children_of(pid)]:
+        st = proc_stat(p)
+        if st:
+            ticks += st[0]
+    return ticks * 1e6 / os.sysconf("SC_CLK_TCK")
+
+
+def vm_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise BenchError(f"no VmRSS for {pid}")
+
+
+def fd_count(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def read_line(stream, timeout: float) -> str | None:
+    """One line from a child's pipe (binary mode), or None on timeout/EOF."""
+    deadline = time.monotonic() + timeout
+    buf = b""
+    fd = stream.fileno()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        r, _, _ = select.select([fd], [], [], left)
+        if not r:
+            return None
+        ch = os.read(fd, 1)
+        if not ch:
+            return buf.decode() if buf else None
+        if ch == b"\n":
+            return buf.decode()
+        buf += ch
+
+
+def last_json(text: str) -> dict | None:
+    for line in reversed(text.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                return None
+    return None
+
+
+def cmd_output(cmd, timeout=10) -> str:
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        return (r.stdout + r.stderr).strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+class Harness:
+    def __init__(self, args):
+        self.args = args
+        self.build = Path(args.build).resolve()
+        self.workdir = self.build / "bench-run"
+        self.procs: list[tuple[subprocess.Popen, list[tuple[int, int]]]] = []
+        self.notes: list[str] = []
+        self.skipped: dict[str, str] = {}
+        self.results: dict = {"echo": {}, "strace": {}, "perf": {}, "idle": {}, "http": {}, "micro": None}
+        self.argv = sys.argv[1:]
+        self.commands: dict[str, str] = {}
+        self.counter = 0
+        self.pin_server, self.pin_load = self.pick_cpus()
+        self.loadgen = self.build / "bench" / "loadgen"
+        self.help_cache: dict[str, str] = {}
+
+    # ---------------------------------------------------------------- processes
+
+    def pick_cpus(self):
+        if not shutil.which("taskset"):
+            self.notes.append("taskset not found: processes were not pinned.")
+            return None, None
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            self.notes.append(f"only CPU {cpus} available: server and load generator share it (not pinned).")
+            return None, None
+        return cpus[0], cpus[1]
+
+    def pinned(self, cmd, cpu):
+        return (["taskset", "-c", str(cpu)] if cpu is not None else []) + [str(c) for c in cmd]
+
+    def spawn(self, cmd, cpu=None, **kw) -> subprocess.Popen:
+        p = subprocess.Popen(self.pinned(cmd, cpu), preexec_fn=raise_nofile, **kw)
+        self.procs.append((p, []))
+        return p
+
+    def stop(self, p: subprocess.Popen, sig=signal.SIGTERM, wait=5.0) -> None:
+        """Stops p and every descendant it started (nginx workers), by PID."""
+        entry = next((e for e in self.procs if e[0] is p), None)
+        kids = children_of(p.pid) if p.poll() is None else []
+        if entry is not None:
+            entry[1].extend(kids)
+        if p.poll() is None:
+            try:
+                p.send_signal(sig)
+                p.wait(wait)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for kid, start in (entry[1] if entry else kids):
+            st = proc_stat(kid)
+            if st and st[1] == start:  # same process, not a recycled PID
+                try:
+                    os.kill(kid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for stream in (p.stdin, p.stdout, p.stderr):
+            if stream:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        if entry is not None:
+            self.procs.remove(entry)
+
+    def stop_all(self) -> None:
+        for p, _ in list(self.procs):
+            try:
+                self.stop(p, signal.SIGKILL if p.poll() is None else signal.SIGTERM, wait=3.0)
+            except Exception as e:  # keep going: every process must go
+                print(f"warning: could not stop {p.pid}: {e}", file=sys.stderr)
+
+    def new_log(self, name: str) -> Path:
+        self.counter += 1
+        return self.workdir / "logs" / f"{self.counter:04d}-{name}.log"
+
+    def wait_port(self, port: int, p: subprocess.Popen, logfile: Path, timeout=15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if p.poll() is not None:
+                tail = logfile.read_text(errors="replace")[-800:] if logfile.exists() else ""
+                raise BenchError(f"server exited with {p.returncode} before listening: {tail.strip()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise BenchError(f"nothing accepted on port {port} within {timeout:.0f} s")
+
+    # ---------------------------------------------------------------- servers
+
+    def help_text(self, binary: Path) -> str:
+        key = str(binary)
+        if key not in self.help_cache:
+            self.help_cache[key] = cmd_output([str(binary), "--help"], timeout=5)
+        return self.help_cache[key]
+
+    def gnet_flags(self, binary: Path, port: int, default_host: bool) -> list[str]:
+        """gnet examples follow issue 2's conventions: --host, --port, --loops."""
+        h = self.help_text(binary)
+        flags = []
+        if "--host" in h or (not h and default_host):
+            flags += ["--host", "127.0.0.1"]
+        flags += ["--port", str(port)]
+        if "--loops" in h or (not h and default_host):
+            flags += ["--loops", "1"]
+        return flags
+
+    def echo_binary(self, name: str) -> Path:
+        if name == "gnet":
+            return self.build / "examples" / "echo"
+        return self.build / "bench" / f"peer_{name}"
+
+    def echo_cmd(self, name: str, port: int) -> list[str]:
+        b = self.echo_binary(name)
+        if name == "gnet":
+            return [str(b)] + self.gnet_flags(b, port, default_host=True)
+        return [str(b), "--port", str(port)]
+
+    def start_echo(self, name: str):
+        port = free_port()
+        logfile = self.new_log(name)
+        logfile.parent.mkdir(parents=True, exist_ok=True)
+        with open(logfile, "wb") as lf:
+            p = self.spawn(self.echo_cmd(name, port), cpu=self.pin_server, stdin=subprocess.DEVNULL,
+                           stdout=lf, stderr=subprocess.STDOUT)
+        try:
+            self.wait_port(port, p, logfile)
+        except BaseException:
+            self.stop(p)
+            raise
+        return p, port
+
+    def available_echo(self, wanted: list[str]) -> list[str]:
+        out = []
+        for name in wanted:
+            b = self.echo_binary(name)
+            if b.is_file() and os.access(b, os.X_OK):
+                out.append(name)
+            else:
+                why = ("gnet-cpp's echo example is not built" if name == "gnet"
+                       else f"the peer was not built (its library was missing at configure time?)")
+                self.skipped[name] = f"{why}: {rel(b)} does not exist"
+                log(f"skip {name}: {self.skipped[name]}")
+        return out
+
+    # ---------------------------------------------------------------- echo scenarios
+
+    def loadgen_cmd(self, port, sc, pid, duration, warmup) -> list[str]:
+        return [str(self.loadgen), "--host", "127.0.0.1", "--port", str(port), "--conns", str(sc["conns"]),
+                "--size", str(sc["size"]), "--pipeline", str(sc["pipeline"]), "--duration", str(duration),
+                "--warmup", str(warmup), "--server-pid", str(pid)]
+
+    def echo_run(self, name: str, sc: dict) -> dict:
+        a = self.args
+        p, port = self.start_echo(name)
+        try:
+            cmd = self.loadgen_cmd(port, sc, p.pid, a.duration, a.warmup)
+            g = self.spawn(cmd, cpu=self.pin_load, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+            try:
+                out, err = g.communicate(timeout=a.duration + a.warmup + 120)
+            except subprocess.TimeoutExpired:
+                raise BenchError("loadgen timed out")
+            finally:
+                self.stop(g)
+            res = last_json(out.decode(errors="replace"))
+            if res is None or "error" in res or g.returncode != 0:
+                raise BenchError(f"loadgen failed (rc {g.returncode}): {err.decode(errors='replace').strip()[-400:]}"
+                                 f" {out.decode(errors='replace').strip()[-200:]}")
+            if p.poll() is not None:
+                res["errors"] = res.get("errors", 0) + 1
+                res["server_died"] = p.returncode
+            return res
+        finally:
+            self.stop(p)
+
+    def run_echo(self, servers: list[str], scenarios: list[dict]) -> None:
+        a = self.args
+        for r in range(a.rounds):
+            for sc in scenarios:
+                k = r % len(servers)
+                order = servers[k:] + servers[:k]  # rotate: nobody always runs first
+                for name in order:
+                    tag = f"[round {r + 1}/{a.rounds}] {sc['key']:8} {name:10}"
+                    runs = self.results["echo"].setdefault(sc["key"], {}).setdefault(name, [])
+                    try:
+                        res = self.echo_run(name, sc)
+                        runs.append(res)
+                        log(f"{tag} {res['msgs_per_s']:>12,.0f} msg/s  cpu {res.get('server_cpu_us_per_msg') or 0:7.3f} "
+                            f"us/msg  p99 {res['p99_us']:9.1f} us  errors {res['errors']}")
+                    except BenchError as e:
+                        runs.append({"failed": str(e)})
+                        log(f"{tag} FAILED: {e}")
+                    self.save_raw()
+
+    # ---------------------------------------------------------------- strace
+
+    def strace_run(self, name: str) -> dict:
+        a = self.args
+        sc = {"conns": 100, "size": 64, "pipeline": 1}
+        p, port = self.start_echo(name)
+        try:
+            cmd = self.loadgen_cmd(port, sc, p.pid, a.strace_duration, 0) + ["--wait-start"]
+            g = self.spawn(cmd, cpu=self.pin_load, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+            try:
+                line = read_line(g.stdout, 60)
+                if not line or '"connected"' not in line:
+                    raise BenchError(f"loadgen did not connect: {line!r}")
+                out_file = self.new_log(f"strace-{name}")
+                st = self.spawn(["strace", "-c", "-f", "-o", out_file, "-p", str(p.pid)], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                try:
+                    attached = read_line(st.stderr, 10)
+                    if attached is None or "attached" not in attached:
+                        raise BenchError(f"strace did not attach: {attached!r}")
+                    time.sleep(0.3)  # the remaining threads, if any
+                    g.stdin.write(b"go\n")
+                    g.stdin.flush()
+                    res_line = read_line(g.stdout, a.strace_duration + 60)
+                    res = json.loads(res_line) if res_line else None
+                finally:
+                    st.send_signal(signal.SIGINT)  # detach: strace writes the summary
+                    try:
+                        st.wait(15)
+                    except subprocess.TimeoutExpired:
+                        pass
+                    self.stop(st)
+                if not res:
+                    raise BenchError("loadgen gave no result under strace")
+                calls = parse_strace(out_file.read_text(errors="replace"))
+            finally:
+                self.stop(g)
+        finally:
+            self.stop(p)
+        msgs = res["messages"]
+        if msgs <= 0:
+            raise BenchError("no message echoed under strace")
+        calls.pop("restart_syscall", None)  # the epoll_wait interrupted by the attach
+        total = sum(c for c, _ in calls.values())
+        failed = sum(e for _, e in calls.values())
+        groups = {"read": ("read", "recvfrom", "recvmsg", "readv", "recvmmsg"),
+                  "write": ("write", "sendto", "sendmsg", "writev", "sendmmsg"),
+                  "epoll_wait": ("epoll_wait", "epoll_pwait", "epoll_pwait2"),
+                  "epoll_ctl": ("epoll_ctl",)}
+        per = {g_: sum(calls.get(s, (0, 0))[0] for s in names) / msgs for g_, names in groups.items()}
+        grouped = {s for names in groups.values() for s in names}
+        others = {s: c / msgs for s, (c, _) in calls.items() if s not in grouped}
+        per["other"] = sum(others.values())
+        return {"messages": msgs, "errors": res["errors"], "syscalls": total, "per_msg": total / msgs,
+                "failed_per_msg": failed / msgs, "groups": per,
+                "others": dict(sorted(others.items(), key=lambda kv: -kv[1])), "calls": calls}
+
+    def run_strace(self, servers: list[str]) -> None:
+        if not shutil.which("strace"):
+            self.skipped["strace"] = "strace is not installed"
+            return
+        for name in servers:
+            try:
+                r = self.strace_run(name)
+                self.results["strace"][name] = r
+                log(f"[strace] {name:10} {r['per_msg']:.3f} syscalls/msg over {r['messages']} messages "
+                    f"(read {r['groups']['read']:.3f}, write {r['groups']['write']:.3f}, "
+                    f"epoll_wait {r['groups']['epoll_wait']:.3f}, epoll_ctl {r['groups']['epoll_ctl']:.3f}, "
+                    f"other {r['groups']['other']:.3f})")
+            except BenchError as e:
+                self.results["strace"][name] = {"failed": str(e)}
+                log(f"[strace] {name:10} FAILED: {e}")
+            self.save_raw()
+
+    # ---------------------------------------------------------------- perf profile
+
+    def perf_run(self, name: str) -> dict:
+        a = self.args
+        sc = {"conns": 100, "size": 64, "pipeline": 1}
+        p, port = self.start_echo(name)
+        try:
+            g = self.spawn(self.loadgen_cmd(port, sc, p.pid, a.perf_duration + 1.5, 1.0), cpu=self.pin_load,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                time.sleep(1.5)  # connected and warm
+                data = self.new_log(f"perf-{name}").with_suffix(".data")
+                rec = self.spawn(["perf", "record", "-F", "2000", "-p", str(p.pid), "-o", data, "--", "sleep",
+                                  f"{a.perf_duration:g}"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+                try:
+                    _, err = rec.communicate(timeout=a.perf_duration + 30)
+                finally:
+                    self.stop(rec)
+                if rec.returncode != 0:
+                    raise BenchError(f"perf record failed: {err.decode(errors='replace').strip()[-300:]}")
+                out, lerr = g.communicate(timeout=a.perf_duration + 60)
+                res = last_json(out.decode(errors="replace")) or {}
+            finally:
+                self.stop(g)
+        finally:
+            self.stop(p)
+        rep_ = subprocess.run(["perf", "report", "-i", str(data), "--no-children", "--sort", "dso,sym", "--stdio"],
+                              capture_output=True, text=True, timeout=120)
+        data.with_suffix(".txt").write_text(rep_.stdout)
+        rows = []
+        for line in rep_.stdout.splitlines():
+            m = re.match(r"^\s+([\d.]+)%\s+(\S+)\s+\[([k.])\]\s+(.+?)\s*$", line)
+            if m:
+                rows.append({"pct": float(m.group(1)), "dso": m.group(2), "kernel": m.group(3) == "k",
+                             "sym": m.group(4)})
+        if not rows:
+            raise BenchError("perf report gave no samples")
+        kernel = sum(r["pct"] for r in rows if r["kernel"])
+        return {"kernel_pct": kernel, "user_pct": sum(r["pct"] for r in rows) - kernel, "top": rows[:15],
+                "user_top": [r for r in rows if not r["kernel"]][:10], "errors": res.get("errors"),
+                "report": rel(data.with_suffix(".txt"))}
+
+    def run_perf(self, servers: list[str]) -> None:
+        if not shutil.which("perf"):
+            self.skipped["perf"] = "perf is not installed (Debian: linux-perf)"
+            return
+        for name in [s for s in PERF_SERVERS if s in servers]:
+            try:
+                r = self.perf_run(name)
+                self.results["perf"][name] = r
+                log(f"[perf]   {name:10} kernel {r['kernel_pct']:.1f} %, user {r['user_pct']:.1f} %; top: "
+                    + ", ".join(f"{x['sym'][:40]} {x['pct']:.1f}%" for x in r["top"][:3]))
+            except (BenchError, subprocess.SubprocessError) as e:
+                self.results["perf"][name] = {"failed": str(e)}
+                log(f"[perf]   {name:10} FAILED: {e}")
+            self.save_raw()
+
+    # ---------------------------------------------------------------- idle memory
+
+    def idle_run(self, name: str) -> dict:
+        n = self.args.idle_conns
+        p, port = self.start_echo(name)
+        try:
+            time.sleep(0.3)
+            base_kib, base_fds = vm_rss_kib(p.pid), fd_count(p.pid)
+            cmd = [str(self.loadgen), "--host", "127.0.0.1", "--port", str(port), "--conns", str(n), "--idle"]
+            g = self.spawn(cmd, cpu=self.pin_load, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+            try:
+                line = read_line(g.stdout, 120)
+                got = json.loads(line)["connected"] if line and '"connected"' in line else 0
+                if got <= 0:
+                    raise BenchError(f"loadgen --idle connected nothing: {line!r}")
+                deadline = time.monotonic() + 30
+                while fd_count(p.pid) < base_fds + got and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                time.sleep(0.5)
+                accepted = fd_count(p.pid) - base_fds
+                held_kib = vm_rss_kib(p.pid)
+            finally:
+                self.stop(g)
+        finally:
+            self.stop(p)
+        return {"connected": got, "accepted": accepted, "base_kib": base_kib, "held_kib": held_kib,
+                "bytes_per_conn": (held_kib - base_kib) * 1024 / max(accepted, 1)}
+
+    def run_idle(self, servers: list[str]) -> None:
+        for name in servers:
+            try:
+                r = self.idle_run(name)
+                self.results["idle"][name] = r
+                log(f"[idle]   {name:10} {r['bytes_per_conn']:8.0f} B/conn  (RSS {r['base_kib']} KiB -> "
+                    f"{r['held_kib']} KiB, {r['accepted']} connections accepted)")
+            except BenchError as e:
+                self.results["idle"][name] = {"failed": str(e)}
+                log(f"[idle]   {name:10} FAILED: {e}")
+            self.save_raw()
+
+    # ---------------------------------------------------------------- HTTP
+
+    def http_cmd(self, name: str, port: int, prefix: Path | None) -> list[str]:
+        if name == "gnet":
+            b = self.build / "examples" / "http"
+            return [str(b)] + self.gnet_flags(b, port, default_host=False)
+        conf = (BENCH_SRC / "bench_http_nginx.conf").read_text()
+        prefix.mkdir(parents=True, exist_ok=True)
+        (prefix / "nginx.conf").write_text(conf.replace("@PORT@", str(port)).replace("@PREFIX@", str(prefix)))
+        return [shutil.which("nginx") or "nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
+                "-e", str(prefix / "error.log"), "-g", "daemon off;"]
+
+    def wrk_cmd(self, port: int, pipelined: bool) -> list[str]:
+        d = self.args.http_duration
+        cmd = ["wrk", "-t1", "-c100", f"-d{d:g}s", "--latency"]
+        if pipelined:
+            cmd += ["-s", str(BENCH_SRC / "wrk_pipeline.lua")]
+        cmd.append(f"http://127.0.0.1:{port}/")
+        if pipelined:
+            cmd += ["--", "16"]
+        return cmd
+
+    def http_run(self, name: str, pipelined: bool) -> dict:
+        port = free_port()
+        prefix = self.workdir / f"nginx-{self.counter + 1:04d}" if name == "nginx" else None
+        logfile = self.new_log(f"http-{name}")
+        logfile.parent.mkdir(parents=True, exist_ok=True)
+        with open(logfile, "wb") as lf:
+            p = self.spawn(self.http_cmd(name, port, prefix), cpu=self.pin_server, stdin=subprocess.DEVNULL,
+                           stdout=lf, stderr=subprocess.STDOUT)
+        try:
+            self.wait_port(port, p, logfile)
+            check = http_check(port)
+            c0 = tree_cpu_us(p.pid)
+            w = self.spawn(self.wrk_cmd(port, pipelined), cpu=self.pin_load, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            try:
+                out, _ = w.communicate(timeout=self.args.http_duration + 60)
+            except subprocess.TimeoutExpired:
+                raise BenchError("wrk timed out")
+            finally:
+                self.stop(w)
+            c1 = tree_cpu_us(p.pid)
+            text = out.decode(errors="replace")
+            logfile.with_name(logfile.stem + "-wrk.log").write_text(
+                "# " + " ".join(self.wrk_cmd(port, pipelined)) + "\n" + text)
+            res = parse_wrk(text)
+            if res is None:
+                raise BenchError(f"could not parse wrk output: {out.decode(errors='replace')[-400:]}")
+            res["check"] = check
+            res["server_cpu_us_per_req"] = (c1 - c0) / res["requests"] if res["requests"] else None
+            return res
+        finally:
+            self.stop(p)
+
+    def run_http(self, wanted: list[str]) -> None:
+        if not shutil.which("wrk"):
+            self.skipped["http"] = "wrk is not installed"
+            return
+        servers = []
+        for name in wanted:
+            if name == "gnet" and not (self.build / "examples" / "http").is_file():
+                self.skipped["gnet_http"] = f"gnet-cpp's HTTP example is not built: {rel(self.build / 'examples' / 'http')} does not exist"
+                log(f"skip gnet http: {self.skipped['gnet_http']}")
+                continue
+            if name == "nginx" and not shutil.which("nginx"):
+                self.skipped["nginx"] = "nginx is not installed"
+                continue
+            servers.append(name)
+        if not servers:
+            return
+        for r in range(self.args.rounds):
+            for pipelined in (False, True):
+                variant = "pipeline16" if pipelined else "plain"
+                k = r % len(servers)
+                for name in servers[k:] + servers[:k]:
+                    runs = self.results["http"].setdefault(variant, {}).setdefault(name, [])
+                    tag = f"[round {r + 1}/{self.args.rounds}] http {variant:10} {name:6}"
+                    try:
+                        res = self.http_run(name, pipelined)
+                        runs.append(res)
+                        log(f"{tag} {res['rps']:>12,.0f} req/s  cpu {res['server_cpu_us_per_req'] or 0:7.3f} us/req  "
+                            f"p99 {fmt(res['lat'].get('99'), 1)} us  errors {res['errors']}  check {res['check']}")
+                    except BenchError as e:
+                        runs.append({"failed": str(e)})
+                        log(f"{tag} FAILED: {e}")
+                    self.save_raw()
+
+    # ---------------------------------------------------------------- micro
+
+    def run_micro(self) -> None:
+        b = self.build / "bench" / "bench_micro"
+        if not b.is_file():
+            self.skipped["micro"] = f"{rel(b)} was not built (needs the gnet library and Google Benchmark)"
+            return
+        min_time = "0.05" if self.smoke() else "0.5"
+        cmd = [str(b), "--benchmark_format=json", f"--benchmark_min_time={min_time}"]
+        self.commands["micro"] = " ".join(self.pinned([rel(b)] + cmd[1:], self.pin_server))
+        p = self.spawn(cmd, cpu=self.pin_server, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+        try:
+            out, err = p.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            self.skipped["micro"] = "bench_micro timed out"
+            return
+        finally:
+            self.stop(p)
+        try:
+            data = json.loads(out.decode())
+        except json.JSONDecodeError:
+            self.skipped["micro"] = f"bench_micro failed: {err.decode(errors='replace')[-300:]}"
+            return
+        unit = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
+        self.results["micro"] = [
+            {"name": bm["name"], "ns": bm["real_time"] * unit[bm["time_unit"]],
+             "cpu_ns": bm["cpu_time"] * unit[bm["time_unit"]],
+             "bytes_per_second": bm.get("bytes_per_second"), "items_per_second": bm.get("items_per_second")}
+            for bm in data.get("benchmarks", []) if bm.get("run_type", "iteration") == "iteration"]
+        log(f"[micro]  {len(self.results['micro'])} micro-benchmarks")
+
+    # ---------------------------------------------------------------- bookkeeping
+
+    def smoke(self) -> bool:
+        a = self.args
+        return a.rounds < 3 or a.duration < 5 or bool(a.only) or bool(a.servers)
+
+    def save_raw(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.results["meta"] = {
+            "argv": self.argv, "notes": self.notes, "skipped": self.skipped, "commands": self.commands,
+            "pins": [self.pin_server, self.pin_load],
+            "args": {k: getattr(self.args, k) for k in ("duration", "warmup", "rounds", "only", "servers",
+                                                        "strace_duration", "perf_duration", "http_duration",
+                                                        "idle_conns")}}
+        (self.workdir / "results.json").write_text(json.dumps(self.results, indent=1))
+
+    def load_raw(self, path: Path) -> None:
+        """Re-renders a report from an earlier run's results.json (--from-results)."""
+        self.results = json.loads(path.read_text())
+        meta = self.results.get("meta", {})
+        self.argv = meta.get("argv", [])
+        self.notes = meta.get("notes", [])
+        self.skipped = meta.get("skipped", {})
+        self.commands = meta.get("commands", {})
+        self.pin_server, self.pin_load = meta.get("pins", [self.pin_server, self.pin_load])
+        for k, v in meta.get("args", {}).items():
+            setattr(self.args, k, v)
+
+    def record_commands(self, echo: list[str], scenarios: list[dict]) -> None:
+        a = self.args
+        lg = rel(self.loadgen)
+        for name in echo:
+            self.commands[f"server {name}"] = " ".join(self.pinned([rel(self.echo_binary(name))] + self.echo_cmd(name, 0)[1:], self.pin_server)).replace("--port 0", "--port P")
+        for sc in scenarios:
+            self.commands[f"load {sc['key']}"] = " ".join(self.pinned(
+                [lg] + self.loadgen_cmd("P", sc, "PID", a.duration, a.warmup)[1:], self.pin_load))
+        self.commands["strace"] = (
+            " ".join(self.pinned([lg] + self.loadgen_cmd("P", {"conns": 100, "size": 64, "pipeline": 1}, "PID",
+                                                           a.strace_duration, 0)[1:] + ["--wait-start"], self.pin_load))
+            + "   # connects, then waits; meanwhile: strace -c -f -o FILE -p PID; then 'go' on its stdin")
+        self.commands["idle"] = " ".join(self.pinned([lg, "--host", "127.0.0.1", "--port", "P", "--conns",
+                                                     str(a.idle_conns), "--idle"], self.pin_load))
+        self.commands["nginx"] = ("taskset -c 0 " if self.pin_server is not None else "") + \
+            "nginx -p DIR -c DIR/nginx.conf -e DIR/error.log -g 'daemon off;'   # DIR/nginx.conf = bench/bench_http_nginx.conf with @PORT@, @PREFIX@ filled in"
+        hb = self.build / "examples" / "http"
+        self.commands["gnet http"] = " ".join(self.pinned([rel(hb)] + (self.gnet_flags(hb, 0, False) if hb.is_file() else ["--port", "0"]), self.pin_server)).replace("--port 0", "--port P")
+        for pipelined in (False, True):
+            c = self.wrk_cmd(0, pipelined)
+            c = [rel(Path(x)) if x.endswith(".lua") else x for x in c]
+            self.commands["wrk " + ("pipeline16" if pipelined else "plain")] = " ".join(
+                self.pinned(c, self.pin_load)).replace(":0/", ":P/")
+
+    def run(self) -> None:
+        a = self.args
+        if not self.loadgen.is_file():
+            raise BenchError(f"{rel(self.loadgen)} not found: build with -DGNET_BUILD_BENCH=ON first")
+        if self.workdir.exists():
+            shutil.rmtree(self.workdir)
+        (self.workdir / "logs").mkdir(parents=True)
+        only = set(a.only.split(",")) if a.only else None
+        unknown = (only or set()) - {s["key"] for s in SCENARIOS} - set(EXTRA_PARTS)
+        if unknown:
+            raise BenchError(f"unknown --only item(s) {sorted(unknown)}; know {[s['key'] for s in SCENARIOS] + EXTRA_PARTS}")
+        wanted = a.servers.split(",") if a.servers else list(ECHO_SERVERS) + ["nginx"]
+        bad = set(wanted) - set(ECHO_SERVERS) - {"nginx"}
+        if bad:
+            raise BenchError(f"unknown server(s) {sorted(bad)}; know {list(ECHO_SERVERS) + ['nginx']}")
+        echo = self.available_echo([s for s in ECHO_SERVERS if s in wanted])
+        scenarios = [s for s in SCENARIOS if only is None or s["key"] in only]
+        self.record_commands(echo, scenarios)
+        log(f"servers: {', '.join(echo) or 'none'}; pinned: server CPU {self.pin_server}, load CPU {self.pin_load}; "
+            f"logs in {rel(self.workdir)}")
+        if echo and scenarios:
+            self.run_echo(echo, scenarios)
+        if echo and (only is None or "strace" in only):
+            self.run_strace(echo)
+        if echo and (only is None or "perf" in only):
+            self.run_perf(echo)
+        if echo and (only is None or "idle" in only):
+            self.run_idle(echo)
+        if only is None or "http" in only:
+            self.run_http([s for s in HTTP_SERVERS if s in wanted])
+        if only is None or "micro" in only:
+            self.run_micro()
+        self.save_raw()
+
+
+def http_check(port: int) -> str:
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.request("GET", "/")
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        return "ok" if r.status == 200 and body == b"Hello, World!" else f"GET / gave {r.status} {body[:40]!r}"
+    except (OSError, http.client.HTTPException) as e:
+        return f"GET / failed: {e}"
+
+
+def parse_strace(text: str) -> dict[str, tuple[int, int]]:
+    calls = {}
+    row = re.compile(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:(\d+)\s+)?(\w+)\s*$")
+    for line in text.splitlines():
+        m = row.match(line)
+        if m and m.group(3) != "total":
+            calls[m.group(3)] = (int(m.group(1)), int(m.group(2) or 0))
+    if not calls:
+        raise BenchError(f"no strace summary: {text[-300:]!r}")
+    return calls
+
+
+def parse_wrk(out: str) -> dict | None:
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+),", out)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not m or not rps:
+        return None
+    scale = {"us": 1, "ms": 1e3, "s": 1e6, "m": 60e6}
+    # wrk 4.1 sometimes prints a percentile as 0.00us (seen with pipelining): treat it as missing.
+    lat = {q: float(v) * scale[u] for q, v, u in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+           if float(v) > 0}
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = (sum(int(x) for x in sock.groups()) if sock else 0) + (int(non2xx.group(1)) if non2xx else 0)
+    return {"requests": int(m.group(1)), "rps": float(rps.group(1)), "lat": lat, "errors": errors,
+            "socket_errors": sock.group(0) if sock else None, "non2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+# ------------------------------------------------------------------------- report
+
+def machine_info(build: Path) -> list[str]:
+    lscpu = cmd_output(["lscpu"])
+    def field(name):
+        m = re.search(rf"^{re.escape(name)}:\s*(.+)$", lscpu, re.M)
+        return m.group(1).strip() if m else "?"
+    osr = "?"
+    try:
+        m = re.search(r'^PRETTY_NAME="?([^"\n]+)', Path("/etc/os-release").read_text(), re.M)
+        osr = m.group(1) if m else "?"
+    except OSError:
+        pass
+    cxx, btype = "c++", "?"
+    try:
+        cache = (build / "CMakeCache.txt").read_text()
+        m = re.search(r"^CMAKE_CXX_COMPILER:\w+=(.+)$", cache, re.M)
+        cxx = m.group(1) if m else cxx
+        m = re.search(r"^CMAKE_BUILD_TYPE:\w+=(.*)$", cache, re.M)
+        btype = (m.group(1) if m else "") or "(none)"
+    except OSError:
+        pass
+    boost = "?"
+    try:
+        m = re.search(r'#define BOOST_LIB_VERSION "([\d_]+)"', Path("/usr/include/boost/version.hpp").read_text())
+        boost = m.group(1).replace("_", ".") if m else "?"
+    except OSError:
+        pass
+    pc = lambda mod: cmd_output(["pkg-config", "--modversion", mod]) or "?"
+    mem = "?"
+    try:
+        m = re.search(r"MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text())
+        mem = f"{int(m.group(1)) / 1048576:.1f} GiB" if m else "?"
+    except OSError:
+        pass
+    try:
+        import matplotlib
+        mpl = matplotlib.__version__
+    except ImportError:
+        mpl = "not installed"
+    rev = cmd_output(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+    return [
+        f"- CPU: {field('Model name')}, {field('CPU(s)')} CPUs ({field('Thread(s) per core')} thread(s) per core), "
+        f"hypervisor: {field('Hypervisor vendor')}; memory {mem}",
+        f"- Kernel: `{' '.join(platform.uname()[i] for i in (0, 2, 4))}`; OS: {osr}",
+        f"- Compiler: `{(cmd_output([cxx, '--version']).splitlines() or ['?'])[0]}`, CMake build type {btype}",
+        f"- Peers: libuv {pc('libuv')}, libevent {pc('libevent_core')}, Boost.Asio (Boost {boost}), "
+        f"{cmd_output(['nginx', '-v']) or 'nginx ?'}, {(cmd_output(['wrk', '-v']).splitlines() or ['wrk ?'])[0].split(' Copyright')[0]}, "
+        f"{(cmd_output(['strace', '-V']).splitlines() or ['strace ?'])[0]}, matplotlib {mpl}",
+        f"- gnet-cpp revision: {('`' + rev + '`') if re.fullmatch(r'[0-9a-f]{4,40}', rev or '') else '(no commit yet)'}; "
+        f"run {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+    ]
+
+
+def summarize_echo(results: dict) -> dict:
+    """scenario -> server -> medians (and min/max of the CPU figure) over the successful rounds."""
+    out = {}
+    for key, per in results.items():
+        out[key] = {}
+        for name, runs in per.items():
+            ok = [r for r in runs if "failed" not in r]
+            cpu = [r.get("server_cpu_us_per_msg") for r in ok if r.get("server_cpu_us_per_msg") is not None]
+            out[key][name] = {
+                "runs": len(runs), "ok": len(ok), "failures": [r["failed"] for r in runs if "failed" in r],
+                "errors": sum(r.get("errors", 0) for r in ok),
+                "cpu": median(cpu), "cpu_min": min(cpu) if cpu else None, "cpu_max": max(cpu) if cpu else None,
+                **{m: median([r.get(m) for r in ok]) for m in
+                   ("msgs_per_s", "mb_per_s", "p50_us", "p99_us", "p999_us", "server_cpu_pct", "loadgen_cpu_pct")},
+            }
+    return out
+
+
+def make_plots(summary: dict, servers: list[str], http: dict, img_dir: Path,
+               smoke: bool) -> tuple[list[str], str | None]:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        return [], f"matplotlib is not available ({e}); no plots"
+
+    def stamp(fig):
+        if smoke:
+            fig.text(0.5, 0.5, "SMOKE RUN — not measurements", ha="center", va="center", fontsize=28,
+                     color="red", alpha=0.25, rotation=20)
+    img_dir.mkdir(parents=True, exist_ok=True)
+    made = []
+    keys = [s["key"] for s in SCENARIOS if s["key"] in summary]
+    titles = {s["key"]: s["title"] for s in SCENARIOS}
+    colors = {"bare_epoll": "#555555", "gnet": "#d62728", "libuv": "#1f77b4", "libevent": "#2ca02c",
+              "asio": "#9467bd", "nginx": "#8c564b"}
+    if keys and servers:
+        fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
+        width = 0.8 / len(servers)
+        for i, name in enumerate(servers):
+            xs = [j + (i - (len(servers) - 1) / 2) * width for j in range(len(keys))]
+            vals = [summary[k].get(name, {}).get("cpu") or 0 for k in keys]
+            ref = [summary[k].get(REFERENCE, {}).get("cpu") for k in keys]
+            ratios = [v / r if v and r else 0 for v, r in zip(vals, ref)]
+            axes[0].bar(xs, vals, width, label=ECHO_SERVERS[name], color=colors.get(name))
+            axes[1].bar(xs, ratios, width, label=ECHO_SERVERS[name], color=colors.get(name))
+        axes[0].set_ylabel("server CPU µs per echoed message")
+        axes[0].set_yscale("log")
+        axes[0].set_title("Server CPU per message (median, lower is better)")
+        axes[1].axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+        axes[1].set_ylabel("× bare epoll")
+        axes[1].set_title("CPU per message relative to the bare epoll loop")
+        for ax in axes:
+            ax.set_xticks(range(len(keys)))
+            ax.set_xticklabels([titles[k].replace(", ", "\n", 1) for k in keys], fontsize=8)
+            ax.grid(axis="y", alpha=0.3)
+        axes[0].legend(fontsize=8)
+        fig.tight_layout()
+        stamp(fig)
+        fig.savefig(img_dir / "bench_cpu_per_msg.png", dpi=110)
+        plt.close(fig)
+        made.append("bench_cpu_per_msg.png")
+
+        cols = min(3, len(keys))
+        rows = (len(keys) + cols - 1) // cols
+        fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False)
+        pct = [("p50_us", "p50"), ("p99_us", "p99"), ("p999_us", "p99.9")]
+        for idx, k in enumerate(keys):
+            ax = axes[idx // cols][idx % cols]
+            w = 0.8 / len(pct)
+            for j, (m, label) in enumerate(pct):
+                xs = [i + (j - 1) * w for i in range(len(servers))]
+                ax.bar(xs, [summary[k].get(n, {}).get(m) or 0 for n in servers], w, label=label)
+            ax.set_yscale("log")
+            ax.set_title(titles[k], fontsize=10)
+            ax.set_xticks(range(len(servers)))
+            ax.set_xticklabels([n.replace("_", " ") for n in servers], fontsize=8, rotation=20)
+            ax.set_ylabel("round trip µs")
+            ax.grid(axis="y", alpha=0.3)
+            if idx == 0:
+                ax.legend(fontsize=8)
+        for idx in range(len(keys), rows * cols):
+            axes[idx // cols][idx % cols].axis("off")
+        fig.suptitle("Round-trip latency percentiles (median of rounds)")
+        fig.tight_layout()
+        stamp(fig)
+        fig.savefig(img_dir / "bench_latency.png", dpi=110)
+        plt.close(fig)
+        made.append("bench_latency.png")
+    if http:
+        variants = [v for v in ("plain", "pipeline16") if v in http]
+        names = sorted({n for v in variants for n in http[v]}, key=lambda n: list(HTTP_SERVERS).index(n))
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        w = 0.8 / max(len(names), 1)
+        for i, n in enumerate(names):
+            xs = [j + (i - (len(names) - 1) / 2) * w for j in range(len(variants))]
+            axes[0].bar(xs, [http[v].get(n, {}).get("rps") or 0 for v in variants], w, label=HTTP_SERVERS[n],
+                        color=colors.get(n, "#d62728"))
+            axes[1].bar(xs, [http[v].get(n, {}).get("cpu") or 0 for v in variants], w, label=HTTP_SERVERS[n],
+                        color=colors.get(n, "#d62728"))
+        axes[0].set_title("HTTP plaintext requests/s (wrk, median)")
+        axes[1].set_title("Server CPU µs per request (median)")
+        for ax in axes:
+            ax.set_xticks(range(len(variants)))
+            ax.set_xticklabels(variants)
+            ax.grid(axis="y", alpha=0.3)
+        axes[0].legend(fontsize=8)
+        fig.tight_layout()
+        stamp(fig)
+        fig.savefig(img_dir / "bench_http.png", dpi=110)
+        plt.close(fig)
+        made.append("bench_http.png")
+    return made, None
+
+
+def write_report(h: Harness, out: Path, img_dir: Path) -> None:
+    a, res = h.args, h.results
+    summary = summarize_echo(res["echo"])
+    servers = [s for s in ECHO_SERVERS if any(s in per for per in summary.values())]
+    http = {}
+    for variant, per in res["http"].items():
+        http[variant] = {}
+        for name, runs in per.items():
+            ok = [r for r in runs if "failed" not in r]
+            http[variant][name] = {
+                "ok": len(ok), "runs": len(runs), "failures": [r["failed"] for r in runs if "failed" in r],
+                "rps": median([r["rps"] for r in ok]), "cpu": median([r["server_cpu_us_per_req"] for r in ok]),
+                "p50": median([r["lat"].get("50") or None for r in ok]),
+                "p99": median([r["lat"].get("99") or None for r in ok]),
+                "errors": sum(r["errors"] for r in ok), "checks": sorted({r["check"] for r in ok})}
+    plots, plot_note = make_plots(summary, servers, http, img_dir, h.smoke())
+    img_rel = os.path.relpath(img_dir.resolve(), out.resolve().parent)
+    L = []
+    L.append("# Benchmarks")
+    L.append("")
+    L.append("<!-- Generated by bench/run_bench.py (`make bench`); edits are overwritten. -->")
+    L.append("")
+    if h.smoke():
+        L.append(f"> **SMOKE RUN — these numbers are not measurements.** This file was produced by a short check "
+                 f"of the harness ({a.rounds} round(s) of {a.duration:g} s"
+                 f"{', a subset of the servers or parts' if (a.only or a.servers) else ''}; the command is under "
+                 f"\"Exact commands\"). Regenerate with `make bench` for the real figures.")
+        L.append("")
+    L.append("gnet-cpp against the event-loop libraries a user would pick instead, on one machine in one run. "
+             "Everything here is regenerated by `make bench` (which runs "
+             "`/usr/bin/python3 bench/run_bench.py --build build-bench`).")
+    L.append("")
+    L.append("## Machine")
+    L.append("")
+    L += machine_info(h.build)
+    L.append("")
+    L.append("## Method")
+    L.append("")
+    L.append(f"- Each server runs alone on {'CPU ' + str(h.pin_server) if h.pin_server is not None else 'any CPU'}, "
+             f"the load generator (or wrk) on {'CPU ' + str(h.pin_load) if h.pin_load is not None else 'any CPU'} (`taskset`). "
+             "Every server is single-threaded (one event loop) and listens on 127.0.0.1.")
+    L.append("- **Headline: server CPU time per echoed message** = the server's utime+stime (`/proc/PID/stat`) "
+             "over the measured window ÷ messages echoed in it. With two cores the load generator saturates its "
+             "core before an efficient server does, so msgs/s partly measures the generator; CPU/message does not. "
+             "`srv CPU %` and `gen CPU %` show who was the bottleneck.")
+    L.append(f"- `bench/loadgen`: closed loop, one thread, plain epoll. Each connection keeps *pipeline* messages in "
+             f"flight, sends the next when one has fully come back, and checks every echoed byte against a "
+             f"per-connection pseudo-random pattern (a mismatch, a lost connection or a failed connect is an error). "
+             f"Latency = queued → fully echoed, in an HDR-style log-bucketed histogram (< 0.8 % bucket width). "
+             f"Warm-up {a.warmup:g} s, then {a.duration:g} s measured.")
+    L.append(f"- Interleaved rounds: {a.rounds} round(s); in each, every scenario runs on every server back to back "
+             "(the server order rotates each round), a fresh server process per run. Tables show the median over "
+             "rounds (CPU also min–max); ratios are medians ÷ the bare epoll loop's median.")
+    L.append("- MB/s counts echoed payload in one direction (10^6 bytes).")
+    L.append("")
+    L.append("### Servers")
+    L.append("")
+    L.append("| server | what it is |")
+    L.append("|---|---|")
+    desc = {
+        "bare_epoll": "`bench/peer_bare_epoll.cpp`: hand-written level-triggered epoll loop; one `read` per readiness into "
+                      "one 64 KiB buffer, `write` straight back, queue + `EPOLLOUT` only for what the kernel refuses.",
+        "gnet": "`examples/echo` with `--loops 1`.",
+        "libuv": "`bench/peer_libuv.cpp`: `alloc_cb` returns one static 64 KiB buffer; `uv_try_write` first, `uv_write` "
+                 "of a copy only for the remainder (tuned libuv).",
+        "libevent": "`bench/peer_libevent.cpp`: `evconnlistener` + one `bufferevent` per connection; the read callback "
+                    "does `evbuffer_add_buffer(output, input)` (idiomatic; libevent manages its own chains).",
+        "asio": "`bench/peer_asio.cpp`: Asio's canonical async echo: `io_context{1}`, a session per connection with a "
+                "4 KiB buffer, `async_read_some` → `async_write` → read again.",
+    }
+    for name in ECHO_SERVERS:
+        if name in servers:
+            L.append(f"| {ECHO_SERVERS[name]} | {desc[name]} |")
+        elif name in h.skipped:
+            L.append(f"| {ECHO_SERVERS[name]} | **not run**: {h.skipped[name]} |")
+    L.append("")
+    L.append("All peers set `TCP_NODELAY` on accepted sockets and reuse their read buffer (no per-read `malloc` in "
+             "our code).")
+    L.append("")
+    L.append("### Exact commands")
+    L.append("")
+    L.append("```sh")
+    L.append(f"# this report: /usr/bin/python3 bench/run_bench.py {shlex.join(h.argv)}")
+    for k, v in h.commands.items():
+        L.append(f"# {k}")
+        L.append(v)
+    L.append("```")
+    L.append("")
+    L.append("P is a free port picked per run, PID the server's process id.")
+    L.append("")
+
+    # ---- echo tables
+    if summary:
+        L.append("## Echo: CPU per message (summary)")
+        L.append("")
+        keys = [s["key"] for s in SCENARIOS if s["key"] in summary]
+        titles = {s["key"]: s["title"] for s in SCENARIOS}
+        L.append("Server CPU µs per echoed message, median (× the bare epoll loop):")
+        L.append("")
+        L.append("| server | " + " | ".join(titles[k] for k in keys) + " |")
+        L.append("|---|" + "---:|" * len(keys))
+        for name in servers:
+            cells = []
+            for k in keys:
+                s = summary[k].get(name)
+                ref = summary[k].get(REFERENCE, {}).get("cpu")
+                if not s or s["cpu"] is None:
+                    cells.append("failed" if s and s["failures"] else "—")
+                    continue
+                ratio = f" ({s['cpu'] / ref:.2f}×)" if ref else ""
+                cells.append(f"{s['cpu']:.3f}{ratio}")
+            L.append(f"| {ECHO_SERVERS[name]} | " + " | ".join(cells) + " |")
+        L.append("")
+        for p in plots:
+            if p == "bench_cpu_per_msg.png":
+                L.append(f"![server CPU per message]({img_rel}/{p})")
+                L.append("")
+        L.append("## Echo: every scenario")
+        L.append("")
+        for k in keys:
+            L.append(f"### {titles[k]}")
+            L.append("")
+            L.append("| server | msgs/s | MB/s | p50 µs | p99 µs | p99.9 µs | CPU µs/msg (min–max) | × bare epoll "
+                     "| srv CPU % | gen CPU % | errors | rounds ok |")
+            L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+            ref = summary[k].get(REFERENCE, {}).get("cpu")
+            for name in servers:
+                s = summary[k].get(name)
+                if not s:
+                    continue
+                cpu = (f"{s['cpu']:.3f} ({s['cpu_min']:.3f}–{s['cpu_max']:.3f})" if s["cpu"] is not None else "—")
+                ratio = f"{s['cpu'] / ref:.2f}" if s["cpu"] is not None and ref else "—"
+                L.append(f"| {ECHO_SERVERS[name]} | {fmt(s['msgs_per_s'], 0)} | {fmt(s['mb_per_s'], 2)} | "
+                         f"{fmt(s['p50_us'], 1)} | {fmt(s['p99_us'], 1)} | {fmt(s['p999_us'], 1)} | {cpu} | {ratio} | "
+                         f"{fmt(s['server_cpu_pct'], 0)} | {fmt(s['loadgen_cpu_pct'], 0)} | {s['errors']} | "
+                         f"{s['ok']}/{s['runs']} |")
+            fails = [f"{ECHO_SERVERS[n]}: {f}" for n in servers for f in summary[k].get(n, {}).get("failures", [])]
+            if fails:
+                L.append("")
+                L += [f"- failed run — {f}" for f in fails]
+            L.append("")
+        for p in plots:
+            if p == "bench_latency.png":
+                L.append(f"![latency percentiles]({img_rel}/{p})")
+                L.append("")
+
+    # ---- syscalls
+    L.append("## Syscalls per echoed message")
+    L.append("")
+    if res["strace"]:
+        L.append(f"`strace -c -f -p PID` attached to the server while `loadgen --wait-start` (100 connections, 64 B, "
+                 f"not pipelined, {a.strace_duration:g} s) sends traffic; connections are set up before the attach and "
+                 "torn down after the detach, so only echo traffic is counted (`restart_syscall` from the attach is "
+                 "dropped). Under strace the server is much slower, so `epoll_wait` returns more events per call than "
+                 "in the timed runs: the epoll_wait share is a lower bound.")
+        L.append("")
+        L.append(f"| server | syscalls/msg | read | write | epoll_wait | epoll_ctl | other | of which failed (EAGAIN…) | messages |")
+        L.append("|---|---:|---:|---:|---:|---:|---|---:|---:|")
+        for name in servers:
+            r = res["strace"].get(name)
+            if not r:
+                continue
+            if "failed" in r:
+                L.append(f"| {ECHO_SERVERS[name]} | failed: {r['failed']} | | | | | | | |")
+                continue
+            g = r["groups"]
+            other = ", ".join(f"{s} {v:.3f}" for s, v in list(r["others"].items())[:4]) or "0"
+            L.append(f"| {ECHO_SERVERS[name]} | {r['per_msg']:.3f} | {g['read']:.3f} | {g['write']:.3f} | "
+                     f"{g['epoll_wait']:.3f} | {g['epoll_ctl']:.3f} | {other} | {r['failed_per_msg']:.3f} | {r['messages']} |")
+        L.append("")
+    else:
+        L.append(f"Not run{': ' + h.skipped['strace'] if 'strace' in h.skipped else ' (not selected)'}.")
+        L.append("")
+
+    # ---- perf
+    if res.get("perf"):
+        L.append("## Where the time goes (perf, 100 conns 64 B)")
+        L.append("")
+        L.append(f"`perf record -F 2000 -p PID -- sleep {a.perf_duration:g}` on the server during a 100-connection 64 B "
+                 "echo run (flat profile, `perf report --no-children --sort dso,sym`). Full reports: the files named "
+                 "below.")
+        L.append("")
+        for name, r in res["perf"].items():
+            label = ECHO_SERVERS.get(name, name)
+            if "failed" in r:
+                L.append(f"- {label}: failed: {r['failed']}")
+                L.append("")
+                continue
+            L.append(f"**{label}**: kernel {r['kernel_pct']:.1f} %, user space {r['user_pct']:.1f} % of samples "
+                     f"(`{r['report']}`).")
+            L.append("")
+            L.append("| % | where | symbol |")
+            L.append("|---:|---|---|")
+            for x in r["top"][:10]:
+                L.append(f"| {x['pct']:.2f} | {'kernel' if x['kernel'] else x['dso']} | `{x['sym'][:90]}` |")
+            extra = [x for x in r["user_top"] if x not in r["top"][:10]][:5]
+            for x in extra:
+                L.append(f"| {x['pct']:.2f} | {x['dso']} | `{x['sym'][:90]}` |")
+            L.append("")
+    elif "perf" in h.skipped:
+        L.append(f"Profile not taken: {h.skipped['perf']}.")
+        L.append("")
+
+    # ---- idle memory
+    L.append("## Idle memory")
+    L.append("")
+    if res["idle"]:
+        L.append(f"VmRSS of the server (`/proc/PID/status`) once listening, then while holding {a.idle_conns} "
+                 "connections that never send (`loadgen --idle`); bytes per connection = the growth ÷ connections "
+                 "accepted. Kernel socket memory is not in RSS.")
+        L.append("")
+        L.append("| server | RSS before KiB | RSS holding KiB | connections | bytes/conn above baseline |")
+        L.append("|---|---:|---:|---:|---:|")
+        for name in servers:
+            r = res["idle"].get(name)
+            if not r:
+                continue
+            if "failed" in r:
+                L.append(f"| {ECHO_SERVERS[name]} | failed: {r['failed']} | | | |")
+                continue
+            L.append(f"| {ECHO_SERVERS[name]} | {r['base_kib']} | {r['held_kib']} | {r['accepted']} | "
+                     f"{r['bytes_per_conn']:.0f} |")
+        L.append("")
+    else:
+        L.append("Not run (not selected).")
+        L.append("")
+
+    # ---- HTTP
+    L.append("## HTTP plaintext")
+    L.append("")
+    if http:
+        L.append(f"`wrk -t1 -c100 -d{a.http_duration:g}s` on the load CPU against `GET /` → 200 \"Hello, World!\", "
+                 "plain and with 16 requests pipelined per round trip (`bench/wrk_pipeline.lua`). nginx runs one "
+                 "worker with `bench/bench_http_nginx.conf`. Server CPU per request = utime+stime of the server and "
+                 "its children (nginx's worker) over the wrk run ÷ requests. `check` is a `GET /` made before each run. "
+                 "Latency percentiles are wrk's (with pipelining, per batch of 16; a percentile wrk printed as 0 "
+                 "is shown as —).")
+        L.append("")
+        L.append("| variant | server | req/s | p50 µs | p99 µs | CPU µs/req | errors | check | rounds ok |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---|---:|")
+        for variant in ("plain", "pipeline16"):
+            for name in HTTP_SERVERS:
+                s = http.get(variant, {}).get(name)
+                if not s:
+                    continue
+                L.append(f"| {variant} | {HTTP_SERVERS[name]} | {fmt(s['rps'], 0)} | {fmt(s['p50'], 0)} | "
+                         f"{fmt(s['p99'], 0)} | {fmt(s['cpu'], 3)} | {s['errors']} | {', '.join(s['checks']) or '—'} | "
+                         f"{s['ok']}/{s['runs']} |")
+                for f in s["failures"]:
+                    L.append(f"| | failed run: {f} | | | | | | | |")
+        L.append("")
+        if "bench_http.png" in plots:
+            L.append(f"![HTTP plaintext]({img_rel}/bench_http.png)")
+            L.append("")
+    for k in ("gnet_http", "nginx", "http"):
+        if k in h.skipped:
+            L.append(f"- Not run: {h.skipped[k]}.")
+    if not http and not any(k in h.skipped for k in ("gnet_http", "nginx", "http")):
+        L.append("Not run (not selected).")
+    L.append("")
+
+    # ---- micro
+    L.append("## Micro-benchmarks (Google Benchmark)")
+    L.append("")
+    if res["micro"]:
+        L.append("Internal buffers: the inbound `RingBuffer` and the outbound `BlockPool` (against `new`/`delete` of "
+                 "a block), pinned to the server CPU (`bench/bench_micro.cpp`). Debian's libbenchmark prints "
+                 "\"Library was built as DEBUG\": that is the benchmark library's own build, not the code measured.")
+        L.append("")
+        L.append("| benchmark | ns/op (wall) | ns/op (CPU) | throughput (per CPU second) |")
+        L.append("|---|---:|---:|---:|")
+        for bm in res["micro"]:
+            thr = (f"{bm['bytes_per_second'] / 1e9:.2f} GB/s" if bm.get("bytes_per_second")
+                   else f"{bm['items_per_second'] / 1e6:.1f} M items/s" if bm.get("items_per_second") else "")
+            L.append(f"| `{bm['name']}` | {bm['ns']:.1f} | {bm.get('cpu_ns', bm['ns']):.1f} | {thr} |")
+        L.append("")
+    else:
+        L.append(f"Not run{': ' + h.skipped['micro'] if 'micro' in h.skipped else ' (not selected)'}.")
+        L.append("")
+
+    # ---- targets
+    L.append("## Targets (issue 7)")
+    L.append("")
+    L += target_lines(summary, res, h)
+    L.append("")
+    notes = list(h.notes) + list(h.args.note or [])
+    if plot_note:
+        notes.append(plot_note)
+    if notes:
+        L.append("## Notes")
+        L.append("")
+        L += [f"- {n}" for n in notes]
+        L.append("")
+    L.append(f"Raw per-run results: `{rel(h.workdir / 'results.json')}` (not committed); server logs in "
+             f"`{rel(h.workdir / 'logs')}`.")
+    L.append("")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(L))
+    log(f"wrote {rel(out)}" + (f" and {', '.join(rel(img_dir / p) for p in plots)}" if plots else ""))
+
+
+def target_lines(summary: dict, res: dict, h: Harness) -> list[str]:
+    if "gnet" in h.skipped or not any("gnet" in per for per in summary.values()) and "gnet" not in res["strace"]:
+        why = f" ({h.skipped['gnet']})" if "gnet" in h.skipped else ""
+        return [f"gnet-cpp's echo server was not measured in this run{why}, so the targets are not evaluated."]
+    L = ["| target | measured | verdict |", "|---|---:|---|"]
+
+    def verdict(value, limit):
+        if value is None:
+            return "not measured"
+        if value <= limit:
+            return "met"
+        return f"**missed by {100 * (value / limit - 1):.1f} %**"
+
+    for k in ("c100", "c100p16"):
+        s = summary.get(k, {})
+        g = s.get("gnet", {}).get("cpu")
+        for peer, limit, label in (("bare_epoll", 1.0, "bare epoll"), ("libevent", 0.8, "libevent"),
+                                   ("asio", 0.8, "Asio"), ("libuv", 1.0, "libuv")):
+            p = s.get(peer, {}).get("cpu")
+            ratio = g / p if g is not None and p else None
+            title = next(x["title"] for x in SCENARIOS if x["key"] == k)
+            L.append(f"| CPU/msg, {title}: ≤ {limit:.1f}× {label} | {fmt(ratio, 2)}× | {verdict(ratio, limit)} |")
+    st = res["strace"].get("gnet", {})
+    L.append(f"| syscalls per echoed message (not pipelined) ≤ {TARGET_SYSCALLS_PER_MSG} | {fmt(st.get('per_msg'), 3)} | "
+             f"{verdict(st.get('per_msg'), TARGET_SYSCALLS_PER_MSG)} |")
+    idle = res["idle"].get("gnet", {})
+    L.append(f"| idle connection ≤ {TARGET_IDLE_BYTES} B RSS above baseline | {fmt(idle.get('bytes_per_conn'), 0)} B | "
+             f"{verdict(idle.get('bytes_per_conn'), TARGET_IDLE_BYTES)} |")
+    L.append("")
+    L.append("Where a target is missed: the margin is in the verdict; the profiles under \"Where the time goes\" "
+             "show where the time is spent, and the explanation belongs here.")
+    return L
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build-bench", help="CMake build dir configured with -DGNET_BUILD_BENCH=ON")
+    ap.add_argument("--duration", type=float, default=5.0, help="measured seconds per echo run (default 5)")
+    ap.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per echo run (default 1)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    ap.add_argument("--only", default="", help="comma list of parts: " + ",".join([s["key"] for s in SCENARIOS] + EXTRA_PARTS))
+    ap.add_argument("--servers", default="", help="comma list of: " + ",".join(list(ECHO_SERVERS) + ["nginx"]))
+    ap.add_argument("--strace-duration", type=float, default=None, help="seconds of traffic under strace (default 2)")
+    ap.add_argument("--perf-duration", type=float, default=None, help="seconds of perf sampling (default 2)")
+    ap.add_argument("--http-duration", type=float, default=None, help="wrk seconds (default --duration)")
+    ap.add_argument("--idle-conns", type=int, default=10000, help="idle connections for the memory figure")
+    ap.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"), help="report path")
+    ap.add_argument("--img-dir", default=str(REPO / "docs" / "img"), help="directory for the PNG plots")
+    ap.add_argument("--note", action="append", help="a line for the report's Notes section (repeatable)")
+    ap.add_argument("--from-results", metavar="JSON",
+                    help="run nothing: re-render the report from an earlier run's <build>/bench-run/results.json")
+    args = ap.parse_args()
+    if args.rounds < 1 or args.duration <= 0:
+        ap.error("--rounds must be >= 1 and --duration > 0")
+    if args.strace_duration is None:
+        args.strace_duration = min(2.0, args.duration)
+    if args.perf_duration is None:
+        args.perf_duration = min(2.0, args.duration)
+    if args.http_duration is None:
+        args.http_duration = args.duration
+
+    def on_term(signum, frame):
+        raise Terminated(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
+
+    h = Harness(args)
+    try:
+        if args.from_results:
+            h.load_raw(Path(args.from_results))
+        else:
+            h.run()
+        write_report(h, Path(args.out), Path(args.img_dir))
+        return 0
+    except BenchError as e:
+        print(f"run_bench: {e}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, Terminated):
+        print("run_bench: interrupted; stopping every process started", file=sys.stderr)
+        return 130
+    finally:
+        h.stop_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
