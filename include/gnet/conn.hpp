@@ -60,6 +60,9 @@ class Conn {
   // Options::shutdown_timeout). on_close follows on this loop. No reads happen after this.
   void close();
   bool closing() const noexcept;
+  // Half-close: send FIN once queued output is flushed, keep reading. When the peer has finished
+  // too (on_eof returned Action::none), the connection then closes. TCP and Unix streams only.
+  void shutdown_write();
 
   // Stop/restart reading this connection (no on_traffic meanwhile; the kernel's receive window
   // then pushes back on the peer).

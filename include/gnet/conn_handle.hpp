@@ -19,6 +19,8 @@
 
 namespace gnet {
 
+class Loop;
+
 namespace detail {
 class Mailbox;
 }
@@ -33,14 +35,18 @@ class ConnHandle {
   ConnHandle(std::shared_ptr<detail::Mailbox> mailbox, std::uint32_t slot,
              std::uint32_t generation) noexcept;
 
-  // Queue bytes for the connection, in call order per calling thread. The immediate return is
+  // Queue bytes for the connection. Writes reach the loop in the order the calls were made
+  // (per thread, and across threads when the callers themselves are ordered, e.g. by a mutex).
+  // The immediate return is
   // Errc::engine_stopped when the loop no longer accepts tasks, empty otherwise.
   std::error_code async_write(std::string data, Done on_done = {}) const;
   std::error_code async_writev(std::vector<std::string> parts, Done on_done = {}) const;
   // Schedule an on_traffic call for the connection (e.g. a worker finished and the handler
   // should look at its state). Urgent lane: not delayed behind bulk writes.
   std::error_code wake() const;
-  // Close the connection after its queued output (like Conn::close). Urgent lane.
+  // Close the connection after its queued output (like Conn::close). Every async_write posted
+  // before this call (from any thread) is delivered first; writes posted after it are not
+  // waited for (they report connection_closed), so a close is never stuck behind bulk traffic.
   std::error_code close(Done on_done = {}) const;
 
   bool empty() const noexcept { return mailbox_ == nullptr; }
@@ -53,6 +59,7 @@ class ConnHandle {
   }
 
  private:
+  friend class Loop;
   std::shared_ptr<detail::Mailbox> mailbox_;
   std::uint32_t slot_ = 0;
   std::uint32_t generation_ = 0;

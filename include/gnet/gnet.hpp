@@ -2,6 +2,7 @@
 #pragma once
 
 #include "gnet/address.hpp"
+#include "gnet/client.hpp"
 #include "gnet/conn.hpp"
 #include "gnet/conn_handle.hpp"
 #include "gnet/engine.hpp"

@@ -68,6 +68,15 @@ class EventHandler {
     return Action::none;
   }
 
+  // The peer finished sending (read returned EOF). Action::close (the default) closes the
+  // connection once queued output is flushed. Action::none keeps it open for writing — a
+  // half-close, as a proxy passes through; finish later with conn.shutdown_write() (the
+  // connection then closes once both directions are done) or conn.close().
+  virtual Action on_eof(Conn& conn) {
+    (void)conn;
+    return Action::close;
+  }
+
   // With Options::ticker: called on loop 0 right after boot, then after every returned delay.
   virtual TickResult on_tick() { return {}; }
 

@@ -5,9 +5,13 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <string_view>
 #include <system_error>
 
 namespace gnet {
+
+class Conn;
+class ConnHandle;
 
 // Identifies a timer on its loop; 0 is never a valid id.
 using TimerId = std::uint64_t;
@@ -29,6 +33,20 @@ class Loop {
   TimerId run_every(std::chrono::nanoseconds period, std::function<void()> fn);
   // Returns false if the timer already fired (one-shot) or was cancelled.
   bool cancel(TimerId id);
+
+  // Connect outward from this loop: tcp://, tcp4://, tcp6://, udp:// (a connected UDP socket),
+  // unix://, unixpacket://. Must be called on this loop's thread (e.g. from a callback, as a
+  // proxy does: no thread hop). The connection lives on this loop; on_open fires for it
+  // (listener_index() == -1), then on_done(error = {}, handle). A refused, failed or timed-out
+  // (Errc::timed_out) connect calls on_done(error, {}) and nothing else. Host names are resolved
+  // with getaddrinfo on this thread: use IP literals where that must not block.
+  using DialDone = std::function<void(std::error_code, ConnHandle)>;
+  std::error_code dial(std::string_view address, std::chrono::milliseconds timeout, DialDone on_done);
+
+  // The connection a handle names, if it lives on this loop and is still open; else nullptr.
+  // Must be called on this loop's thread; the pointer is valid until the current callback or
+  // task returns. This is how one connection writes straight to its partner on the same loop.
+  Conn* lookup(const ConnHandle& handle) noexcept;
 
   // Run fn on this loop's thread soon. Safe from any thread. Returns Errc::engine_stopped once
   // the loop has stopped (fn is then dropped without running).

@@ -43,6 +43,8 @@ std::size_t Conn::outbound_buffered() const noexcept { return self(this).outboun
 void Conn::close() { self(this).request_close({}); }
 bool Conn::closing() const noexcept { return self(this).closed() || self(this).close_requested(); }
 
+void Conn::shutdown_write() { self(this).shutdown_write(); }
+
 void Conn::pause_read() { self(this).set_user_paused(true); }
 void Conn::resume_read() { self(this).set_user_paused(false); }
 

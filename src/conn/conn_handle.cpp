@@ -17,19 +17,21 @@ using detail::Mailbox;
 namespace {
 
 // Posts fn(conn) to the owning loop; on_done hears connection_closed when the slot is stale.
+enum class Lane { normal, urgent, barrier };
+
 template <class F>
 std::error_code post_to_conn(const std::shared_ptr<Mailbox>& mailbox, std::uint32_t slot, std::uint32_t gen,
-                             bool urgent, ConnHandle::Done on_done, F fn) {
+                             Lane lane, ConnHandle::Done on_done, F fn) {
   if (!mailbox) return make_error_code(Errc::connection_closed);
   EventLoop* loop = mailbox->loop();
-  bool posted = mailbox->post(
-      [loop, slot, gen, on_done = std::move(on_done), fn = std::move(fn)]() mutable {
-        Connection* conn = loop->find(slot, gen);
-        std::error_code ec = conn ? fn(*conn) : make_error_code(Errc::connection_closed);
-        if (on_done) on_done(ec);
-        if (conn) conn->settle();
-      },
-      urgent);
+  auto task = [loop, slot, gen, on_done = std::move(on_done), fn = std::move(fn)]() mutable {
+    Connection* conn = loop->find(slot, gen);
+    std::error_code ec = conn ? fn(*conn) : make_error_code(Errc::connection_closed);
+    if (on_done) on_done(ec);
+    if (conn) conn->settle();
+  };
+  bool posted = lane == Lane::barrier ? mailbox->post_barrier(std::move(task))
+                                      : mailbox->post(std::move(task), lane == Lane::urgent);
   return posted ? std::error_code{} : make_error_code(Errc::engine_stopped);
 }
 
@@ -41,12 +43,12 @@ ConnHandle::ConnHandle(std::shared_ptr<detail::Mailbox> mailbox, std::uint32_t s
 int ConnHandle::loop_index() const noexcept { return mailbox_ ? mailbox_->loop()->index() : -1; }
 
 std::error_code ConnHandle::async_write(std::string data, Done on_done) const {
-  return post_to_conn(mailbox_, slot_, generation_, false, std::move(on_done),
+  return post_to_conn(mailbox_, slot_, generation_, Lane::normal, std::move(on_done),
                       [data = std::move(data)](Connection& c) { return c.send(data); });
 }
 
 std::error_code ConnHandle::async_writev(std::vector<std::string> parts, Done on_done) const {
-  return post_to_conn(mailbox_, slot_, generation_, false, std::move(on_done),
+  return post_to_conn(mailbox_, slot_, generation_, Lane::normal, std::move(on_done),
                       [parts = std::move(parts)](Connection& c) {
                         std::vector<std::string_view> views(parts.begin(), parts.end());
                         return c.sendv(views);
@@ -54,14 +56,14 @@ std::error_code ConnHandle::async_writev(std::vector<std::string> parts, Done on
 }
 
 std::error_code ConnHandle::wake() const {
-  return post_to_conn(mailbox_, slot_, generation_, true, {}, [](Connection& c) {
+  return post_to_conn(mailbox_, slot_, generation_, Lane::urgent, {}, [](Connection& c) {
     c.wake();
     return std::error_code{};
   });
 }
 
 std::error_code ConnHandle::close(Done on_done) const {
-  return post_to_conn(mailbox_, slot_, generation_, true, std::move(on_done), [](Connection& c) {
+  return post_to_conn(mailbox_, slot_, generation_, Lane::barrier, std::move(on_done), [](Connection& c) {
     c.request_close({});
     return std::error_code{};
   });

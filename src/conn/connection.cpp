@@ -142,6 +142,11 @@ void Connection::on_readable() {
       if (!message_oriented() && static_cast<std::size_t>(n) < cap) return;
       continue;
     }
+    if (n == 0 && network_ == Network::udp) {
+      deliver({});  // connected UDP: an empty datagram, not an end of stream
+      if (!is_edge() || closed_ || !reading()) return;
+      continue;
+    }
     if (n == 0) {
       peer_eof();
       return;
@@ -159,6 +164,7 @@ void Connection::retry_read() {
 }
 
 void Connection::deliver(std::string_view fresh) {
+  loop_.touch(this);
   if (inbound_.empty()) {
     fresh_ = fresh;
   } else {
@@ -194,6 +200,14 @@ void Connection::wake() {
 void Connection::peer_eof() {
   peer_eof_ = true;
   update_interest();
+  Action action = invoke([this] { return loop_.engine().handler().on_eof(*this); });
+  if (!closed_) apply(action);
+}
+
+void Connection::shutdown_write() {
+  if (closed_ || write_shut_ || message_oriented()) return;
+  shutdown_write_requested_ = true;
+  if (in_callback_ == 0) settle();
 }
 
 std::string_view Connection::peek(std::size_t n) {
@@ -212,6 +226,7 @@ std::error_code Connection::send(std::string_view data) {
   if (closed_ || close_requested_) return make_error_code(Errc::connection_closed);
   if (message_oriented()) return send_message(data);
   if (data.empty()) return {};
+  loop_.touch(this);
   if (outbound_.empty()) {
     for (;;) {
       ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
@@ -477,7 +492,12 @@ void Connection::abort(std::error_code error) {
 
 void Connection::settle() {
   if (closed_ || in_callback_ != 0) return;
-  if (!close_requested_ && !peer_eof_) return;
+  if (shutdown_write_requested_ && !write_shut_ && !has_pending_output() && !close_requested_) {
+    ::shutdown(fd_, SHUT_WR);
+    write_shut_ = true;
+  }
+  // A half-closed connection stays open until both directions are done.
+  if (!close_requested_ && !(peer_eof_ && write_shut_)) return;
   if (!has_pending_output() || is_hard_error(error_)) {
     finish_close();
     return;
@@ -507,6 +527,7 @@ void Connection::finish_close() {
     loop_.engine().log(LogLevel::error, "on_close threw a non-exception");
   }
   --in_callback_;
+  loop_.untouch(this);
   if (registered_) loop_.poller().remove(fd_);
   registered_ = false;
   ::close(fd_);

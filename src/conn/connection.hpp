@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 
 #include <any>
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <string>
@@ -50,6 +51,9 @@ class Connection final : public Conn, public IoWatcher {
   void abort(std::error_code error);
   // Closes if a requested close can complete now; call after anything that touched the conn.
   void settle();
+  // Half-close: FIN after the queued output (see Conn::shutdown_write).
+  void shutdown_write();
+  void set_connected_datagram() noexcept { connected_datagram_ = true; }
   // ET mode only: a paused connection resumed and must read what is already in the kernel.
   void retry_read();
 
@@ -74,6 +78,11 @@ class Connection final : public Conn, public IoWatcher {
 
   std::uint32_t slot = 0;
   std::uint32_t generation = 0;
+  // Options::idle_timeout: the loop keeps open connections in last-activity order (an
+  // intrusive list, O(1) per touch), so its sweep only looks at the ones that expired.
+  Connection* idle_prev = nullptr;
+  Connection* idle_next = nullptr;
+  std::chrono::steady_clock::time_point last_active{};
 
  private:
   template <class F>
@@ -113,6 +122,8 @@ class Connection final : public Conn, public IoWatcher {
   bool peer_eof_ = false;
   bool user_paused_ = false;
   bool high_water_ = false;
+  bool shutdown_write_requested_ = false;
+  bool write_shut_ = false;
   std::uint16_t in_callback_ = 0;
   std::error_code error_;                // first error seen; reported to on_close
   std::uint64_t linger_timer_ = 0;       // bounds a flush-then-close

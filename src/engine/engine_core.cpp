@@ -40,8 +40,8 @@ EventLoop& EngineCore::pick_loop(const SocketAddress& remote) {
   return loop;
 }
 
-Result<void> EngineCore::setup(const std::vector<std::string>& addresses) {
-  if (addresses.empty()) return Error(Errc::bad_address, "no address to serve");
+Result<void> EngineCore::setup(const std::vector<std::string>& addresses, bool allow_none) {
+  if (addresses.empty() && !allow_none) return Error(Errc::bad_address, "no address to serve");
   std::vector<Address> parsed;
   for (const std::string& text : addresses) {
     auto addr = parse_address(text);
@@ -97,9 +97,11 @@ Result<void> EngineCore::serve() {
   try {
     boot = handler_.on_boot(*this);
   } catch (const std::exception& e) {
+    if (on_booted_) on_booted_();
     return Error(Errc::handler_exception, std::string("on_boot threw: ") + e.what());
   }
   if (boot == Action::shutdown) request_stop();
+  if (on_booted_) on_booted_();
 
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < loops_.size(); ++i) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,12 +19,15 @@ class EngineCore final : public Engine {
   EngineCore(EventHandler& handler, const Options& options);
   ~EngineCore();
 
-  // Parses and binds every address, creates the loops. Nothing runs yet.
-  Result<void> setup(const std::vector<std::string>& addresses);
+  // Parses and binds every address, creates the loops. Nothing runs yet. A client engine has
+  // no addresses (allow_none).
+  Result<void> setup(const std::vector<std::string>& addresses, bool allow_none = false);
   // on_boot, loops on threads (loop 0 on the caller's), join, on_shutdown.
   Result<void> serve();
 
   EventHandler& handler() noexcept { return handler_; }
+  // Called right after on_boot (Client::start waits for it).
+  std::function<void()> on_booted_;
   const Options& options() const noexcept { return options_; }
   void log(LogLevel level, const std::string& message) const;
 

@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "conn/connection.hpp"
 #include "engine/engine_core.hpp"
+#include "net/socket.hpp"
 
 namespace gnet::detail {
 namespace {
@@ -25,6 +27,7 @@ EventLoop::EventLoop(EngineCore& engine, int index)
       read_buffer_cap_(engine.options().read_buffer_cap > 0 ? engine.options().read_buffer_cap : 64 * 1024) {}
 
 EventLoop::~EventLoop() {
+  for (auto& pending : connecting_) ::close(pending->fd);
   for (auto& d : datagram_sockets_) d->release_fd();
   datagram_sockets_.clear();
   for (Slot& s : slots_) delete s.conn;
@@ -77,6 +80,13 @@ void EventLoop::run() {
   if (index_ == 0 && engine_.options().ticker) {
     run_after(std::chrono::nanoseconds(0), [this] { tick(); });
   }
+  idle_timeout_ = engine_.options().idle_timeout;
+  turn_time_ = TimerQueue::Clock::now();
+  if (idle_timeout_ > idle_timeout_.zero()) {
+    // Sweep a few times per timeout: a connection is closed between 1x and 1.25x idle_timeout.
+    auto period = std::max<std::chrono::steady_clock::duration>(idle_timeout_ / 4, std::chrono::milliseconds(5));
+    run_every(period, [this] { sweep_idle(); });
+  }
 
   PollEvent events[Poller::kMaxEvents];
   for (;;) {
@@ -89,6 +99,7 @@ void EventLoop::run() {
     if (draining_ && (timeout < 0 || timeout > 10)) timeout = 10;
 
     int n = poller_->wait(events, Poller::kMaxEvents, timeout);
+    if (idle_timeout_ > idle_timeout_.zero()) turn_time_ = TimerQueue::Clock::now();
     for (int i = 0; i < n; ++i) dispatch(events[i]);
 
     if (!deferred_reads_.empty()) {
@@ -138,8 +149,14 @@ void EventLoop::dispatch(const PollEvent& event) {
       wake_pending_ = true;
       break;
     }
-    case IoWatcher::Kind::connecting:
+    case IoWatcher::Kind::connecting: {
+      auto* pending = static_cast<Connecting*>(watcher);
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(pending->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      finish_connect(pending, err ? std::error_code(err, std::system_category()) : std::error_code{});
       break;
+    }
   }
 }
 
@@ -201,13 +218,15 @@ void EventLoop::pause_listener(Listener& listener, int err) {
   });
 }
 
-Connection* EventLoop::adopt(int fd, Network network, int listener_index, const SocketAddress& remote) {
+Connection* EventLoop::adopt(int fd, Network network, int listener_index, const SocketAddress& remote,
+                             bool connected_datagram) {
   if (draining_) {
     ::close(fd);
     load_.fetch_sub(1, std::memory_order_relaxed);
     return nullptr;
   }
   auto* conn = new Connection(*this, fd, network, listener_index, remote);
+  if (connected_datagram) conn->set_connected_datagram();
   std::uint32_t slot;
   if (!free_slots_.empty()) {
     slot = free_slots_.back();
@@ -220,6 +239,7 @@ Connection* EventLoop::adopt(int fd, Network network, int listener_index, const 
   conn->slot = slot;
   conn->generation = slots_[slot].generation;
   ++live_;
+  touch(conn);
   if (!conn->open()) return nullptr;
   return conn->closed() ? nullptr : conn;
 }
@@ -250,15 +270,125 @@ void EventLoop::defer_read(Connection* conn) { deferred_reads_.emplace_back(conn
 
 void EventLoop::run_tasks() {
   wake_pending_ = false;
-  tasks_left_ = mailbox_->take(urgent_tasks_, normal_tasks_);
+  tasks_left_ = mailbox_->take(urgent_tasks_, normal_tasks_, after_tasks_);
   for (auto& task : urgent_tasks_) task();
   urgent_tasks_.clear();
   for (auto& task : normal_tasks_) task();
   normal_tasks_.clear();
+  for (auto& task : after_tasks_) task();
+  after_tasks_.clear();
+}
+
+void EventLoop::touch(Connection* conn) noexcept {
+  if (idle_timeout_ <= idle_timeout_.zero()) return;
+  conn->last_active = turn_time_;
+  if (idle_tail_ == conn) return;
+  untouch(conn);
+  conn->idle_prev = idle_tail_;
+  if (idle_tail_ != nullptr) idle_tail_->idle_next = conn;
+  idle_tail_ = conn;
+  if (idle_head_ == nullptr) idle_head_ = conn;
+}
+
+void EventLoop::untouch(Connection* conn) noexcept {
+  if (conn->idle_prev == nullptr && idle_head_ != conn) return;  // not listed
+  if (conn->idle_prev != nullptr) conn->idle_prev->idle_next = conn->idle_next;
+  if (conn->idle_next != nullptr) conn->idle_next->idle_prev = conn->idle_prev;
+  if (idle_head_ == conn) idle_head_ = conn->idle_next;
+  if (idle_tail_ == conn) idle_tail_ = conn->idle_prev;
+  conn->idle_prev = conn->idle_next = nullptr;
+}
+
+void EventLoop::sweep_idle() {
+  auto now = TimerQueue::Clock::now();
+  while (idle_head_ != nullptr && now - idle_head_->last_active >= idle_timeout_) {
+    Connection* conn = idle_head_;
+    untouch(conn);
+    conn->request_close(make_error_code(Errc::idle_timeout));
+  }
+}
+
+std::error_code EventLoop::dial_from_loop(std::string_view address, std::chrono::milliseconds timeout,
+                                          Loop::DialDone on_done) {
+  auto fail = [&](std::error_code ec) {
+    if (on_done) on_done(ec, ConnHandle{});
+    return ec;
+  };
+  if (draining_) return fail(make_error_code(Errc::engine_stopped));
+  auto parsed = parse_address(address);
+  if (!parsed) return fail(parsed.error().code());
+  const Address& addr = parsed.value();
+  SocketAddress target;
+  if (addr.is_ip()) {
+    auto resolved = resolve(addr, false);
+    if (!resolved) return fail(resolved.error().code());
+    target = resolved->front();
+  } else {
+    target = unix_socket_address(addr);
+  }
+  int type = addr.network == Network::udp ? SOCK_DGRAM
+             : addr.network == Network::unix_packet ? SOCK_SEQPACKET
+                                                     : SOCK_STREAM;
+  int fd = ::socket(target.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail({errno, std::system_category()});
+  apply_connection_options(fd, addr.network == Network::tcp, engine_.options());
+  auto pending = std::make_unique<Connecting>();
+  pending->fd = fd;
+  pending->network = addr.network;
+  pending->remote = target;
+  pending->on_done = std::move(on_done);
+  if (::connect(fd, target.data(), target.size()) == 0) {
+    Connecting* p = pending.get();
+    connecting_.push_back(std::move(pending));
+    finish_connect(p, {});
+    return {};
+  }
+  if (errno != EINPROGRESS && errno != EAGAIN) {
+    std::error_code ec(errno, std::system_category());
+    ::close(fd);
+    if (pending->on_done) pending->on_done(ec, ConnHandle{});
+    return ec;
+  }
+  if (auto ec = poller_->add(fd, pending.get(), kWritable)) {
+    ::close(fd);
+    if (pending->on_done) pending->on_done(ec, ConnHandle{});
+    return ec;
+  }
+  Connecting* p = pending.get();
+  p->timer = run_after(timeout, [this, p] {
+    p->timer = 0;
+    finish_connect(p, make_error_code(Errc::timed_out));
+  });
+  connecting_.push_back(std::move(pending));
+  return {};
+}
+
+void EventLoop::finish_connect(Connecting* pending, std::error_code error) {
+  auto it = std::find_if(connecting_.begin(), connecting_.end(), [&](auto& p) { return p.get() == pending; });
+  if (it == connecting_.end()) return;
+  std::unique_ptr<Connecting> owned = std::move(*it);
+  connecting_.erase(it);
+  if (owned->timer != 0) cancel(owned->timer);
+  poller_->remove(owned->fd);  // harmless when it was never added (immediate connect)
+  if (error) {
+    ::close(owned->fd);
+    if (owned->on_done) owned->on_done(error, ConnHandle{});
+    return;
+  }
+  load_.fetch_add(1, std::memory_order_relaxed);
+  Connection* conn = adopt(owned->fd, owned->network, -1, owned->remote, owned->network == Network::udp);
+  if (owned->on_done) {
+    if (conn != nullptr) {
+      owned->on_done({}, ConnHandle(mailbox_, conn->slot, conn->generation));
+    } else {
+      owned->on_done(make_error_code(Errc::connection_closed), ConnHandle{});
+    }
+  }
 }
 
 void EventLoop::begin_drain() {
   draining_ = true;
+  while (!connecting_.empty()) finish_connect(connecting_.front().get(), make_error_code(Errc::engine_stopped));
   drain_deadline_ = TimerQueue::Clock::now() + engine_.options().shutdown_timeout;
   for (Listener* l : listeners_) poller_->remove(l->fd);
   for (auto& d : datagram_sockets_) poller_->remove(d->fd());
@@ -313,6 +443,16 @@ TimerId Loop::run_every(std::chrono::nanoseconds period, std::function<void()> f
 }
 
 bool Loop::cancel(TimerId id) { return self(this).timers_.cancel(id); }
+
+std::error_code Loop::dial(std::string_view address, std::chrono::milliseconds timeout, DialDone on_done) {
+  return self(this).dial_from_loop(address, timeout, std::move(on_done));
+}
+
+Conn* Loop::lookup(const ConnHandle& handle) noexcept {
+  EventLoop& loop = self(this);
+  if (handle.mailbox_ != loop.mailbox()) return nullptr;
+  return loop.find(handle.slot_, handle.generation_);
+}
 
 std::error_code Loop::post(std::function<void()> fn) {
   if (!self(this).post_task(std::move(fn), false)) return make_error_code(Errc::engine_stopped);

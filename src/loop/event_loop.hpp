@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <string_view>
 #include <memory>
 #include <string>
 #include <thread>
@@ -15,6 +17,7 @@
 
 #include "buffer/block_pool.hpp"
 #include "gnet/address.hpp"
+#include "gnet/conn_handle.hpp"
 #include "gnet/loop.hpp"
 #include "loop/io_watcher.hpp"
 #include "loop/mailbox.hpp"
@@ -25,6 +28,16 @@ namespace gnet::detail {
 
 class Connection;
 class EngineCore;
+
+// A socket whose non-blocking connect() is in progress (Loop::dial).
+struct Connecting : IoWatcher {
+  Connecting() noexcept : IoWatcher(Kind::connecting) {}
+  int fd = -1;
+  Network network = Network::tcp;
+  SocketAddress remote;
+  std::uint64_t timer = 0;
+  std::function<void(std::error_code, ConnHandle)> on_done;
+};
 
 // A listening socket registered on a loop.
 struct Listener : IoWatcher {
@@ -49,7 +62,14 @@ class EventLoop final : public Loop {
   void run();
 
   // Loop thread: takes ownership of a connected socket and opens a Connection for it.
-  Connection* adopt(int fd, Network network, int listener_index, const SocketAddress& remote);
+  Connection* adopt(int fd, Network network, int listener_index, const SocketAddress& remote,
+                    bool connected_datagram = false);
+  // Loop thread: Options::idle_timeout bookkeeping (no-ops when it is off).
+  void touch(Connection* conn) noexcept;
+  void untouch(Connection* conn) noexcept;
+  // Loop thread: the Loop::dial implementation.
+  std::error_code dial_from_loop(std::string_view address, std::chrono::milliseconds timeout,
+                                 Loop::DialDone on_done);
   // Before run(): serve an unconnected UDP socket (owned by the engine) on this loop.
   Result<void> add_datagram_socket(int fd, int listener_index);
   // Loop thread: the live connection in slot with that generation, or nullptr.
@@ -80,6 +100,8 @@ class EventLoop final : public Loop {
   friend class gnet::Loop;
   void dispatch(const PollEvent& event);
   void accept_from(Listener& listener);
+  void finish_connect(Connecting* pending, std::error_code error);
+  void sweep_idle();
   void pause_listener(Listener& listener, int err);
   void run_tasks();
   void begin_drain();
@@ -94,7 +116,7 @@ class EventLoop final : public Loop {
   std::shared_ptr<Mailbox> mailbox_;
   bool wake_pending_ = false;
   bool tasks_left_ = false;
-  std::vector<Mailbox::Task> urgent_tasks_, normal_tasks_;
+  std::vector<Mailbox::Task> urgent_tasks_, normal_tasks_, after_tasks_;
 
   std::unique_ptr<char[]> read_buffer_;
   std::size_t read_buffer_cap_;
@@ -111,6 +133,11 @@ class EventLoop final : public Loop {
   std::vector<std::pair<std::uint32_t, std::uint32_t>> deferred_reads_;
   std::vector<Listener*> listeners_;
   std::vector<std::unique_ptr<Connection>> datagram_sockets_;
+  std::vector<std::unique_ptr<Connecting>> connecting_;
+  Connection* idle_head_ = nullptr;  // least recently active
+  Connection* idle_tail_ = nullptr;
+  std::chrono::steady_clock::duration idle_timeout_{};
+  std::chrono::steady_clock::time_point turn_time_{};  // when this turn's poll returned
   std::size_t live_ = 0;  // open connections on this loop
   std::atomic<int> load_{0};
   std::atomic<std::thread::id> thread_id_{};

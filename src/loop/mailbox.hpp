@@ -1,7 +1,10 @@
 // Internal: a loop's multi-producer task queue. Any thread posts; the loop thread drains.
 //
 // Two lanes: urgent (close, wake, adopting accepted sockets) always drains fully; normal (bulk
-// writes, user tasks) drains at most kBatch per turn so sockets are not starved by tasks. One
+// writes, user tasks) drains at most kBatch per turn so sockets are not starved by tasks.
+// A barrier task (ConnHandle::close) is urgent but never overtakes normal tasks posted before
+// it: it runs right after the batch that contains the last of them, so "write, write, close"
+// from one thread delivers both writes, while writes posted later cannot delay the close. One
 // eventfd write per batch, not per task: a poster writes only when it flips `signaled_` from
 // false to true, and the loop clears the flag before it takes the queue.
 //
@@ -10,6 +13,8 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <utility>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -28,9 +33,12 @@ class Mailbox {
 
   // Any thread. False once closed (the task is dropped unrun).
   bool post(Task task, bool urgent);
-  // Loop thread: moves up to kBatch normal tasks and all urgent ones into the out vectors;
-  // returns true when normal tasks remain for the next turn.
-  bool take(std::vector<Task>& urgent, std::vector<Task>& normal);
+  // Any thread. A task that runs once every normal task posted before it has run.
+  bool post_barrier(Task task);
+  // Loop thread: moves up to kBatch normal tasks, all urgent ones, and the barriers those
+  // normal tasks release into the out vectors (run in that order); returns true when normal
+  // tasks remain for the next turn.
+  bool take(std::vector<Task>& urgent, std::vector<Task>& normal, std::vector<Task>& after);
   // Loop thread, at exit: refuse new posts; hand back whatever is still queued.
   void close(std::vector<Task>& rest);
 
@@ -47,6 +55,9 @@ class Mailbox {
   bool closed_ = false;
   std::vector<Task> urgent_;
   std::deque<Task> normal_;
+  std::uint64_t normal_posted_ = 0;  // normal tasks ever posted
+  std::uint64_t normal_taken_ = 0;   // normal tasks ever handed to the loop
+  std::deque<std::pair<std::uint64_t, Task>> barriers_;  // (normal_posted_ at post time, task)
 };
 
 }  // namespace gnet::detail

@@ -25,6 +25,7 @@ class BootProbe final : public EventHandler {
   Action on_open(Conn& c) override { return inner_.on_open(c); }
   Action on_close(Conn& c, std::error_code ec) override { return inner_.on_close(c, ec); }
   Action on_traffic(Conn& c) override { return inner_.on_traffic(c); }
+  Action on_eof(Conn& c) override { return inner_.on_eof(c); }
   TickResult on_tick() override { return inner_.on_tick(); }
   void on_high_water(Conn& c) override { inner_.on_high_water(c); }
   void on_low_water(Conn& c) override { inner_.on_low_water(c); }

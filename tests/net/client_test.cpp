@@ -1,0 +1,301 @@
+// Client: dial and enroll with verified bytes, refused and timed-out connects, half-close.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+
+#include "net/test_support.hpp"
+
+using namespace gnet;
+using namespace gnet::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Echo : EventHandler {
+  Action on_traffic(Conn& c) override {
+    c.write(c.next());
+    return Action::none;
+  }
+};
+
+// Collects everything its connections receive.
+struct Collector : EventHandler {
+  std::mutex mu;
+  std::string received;
+  std::atomic<int> opened{0}, closed{0};
+  std::atomic<bool> dialed_listener_index_ok{true};
+  Action on_open(Conn& c) override {
+    if (c.listener_index() != -1) dialed_listener_index_ok = false;
+    ++opened;
+    return Action::none;
+  }
+  Action on_traffic(Conn& c) override {
+    std::lock_guard lock(mu);
+    received += c.next();
+    return Action::none;
+  }
+  Action on_close(Conn&, std::error_code) override {
+    ++closed;
+    return Action::none;
+  }
+  std::size_t size() {
+    std::lock_guard lock(mu);
+    return received.size();
+  }
+};
+
+}  // namespace
+
+TEST(Client, DialEchoVerified) {
+  Echo echo;
+  ServerThread server(echo, "tcp://127.0.0.1:0");
+  ASSERT_TRUE(server.ok());
+  Collector col;
+  Client client(col, {.num_event_loop = 2, .logger = null_logger()});
+  ASSERT_TRUE(client.start());
+  auto handle = client.dial_sync("tcp://127.0.0.1:" + std::to_string(server.port()), 5s);
+  ASSERT_TRUE(handle) << handle.error().message();
+  EXPECT_EQ(col.opened, 1);
+  EXPECT_TRUE(col.dialed_listener_index_ok);
+  std::string msg = random_bytes(5 << 20, 21);
+  for (std::size_t off = 0; off < msg.size(); off += 100000) EXPECT_FALSE(handle->async_write(msg.substr(off, 100000)));
+  ASSERT_TRUE(eventually([&] { return col.size() == msg.size(); }));
+  {
+    std::lock_guard lock(col.mu);
+    EXPECT_TRUE(col.received == msg);
+  }
+  EXPECT_EQ(client.engine().count_connections(), 1u);
+  client.stop();
+  EXPECT_EQ(col.closed, 1);
+}
+
+TEST(Client, DialUdpAndUnix) {
+  Echo echo;
+  char tmpl[] = "/tmp/gnet-client-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  ServerThread server(echo, std::vector<std::string>{"udp://127.0.0.1:0", "unix://" + dir + "/c.sock"});
+  ASSERT_TRUE(server.ok());
+  Collector col;
+  Client client(col);
+  ASSERT_TRUE(client.start());
+  auto udp = client.dial_sync("udp://127.0.0.1:" + std::to_string(server.port(0)), 5s);
+  ASSERT_TRUE(udp) << udp.error().message();
+  EXPECT_FALSE(udp->async_write("datagram"));
+  ASSERT_TRUE(eventually([&] { return col.size() == 8; }));
+  auto unix_conn = client.dial_sync("unix://" + dir + "/c.sock", 5s);
+  ASSERT_TRUE(unix_conn) << unix_conn.error().message();
+  EXPECT_FALSE(unix_conn->async_write("+unix"));
+  ASSERT_TRUE(eventually([&] { return col.size() == 13; }));
+  {
+    std::lock_guard lock(col.mu);
+    EXPECT_EQ(col.received, "datagram+unix");
+  }
+  client.stop();
+  ASSERT_TRUE(server.stop());
+  ::rmdir(dir.c_str());
+}
+
+TEST(Client, EnrollSocketpairEcho) {
+  Echo echo;
+  Client client(echo);
+  ASSERT_TRUE(client.start());
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  auto handle = client.enroll(sv[0]);
+  ASSERT_TRUE(handle) << handle.error().message();
+  std::string msg = random_bytes(1 << 20, 5);
+  std::thread w([&] { send_all(sv[1], msg); });
+  EXPECT_EQ(recv_exact(sv[1], msg.size()), msg);
+  w.join();
+  client.stop();  // closes the enrolled end
+  EXPECT_TRUE(wait_closed(sv[1]));
+  ::close(sv[1]);
+}
+
+TEST(Client, RefusedConnectReportsTheReason) {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&sa), &len);
+  ::close(s);  // a port nobody listens on
+  Collector col;
+  Client client(col);
+  ASSERT_TRUE(client.start());
+  auto r = client.dial_sync("tcp://127.0.0.1:" + std::to_string(ntohs(sa.sin_port)), 5s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), std::errc::connection_refused);
+  EXPECT_EQ(r.error().message(), "dial tcp://127.0.0.1:" + std::to_string(ntohs(sa.sin_port)) + ": Connection refused");
+  EXPECT_EQ(col.opened, 0);
+  auto bad = client.dial_sync("tcp://nowhere:notaport", 5s);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), Errc::bad_address);
+  client.stop();
+  EXPECT_EQ(col.closed, 0) << "no on_close for a connection that never opened";
+}
+
+TEST(Client, ConnectTimeoutIsReported) {
+  // A listener whose accept queue is full drops further SYNs, so a connect never completes.
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ASSERT_EQ(::listen(s, 0), 0);
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&sa), &len);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ::connect(c, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    fillers.push_back(c);
+  }
+  Collector col;
+  Client client(col);
+  ASSERT_TRUE(client.start());
+  auto r = client.dial_sync("tcp://127.0.0.1:" + std::to_string(ntohs(sa.sin_port)), 300ms);
+  if (r) GTEST_SKIP() << "this kernel completed the connect despite the full backlog (syncookies)";
+  EXPECT_EQ(r.error().code(), Errc::timed_out);
+  client.stop();
+  for (int c : fillers) ::close(c);
+  ::close(s);
+}
+
+TEST(Timers, FireInOrderCancelAndRepeatOnTheLoopThread) {
+  Echo echo;
+  ServerThread server(echo, "tcp://127.0.0.1:0");
+  ASSERT_TRUE(server.ok());
+  std::mutex mu;
+  std::vector<std::string> order;
+  std::promise<void> done;
+  Loop& loop = server.engine().loop(0);
+  ASSERT_FALSE(server.engine().post(0, [&] {
+    auto log = [&](std::string s) {
+      std::lock_guard lock(mu);
+      EXPECT_TRUE(loop.in_loop_thread());
+      order.push_back(std::move(s));
+    };
+    loop.run_after(30ms, [=] { log("30ms"); });
+    loop.run_after(10ms, [=] { log("10ms"); });
+    TimerId cancelled = loop.run_after(20ms, [=] { log("cancelled"); });
+    EXPECT_TRUE(loop.cancel(cancelled));
+    auto count = std::make_shared<int>(0);
+    auto id = std::make_shared<TimerId>(0);
+    *id = loop.run_every(5ms, [=, &loop, &done] {
+      log("every");
+      if (++*count == 3) {
+        loop.cancel(*id);
+        loop.run_after(40ms, [=, &done] {
+          log("end");
+          done.set_value();
+        });
+      }
+    });
+  }));
+  done.get_future().wait();
+  std::lock_guard lock(mu);
+  // The periodic timer's ticks interleave with the one-shots; the one-shots keep their order.
+  std::vector<std::string> one_shots;
+  int every = 0;
+  for (auto& s : order) {
+    if (s == "every") ++every;
+    else one_shots.push_back(s);
+  }
+  EXPECT_EQ(every, 3);
+  EXPECT_EQ(one_shots, (std::vector<std::string>{"10ms", "30ms", "end"}));
+}
+
+TEST(IdleTimeout, ClosesOnlyIdleConnections) {
+  struct H : Echo {
+    std::mutex mu;
+    std::vector<std::pair<int, std::error_code>> closes;  // (fd, error)
+    Action on_close(Conn& c, std::error_code ec) override {
+      std::lock_guard lock(mu);
+      closes.push_back({c.fd(), ec});
+      return Action::none;
+    }
+  } h;
+  ServerThread server(h, "tcp://127.0.0.1:0", {.idle_timeout = 400ms});
+  ASSERT_TRUE(server.ok());
+  int idle = connect_tcp(server.port());
+  int busy = connect_tcp(server.port());
+  std::atomic<bool> stop{false};
+  std::thread pinger([&] {
+    while (!stop) {
+      send_all(busy, "p");
+      (void)recv_exact(busy, 1);
+      std::this_thread::sleep_for(10ms);
+    }
+  });
+  EXPECT_TRUE(wait_closed(idle)) << "the idle connection is closed by the server";
+  stop = true;
+  pinger.join();
+  send_all(busy, "still open");
+  EXPECT_EQ(recv_exact(busy, 10), "still open");
+  {
+    std::lock_guard lock(h.mu);
+    ASSERT_EQ(h.closes.size(), 1u);
+    EXPECT_EQ(h.closes[0].second, Errc::idle_timeout);
+  }
+  close_fd(idle);
+  close_fd(busy);
+}
+
+TEST(HalfClose, OnEofNoneKeepsWritingThenShutdownWriteCloses) {
+  struct Summer : EventHandler {
+    std::atomic<int> closed{0};
+    Action on_traffic(Conn& c) override {
+      c.discard();  // count only
+      return Action::none;
+    }
+    Action on_eof(Conn& c) override {
+      // The peer is done sending; answer afterwards, then finish our side.
+      c.write("answer after your FIN");
+      c.shutdown_write();
+      return Action::none;
+    }
+    Action on_close(Conn&, std::error_code ec) override {
+      EXPECT_FALSE(ec);
+      ++closed;
+      return Action::none;
+    }
+  } h;
+  ServerThread server(h, "tcp://127.0.0.1:0");
+  ASSERT_TRUE(server.ok());
+  int fd = connect_tcp(server.port());
+  send_all(fd, "question");
+  ::shutdown(fd, SHUT_WR);
+  EXPECT_EQ(recv_exact(fd, 21), "answer after your FIN");
+  EXPECT_TRUE(wait_closed(fd));
+  EXPECT_TRUE(eventually([&] { return h.closed == 1; }));
+  close_fd(fd);
+}
+
+TEST(ConnHandle, CloseAfterWritesFromTheSameThreadDeliversThemFirst) {
+  struct Keeper : Echo {
+    std::promise<ConnHandle> handle;
+    Action on_open(Conn& c) override {
+      handle.set_value(c.handle());
+      return Action::none;
+    }
+  } h;
+  ServerThread server(h, "tcp://127.0.0.1:0");
+  ASSERT_TRUE(server.ok());
+  int fd = connect_tcp(server.port());
+  ConnHandle handle = h.handle.get_future().get();
+  std::string big = random_bytes(3 << 20, 8);
+  EXPECT_FALSE(handle.async_write("first;"));
+  EXPECT_FALSE(handle.async_write(big));
+  EXPECT_FALSE(handle.close());
+  EXPECT_EQ(recv_exact(fd, 6), "first;");
+  EXPECT_TRUE(recv_exact(fd, big.size()) == big);
+  EXPECT_TRUE(wait_closed(fd));
+  close_fd(fd);
+}
