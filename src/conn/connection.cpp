@@ -528,6 +528,16 @@ void Connection::finish_close() {
   }
   --in_callback_;
   loop_.untouch(this);
+  if (!peer_eof_ && !error_ && !message_oriented()) {
+    // Closing with unread bytes in the kernel makes TCP send a reset, which can destroy the
+    // last response before the peer reads it. Discard what has arrived (MSG_TRUNC: no copy),
+    // bounded, so the close is a FIN.
+    for (std::size_t drained = 0; drained < (1u << 20);) {
+      ssize_t n = ::recv(fd_, nullptr, 1u << 16, MSG_DONTWAIT | MSG_TRUNC);
+      if (n <= 0) break;
+      drained += static_cast<std::size_t>(n);
+    }
+  }
   if (registered_) loop_.poller().remove(fd_);
   registered_ = false;
   ::close(fd_);
