@@ -85,6 +85,7 @@ bool Connection::open() {
     loop_.engine().log(LogLevel::error, "epoll_ctl add fd " + std::to_string(fd_) + ": " + ec.message());
     error_ = ec;
     closed_ = true;  // on_open never ran, so no on_close either
+    loop_.untouch(this);
     loop_.retire(this);
     return false;
   }
@@ -474,7 +475,7 @@ void Connection::update_interest() {
 }
 
 void Connection::request_close(std::error_code error) {
-  if (closed_) return;
+  if (closed_ || shared_socket()) return;  // an unconnected UDP socket serves every peer
   if (error && !error_) error_ = error;
   close_requested_ = true;
   update_interest();
@@ -530,10 +531,10 @@ void Connection::finish_close() {
   loop_.untouch(this);
   if (!peer_eof_ && !error_ && !message_oriented()) {
     // Closing with unread bytes in the kernel makes TCP send a reset, which can destroy the
-    // last response before the peer reads it. Discard what has arrived (MSG_TRUNC: no copy),
-    // bounded, so the close is a FIN.
+    // last response before the peer reads it. Discard what has arrived (into the loop's
+    // buffer), bounded, so the close is a FIN.
     for (std::size_t drained = 0; drained < (1u << 20);) {
-      ssize_t n = ::recv(fd_, nullptr, 1u << 16, MSG_DONTWAIT | MSG_TRUNC);
+      ssize_t n = ::recv(fd_, loop_.read_buffer(), loop_.read_buffer_cap(), MSG_DONTWAIT);
       if (n <= 0) break;
       drained += static_cast<std::size_t>(n);
     }

@@ -32,7 +32,7 @@ EventLoop::~EventLoop() {
   datagram_sockets_.clear();
   for (Slot& s : slots_) delete s.conn;
   destroy_retired();
-  if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (!mailbox_ && wake_fd_ >= 0) ::close(wake_fd_);  // else the mailbox owns it
 }
 
 Result<void> EventLoop::init() {
@@ -110,7 +110,7 @@ void EventLoop::run() {
       }
     }
     if (wake_pending_ || tasks_left_) run_tasks();
-    if (!timers_.empty()) timers_.run_due(TimerQueue::Clock::now());
+    if (!timers_.empty()) timers_.run_due(TimerQueue::Clock::now(), [this](const std::function<void()>& fn) { guarded(fn); });
 
     if (!draining_ && engine_.is_stopping()) begin_drain();
     if (draining_) {
@@ -130,7 +130,7 @@ void EventLoop::run() {
   // Refuse new tasks; the queued ones still run so their callers hear "connection closed".
   std::vector<Mailbox::Task> rest;
   mailbox_->close(rest);
-  for (auto& task : rest) task();
+  for (auto& task : rest) guarded(task);
   destroy_retired();
 }
 
@@ -268,14 +268,26 @@ void EventLoop::destroy_retired() {
 
 void EventLoop::defer_read(Connection* conn) { deferred_reads_.emplace_back(conn->slot, conn->generation); }
 
+// Posted tasks, timers and dial callbacks are user code too: an exception is logged, and the
+// loop goes on (on a loop thread it would otherwise end in std::terminate).
+void EventLoop::guarded(const std::function<void()>& fn) noexcept {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    engine_.log(LogLevel::error, std::string("task or timer threw: ") + e.what());
+  } catch (...) {
+    engine_.log(LogLevel::error, "task or timer threw a non-exception");
+  }
+}
+
 void EventLoop::run_tasks() {
   wake_pending_ = false;
   tasks_left_ = mailbox_->take(urgent_tasks_, normal_tasks_, after_tasks_);
-  for (auto& task : urgent_tasks_) task();
+  for (auto& task : urgent_tasks_) guarded(task);
   urgent_tasks_.clear();
-  for (auto& task : normal_tasks_) task();
+  for (auto& task : normal_tasks_) guarded(task);
   normal_tasks_.clear();
-  for (auto& task : after_tasks_) task();
+  for (auto& task : after_tasks_) guarded(task);
   after_tasks_.clear();
 }
 

@@ -104,6 +104,7 @@ class EventLoop final : public Loop {
   void sweep_idle();
   void pause_listener(Listener& listener, int err);
   void run_tasks();
+  void guarded(const std::function<void()>& fn) noexcept;
   void begin_drain();
   void tick();
   void destroy_retired();

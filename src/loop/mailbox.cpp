@@ -6,6 +6,8 @@
 
 namespace gnet::detail {
 
+Mailbox::~Mailbox() { ::close(wake_fd_); }
+
 void Mailbox::signal() noexcept {
   std::uint64_t one = 1;
   // eventfd write only fails when the counter would overflow, and then the loop is awake anyway.

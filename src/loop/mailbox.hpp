@@ -29,7 +29,12 @@ class Mailbox {
   using Task = std::function<void()>;
   static constexpr std::size_t kBatch = 1024;
 
+  // Takes ownership of wake_fd: it is closed only when the last handle lets go, so a post
+  // racing with the loop's teardown never writes to a closed (or reused) descriptor.
   Mailbox(EventLoop* loop, int wake_fd) noexcept : loop_(loop), wake_fd_(wake_fd) {}
+  ~Mailbox();
+  Mailbox(const Mailbox&) = delete;
+  Mailbox& operator=(const Mailbox&) = delete;
 
   // Any thread. False once closed (the task is dropped unrun).
   bool post(Task task, bool urgent);

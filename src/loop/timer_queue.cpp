@@ -30,7 +30,7 @@ int TimerQueue::timeout_ms(Clock::time_point now) {
   return static_cast<int>(std::min<long long>(ms, 24LL * 3600 * 1000));
 }
 
-void TimerQueue::run_due(Clock::time_point now) {
+void TimerQueue::run_due(Clock::time_point now, const std::function<void(const Callback&)>& invoke) {
   for (;;) {
     drop_cancelled_top();
     if (heap_.empty() || heap_.front().when > now) return;
@@ -44,11 +44,11 @@ void TimerQueue::run_due(Clock::time_point now) {
       // A late loop does not fire a burst of catch-up ticks: the next one is a period from now.
       heap_.push_back({std::max(entry.when + it->second.period, now), entry.id});
       std::push_heap(heap_.begin(), heap_.end(), std::greater<>());
-      fn();
+      invoke(fn);
     } else {
       Callback fn = std::move(it->second.fn);
       live_.erase(it);
-      fn();
+      invoke(fn);
     }
   }
 }

@@ -22,8 +22,12 @@ class TimerQueue {
 
   // Milliseconds until the earliest timer (rounded up), or -1 when there is none.
   int timeout_ms(Clock::time_point now);
-  // Runs every timer due at `now`; periodic ones are re-armed from their deadline.
-  void run_due(Clock::time_point now);
+  // Runs every timer due at `now` through invoke(fn); periodic ones are re-armed from their
+  // deadline (or from now when the loop fell behind).
+  void run_due(Clock::time_point now, const std::function<void(const Callback&)>& invoke);
+  void run_due(Clock::time_point now) {
+    run_due(now, [](const Callback& fn) { fn(); });
+  }
 
  private:
   struct Entry {

@@ -182,3 +182,26 @@ TEST(Engine, PostRunsOnTheChosenLoopThread) {
   EXPECT_FALSE(server.engine().post(-1, [&] { any.set_value(); }));
   any.get_future().get();
 }
+
+TEST(Engine, ThrowingTaskOrTimerIsLoggedAndTheLoopGoesOn) {
+  HandleKeeper h;
+  std::atomic<int> logged{0};
+  Options opts;
+  opts.logger = [&](LogLevel, std::string_view msg) {
+    if (msg.find("task or timer threw: bad task") != std::string_view::npos) ++logged;
+  };
+  ServerThread server(h, "tcp://127.0.0.1:0", opts);
+  ASSERT_TRUE(server.ok());
+  EXPECT_FALSE(server.engine().post(0, [] { throw std::runtime_error("bad task"); }));
+  std::promise<void> timer_armed;
+  EXPECT_FALSE(server.engine().post(0, [&] {
+    server.engine().loop(0).run_after(std::chrono::milliseconds(1), [] { throw std::runtime_error("bad task"); });
+    timer_armed.set_value();
+  }));
+  timer_armed.get_future().wait();
+  ASSERT_TRUE(eventually([&] { return logged == 2; }));
+  int fd = connect_tcp(server.port());
+  send_all(fd, "alive");
+  EXPECT_EQ(recv_exact(fd, 5), "alive");
+  close_fd(fd);
+}
