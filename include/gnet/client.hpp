@@ -38,7 +38,8 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Starts the loops on their own threads; on_boot runs before this returns.
+  // Starts the loops on their own threads; on_boot runs before this returns (an exception from
+  // it is returned as the error). A Client starts once; make a new one to start again.
   Result<void> start();
   // Graceful stop: queued output drains (up to shutdown_timeout), on_close for every connection,
   // on_shutdown, threads joined. Safe to call twice. Must not be called from a loop thread.
@@ -62,6 +63,7 @@ class Client {
   std::unique_ptr<detail::EngineCore> core_;
   std::unique_ptr<std::thread> thread_;
   std::atomic<unsigned> next_loop_{0};
+  bool started_ = false;
 };
 
 }  // namespace gnet

@@ -28,7 +28,10 @@ class Mailbox;
 class ConnHandle {
  public:
   // on_done's error: empty when the bytes were sent or queued (or the close happened),
-  // Errc::connection_closed when the connection was already gone.
+  // Errc::connection_closed when the connection was already gone, or the socket's own error
+  // (e.g. EPIPE) when the write failed — the connection is then closed and on_close follows.
+  // Handles of unconnected UDP sockets name no connection: they always report
+  // Errc::connection_closed (reply from the loop with Conn::write instead).
   using Done = std::function<void(std::error_code)>;
 
   ConnHandle() = default;
@@ -45,8 +48,9 @@ class ConnHandle {
   // should look at its state). Urgent lane: not delayed behind bulk writes.
   std::error_code wake() const;
   // Close the connection after its queued output (like Conn::close). Every async_write posted
-  // before this call (from any thread) is delivered first; writes posted after it are not
-  // waited for (they report connection_closed), so a close is never stuck behind bulk traffic.
+  // before this call (from any thread) is delivered first. Writes posted after it are not
+  // waited for — one that happens to reach the loop in the same batch may still go out, later
+  // ones report connection_closed — so a close is never stuck behind bulk traffic.
   std::error_code close(Done on_done = {}) const;
 
   bool empty() const noexcept { return mailbox_ == nullptr; }

@@ -41,10 +41,12 @@ class Engine {
   std::vector<SocketAddress> listen_addresses() const;
 
   int num_loops() const noexcept;
+  // Precondition: 0 <= index < num_loops().
   Loop& loop(int index);
 
-  // Run fn on loop `index`'s thread (any loop when index < 0, least loaded first). Safe from any
-  // thread. Returns Errc::engine_stopped once loops have stopped.
+  // Run fn on loop `index`'s thread (index < 0: the least loaded loop). Safe from any thread.
+  // Returns Errc::engine_stopped once loops have stopped, std::errc::invalid_argument for an
+  // index past the last loop.
   std::error_code post(int index, std::function<void()> fn);
 
  protected:

@@ -20,11 +20,9 @@ enum class Errc {
   connection_closed = 2,   // a ConnHandle whose connection is gone
   engine_stopped = 3,      // the engine is shutting down or not running
   shutdown_deadline = 4,   // graceful stop gave up on queued output
-  message_truncated = 5,   // a datagram larger than the read buffer
   timed_out = 6,           // dial or operation timeout
   handler_exception = 7,   // a callback threw; the connection was closed
   idle_timeout = 8,        // closed by Options::idle_timeout
-  queue_full = 9,          // a bounded queue refused the item
 };
 
 const std::error_category& gnet_category() noexcept;

@@ -61,8 +61,9 @@ class EventHandler {
   }
 
   // Bytes (stream) or one message (UDP, SEQPACKET) arrived. Consume with conn.next()/read()/
-  // discard(); whatever is left stays buffered for the next call. The views conn.peek()/next()
-  // return are valid only until this callback returns.
+  // discard(); on a stream whatever is left stays buffered for the next call, while a message
+  // socket drops the unread rest of its message (each call sees exactly one message). The views
+  // conn.peek()/next() return are valid only until this callback returns.
   virtual Action on_traffic(Conn& conn) {
     (void)conn;
     return Action::none;

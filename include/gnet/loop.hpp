@@ -38,8 +38,10 @@ class Loop {
   // unix://, unixpacket://. Must be called on this loop's thread (e.g. from a callback, as a
   // proxy does: no thread hop). The connection lives on this loop; on_open fires for it
   // (listener_index() == -1), then on_done(error = {}, handle). A refused, failed or timed-out
-  // (Errc::timed_out) connect calls on_done(error, {}) and nothing else. Host names are resolved
-  // with getaddrinfo on this thread: use IP literals where that must not block.
+  // (Errc::timed_out) connect calls on_done(error, {}) and nothing else. on_done may run before
+  // dial() returns (a Unix socket often connects at once; a bad address fails at once), and then
+  // dial() also returns that error. Host names are resolved with getaddrinfo on this thread and
+  // only the first address is tried: use IP literals where that must not block.
   using DialDone = std::function<void(std::error_code, ConnHandle)>;
   std::error_code dial(std::string_view address, std::chrono::milliseconds timeout, DialDone on_done);
 

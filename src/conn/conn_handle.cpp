@@ -40,7 +40,7 @@ std::error_code post_to_conn(const std::shared_ptr<Mailbox>& mailbox, std::uint3
 ConnHandle::ConnHandle(std::shared_ptr<detail::Mailbox> mailbox, std::uint32_t slot, std::uint32_t generation) noexcept
     : mailbox_(std::move(mailbox)), slot_(slot), generation_(generation) {}
 
-int ConnHandle::loop_index() const noexcept { return mailbox_ ? mailbox_->loop()->index() : -1; }
+int ConnHandle::loop_index() const noexcept { return mailbox_ ? mailbox_->loop_index() : -1; }
 
 std::error_code ConnHandle::async_write(std::string data, Done on_done) const {
   return post_to_conn(mailbox_, slot_, generation_, Lane::normal, std::move(on_done),

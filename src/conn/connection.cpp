@@ -250,6 +250,7 @@ std::error_code Connection::send(std::string_view data) {
 
 std::error_code Connection::sendv(std::span<const std::string_view> parts) {
   if (closed_ || close_requested_) return make_error_code(Errc::connection_closed);
+  loop_.touch(this);
   if (message_oriented()) {
     // One message made of all the parts.
     std::string joined;
@@ -357,7 +358,9 @@ void Connection::on_datagrams() {
   // datagram that did not fit, which is then reported and dropped rather than cut silently.
   char* buf = loop_.read_buffer();
   const std::size_t cap = loop_.read_buffer_cap();
-  for (int i = 0; i < 64 && !closed_; ++i) {
+  // Level-triggered: at most 64 per readiness, for fairness (the kernel reports the rest).
+  // Edge-triggered: until EAGAIN, since no new edge comes for datagrams already queued.
+  for (int i = 0; (i < 64 || is_edge()) && !closed_; ++i) {
     sockaddr_storage from{};
     iovec iov{buf, cap};
     msghdr msg{};
@@ -387,7 +390,6 @@ void Connection::on_datagrams() {
     Action action = invoke([this] { return loop_.engine().handler().on_traffic(*this); });
     fresh_ = {};
     if (action == Action::shutdown) loop_.engine().request_stop();
-    if (is_edge()) continue;
   }
 }
 
@@ -438,6 +440,7 @@ void Connection::on_writable() {
       return;
     }
     outbound_.consume(loop_.block_pool(), static_cast<std::size_t>(n));
+    loop_.touch(this);  // a slow download is traffic, not idleness
     if (static_cast<std::size_t>(n) < want) break;  // the kernel is full again
   }
   after_drain();

@@ -19,7 +19,10 @@ Client::Client(EventHandler& handler, Options options)
 Client::~Client() { stop(); }
 
 Result<void> Client::start() {
-  if (thread_) return Error(std::make_error_code(std::errc::operation_in_progress), "client already started");
+  if (thread_ || started_) {
+    return Error(std::make_error_code(std::errc::operation_not_permitted), "a Client starts once");
+  }
+  started_ = true;
   if (auto r = core_->setup({}, true); !r) return r.error();
   // serve() runs on_boot first, then loop 0 on its own thread; wait for boot so that
   // dial()/enroll() right after start() find the engine ready.
@@ -31,6 +34,11 @@ Result<void> Client::start() {
     if (!r) core_->log(LogLevel::error, "client: " + r.error().message());
   });
   boot_seen.wait();
+  if (core_->boot_failed_) {  // serve() has returned already: the error is logged there
+    thread_->join();
+    thread_.reset();
+    return Error(Errc::handler_exception, "client: on_boot threw; the client is not running");
+  }
   return {};
 }
 

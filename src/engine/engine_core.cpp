@@ -31,10 +31,10 @@ void EngineCore::request_stop() noexcept {
 }
 
 EventLoop& EngineCore::pick_loop(const SocketAddress& remote) {
-  int loads[64];
-  int n = std::min(loop_count(), 64);
-  for (int i = 0; i < n; ++i) loads[i] = loops_[static_cast<std::size_t>(i)]->load().load(std::memory_order_relaxed);
-  int chosen = balancer_.choose(std::span<const int>(loads, static_cast<std::size_t>(n)), remote);
+  // Acceptor thread only, so one scratch vector serves every accept without allocating.
+  load_scratch_.resize(loops_.size());
+  for (std::size_t i = 0; i < loops_.size(); ++i) load_scratch_[i] = loops_[i]->load().load(std::memory_order_relaxed);
+  int chosen = balancer_.choose(load_scratch_, remote);
   EventLoop& loop = *loops_[static_cast<std::size_t>(chosen)];
   loop.load().fetch_add(1, std::memory_order_relaxed);
   return loop;
@@ -97,6 +97,7 @@ Result<void> EngineCore::serve() {
   try {
     boot = handler_.on_boot(*this);
   } catch (const std::exception& e) {
+    boot_failed_ = true;
     if (on_booted_) on_booted_();
     return Error(Errc::handler_exception, std::string("on_boot threw: ") + e.what());
   }
@@ -161,7 +162,8 @@ Loop& Engine::loop(int index) { return core(this).loop_at(index); }
 
 std::error_code Engine::post(int index, std::function<void()> fn) {
   EngineCore& c = core(this);
-  if (index < 0 || index >= c.loop_count()) {
+  if (index >= c.loop_count()) return std::make_error_code(std::errc::invalid_argument);
+  if (index < 0) {
     index = 0;
     int best = c.loop_at(0).load().load();
     for (int i = 1; i < c.loop_count(); ++i) {

@@ -28,6 +28,7 @@ class EngineCore final : public Engine {
   EventHandler& handler() noexcept { return handler_; }
   // Called right after on_boot (Client::start waits for it).
   std::function<void()> on_booted_;
+  bool boot_failed_ = false;  // on_boot threw: serve() returned without running the loops
   const Options& options() const noexcept { return options_; }
   void log(LogLevel level, const std::string& message) const;
 
@@ -53,6 +54,7 @@ class EngineCore final : public Engine {
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::vector<ListenerGroup> groups_;
   LoadBalancer balancer_;
+  std::vector<int> load_scratch_;
   std::atomic<bool> stopping_{false};
   // stop() calls still running; run() waits for them before the loops go away, so a stop()
   // racing with run()'s return never touches freed memory.

@@ -44,7 +44,7 @@ Result<void> EventLoop::init() {
   if (auto ec = poller_->add(wake_fd_, &wakeup_, kReadable)) {
     return Error(ec, "epoll_ctl add eventfd: " + ec.message());
   }
-  mailbox_ = std::make_shared<Mailbox>(this, wake_fd_);
+  mailbox_ = std::make_shared<Mailbox>(this, index_, wake_fd_);
   read_buffer_ = std::make_unique<char[]>(read_buffer_cap_);
   return {};
 }
@@ -90,6 +90,8 @@ void EventLoop::run() {
 
   PollEvent events[Poller::kMaxEvents];
   for (;;) {
+    // Checked before polling, so a stop requested during on_boot accepts nobody.
+    if (!draining_ && engine_.is_stopping()) begin_drain();
     int timeout = -1;
     if (tasks_left_ || !deferred_reads_.empty()) {
       timeout = 0;
@@ -355,7 +357,8 @@ std::error_code EventLoop::dial_from_loop(std::string_view address, std::chrono:
     finish_connect(p, {});
     return {};
   }
-  if (errno != EINPROGRESS && errno != EAGAIN) {
+  // EAGAIN from a Unix socket means its listener's backlog is full: a failure, not progress.
+  if (errno != EINPROGRESS) {
     std::error_code ec(errno, std::system_category());
     ::close(fd);
     if (pending->on_done) pending->on_done(ec, ConnHandle{});

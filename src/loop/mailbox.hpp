@@ -31,7 +31,8 @@ class Mailbox {
 
   // Takes ownership of wake_fd: it is closed only when the last handle lets go, so a post
   // racing with the loop's teardown never writes to a closed (or reused) descriptor.
-  Mailbox(EventLoop* loop, int wake_fd) noexcept : loop_(loop), wake_fd_(wake_fd) {}
+  Mailbox(EventLoop* loop, int loop_index, int wake_fd) noexcept
+      : loop_(loop), loop_index_(loop_index), wake_fd_(wake_fd) {}
   ~Mailbox();
   Mailbox(const Mailbox&) = delete;
   Mailbox& operator=(const Mailbox&) = delete;
@@ -50,10 +51,14 @@ class Mailbox {
   // Wakes the loop without a task (Engine::stop uses this; async-signal-safe).
   void signal() noexcept;
 
+  // Valid only while the loop runs (tasks run on it; handles check post() first).
   EventLoop* loop() const noexcept { return loop_; }
+  // Safe at any time, even after the loop is gone.
+  int loop_index() const noexcept { return loop_index_; }
 
  private:
   EventLoop* const loop_;
+  const int loop_index_;
   const int wake_fd_;
   std::atomic<bool> signaled_{false};
   std::mutex mutex_;

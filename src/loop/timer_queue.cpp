@@ -42,7 +42,9 @@ void TimerQueue::run_due(Clock::time_point now, const std::function<void(const C
       // Re-arm first so the callback may cancel its own periodic timer.
       Callback fn = it->second.fn;
       // A late loop does not fire a burst of catch-up ticks: the next one is a period from now.
-      heap_.push_back({std::max(entry.when + it->second.period, now), entry.id});
+      Clock::time_point next = entry.when + it->second.period;
+      if (next <= now) next = now + it->second.period;
+      heap_.push_back({next, entry.id});
       std::push_heap(heap_.begin(), heap_.end(), std::greater<>());
       invoke(fn);
     } else {

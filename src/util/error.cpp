@@ -16,11 +16,9 @@ class GnetCategory final : public std::error_category {
       case Errc::connection_closed: return "connection closed";
       case Errc::engine_stopped: return "engine stopped";
       case Errc::shutdown_deadline: return "shutdown deadline passed with output still queued";
-      case Errc::message_truncated: return "message larger than the read buffer (truncated)";
       case Errc::timed_out: return "timed out";
       case Errc::handler_exception: return "event handler threw an exception";
       case Errc::idle_timeout: return "idle timeout";
-      case Errc::queue_full: return "queue full";
     }
     return "unknown gnet error";
   }
