@@ -24,6 +24,7 @@ constexpr auto kAcceptRetry = std::chrono::milliseconds(50);  // after EMFILE
 EventLoop::EventLoop(EngineCore& engine, int index)
     : engine_(engine),
       index_(index),
+      edge_triggered_(engine.options().edge_triggered_io),
       read_buffer_cap_(engine.options().read_buffer_cap > 0 ? engine.options().read_buffer_cap : 64 * 1024) {}
 
 EventLoop::~EventLoop() {

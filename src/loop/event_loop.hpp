@@ -91,6 +91,8 @@ class EventLoop final : public Loop {
   char* read_buffer() noexcept { return read_buffer_.get(); }
   std::size_t read_buffer_cap() const noexcept { return read_buffer_cap_; }
   bool draining() const noexcept { return draining_; }
+  // Options::edge_triggered_io, cached here: it is asked on every read.
+  bool edge_triggered() const noexcept { return edge_triggered_; }
   void defer_read(Connection* conn);
 
   // gnet::Loop
@@ -111,6 +113,7 @@ class EventLoop final : public Loop {
 
   EngineCore& engine_;
   const int index_;
+  const bool edge_triggered_;
   std::unique_ptr<Poller> poller_;
   IoWatcher wakeup_{IoWatcher::Kind::wakeup};
   int wake_fd_ = -1;
