@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """gnet-cpp benchmark harness (issue 7): runs every echo server against bench/loadgen in
 interleaved rounds, counts syscalls per message with strace, measures idle memory per
-connection, compares HTTP plaintext against nginx with wrk, runs the micro-benchmarks, and writes
-docs/benchmarks.md with PNG plots in docs/img/.
+connection, compares HTTP plaintext against nginx with wrk, compares the TCP proxy example against
+HAProxy in TCP mode (issue 5), runs the micro-benchmarks, and writes docs/benchmarks.md with PNG
+plots in docs/img/.
 
     make bench                                   # builds build-bench/, then runs this
     /usr/bin/python3 bench/run_bench.py --build build-bench
     /usr/bin/python3 bench/run_bench.py --build build-bench --duration 1 --rounds 1   # smoke run
     /usr/bin/python3 bench/run_bench.py --build build-bench --only c100,strace --servers bare_epoll,gnet
+    /usr/bin/python3 bench/run_bench.py --build build-bench --only proxy --duration 2 --rounds 1 \
+        --out /tmp/proxy-bench.md --img-dir /tmp/proxy-img      # just the proxy comparison
 
 Servers are pinned to one CPU (core 0) and the load generators to another (core 1). The headline
 figure is the server's CPU time per echoed message (utime+stime from /proc/PID/stat over the
@@ -47,7 +50,7 @@ SCENARIOS = [
     {"key": "c50x4k", "title": "50 conns, 4 KiB", "conns": 50, "size": 4096, "pipeline": 1},
     {"key": "c10k", "title": "10 000 conns, 64 B", "conns": 10000, "size": 64, "pipeline": 1},
 ]
-EXTRA_PARTS = ["strace", "perf", "idle", "http", "micro"]
+EXTRA_PARTS = ["strace", "perf", "idle", "http", "proxy", "micro"]
 
 # Echo servers, in table order; bare_epoll is the reference every ratio is taken against.
 ECHO_SERVERS = {
@@ -60,6 +63,11 @@ ECHO_SERVERS = {
 REFERENCE = "bare_epoll"
 PERF_SERVERS = ["gnet", REFERENCE]  # flat profiles: the library and the reference loop
 HTTP_SERVERS = {"gnet": "gnet-cpp examples/http", "nginx": "nginx, 1 worker"}
+# TCP proxies (issue 5): loadgen -> proxy -> bare epoll echo backend. "gnet" in --servers selects
+# gnet-cpp's examples/proxy here, "haproxy" selects HAProxy.
+PROXIES = {"gnet": "gnet-cpp examples/proxy, 1 loop", "haproxy": "HAProxy, TCP mode, nbthread 1"}
+PROXY_SCENARIOS = ["c100", "c50x4k"]
+PROXY_RATIO_TO = "haproxy"  # the proxy table's ratio column: gnet-cpp's CPU/msg ÷ HAProxy's
 
 TARGET_SYSCALLS_PER_MSG = 2.05
 TARGET_IDLE_BYTES = 512
@@ -211,7 +219,8 @@ class Harness:
         self.procs: list[tuple[subprocess.Popen, list[tuple[int, int]]]] = []
         self.notes: list[str] = []
         self.skipped: dict[str, str] = {}
-        self.results: dict = {"echo": {}, "strace": {}, "perf": {}, "idle": {}, "http": {}, "micro": None}
+        self.results: dict = {"echo": {}, "strace": {}, "perf": {}, "idle": {}, "http": {}, "proxy": {},
+                              "micro": None}
         self.argv = sys.argv[1:]
         self.commands: dict[str, str] = {}
         self.counter = 0
@@ -661,6 +670,139 @@ class Harness:
                         log(f"{tag} FAILED: {e}")
                     self.save_raw()
 
+    # ---------------------------------------------------------------- TCP proxy (issue 5)
+
+    def haproxy_binary(self) -> str | None:
+        found = shutil.which("haproxy")
+        if found:
+            return found
+        for d in ("/usr/sbin", "/usr/local/sbin"):  # not on every user's PATH
+            if os.access(f"{d}/haproxy", os.X_OK):
+                return f"{d}/haproxy"
+        return None
+
+    def proxy_binary(self) -> Path:
+        return self.build / "examples" / "proxy"
+
+    def backend_binary(self) -> Path:
+        return self.build / "bench" / "peer_bare_epoll"
+
+    def proxy_cmd(self, name: str, port, backend_port, cfg: Path | None) -> list[str]:
+        if name == "gnet":
+            return [str(self.proxy_binary()), "--host", "127.0.0.1", "--port", str(port),
+                    "--backend", f"127.0.0.1:{backend_port}", "--loops", "1"]
+        if cfg is not None:
+            conf = (BENCH_SRC / "haproxy.cfg").read_text()
+            cfg.write_text(conf.replace("@PORT@", str(port)).replace("@BACKEND_PORT@", str(backend_port)))
+        return [self.haproxy_binary() or "haproxy", "-f", str(cfg), "-db"]
+
+    def start_logged(self, cmd, cpu, name: str, port: int, logfile: Path | None = None) -> subprocess.Popen:
+        """Spawns a server with its output in a log, waits until it accepts on port."""
+        logfile = logfile or self.new_log(name)
+        logfile.parent.mkdir(parents=True, exist_ok=True)
+        with open(logfile, "wb") as lf:
+            p = self.spawn(cmd, cpu=cpu, stdin=subprocess.DEVNULL, stdout=lf, stderr=subprocess.STDOUT)
+        try:
+            self.wait_port(port, p, logfile)
+        except BaseException:
+            self.stop(p)
+            raise
+        return p
+
+    def proxy_run(self, name: str, sc: dict) -> dict:
+        a = self.args
+        bport = free_port()
+        b = self.start_logged([self.backend_binary(), "--port", bport], self.pin_load,
+                              f"proxy-backend-{sc['key']}", bport)
+        try:
+            port = free_port()
+            logfile = self.new_log(f"proxy-{name}-{sc['key']}")
+            cfg = logfile.with_suffix(".cfg") if name == "haproxy" else None
+            p = self.start_logged(self.proxy_cmd(name, port, bport, cfg), self.pin_server, name, port, logfile)
+            try:
+                cmd = self.loadgen_cmd(port, sc, p.pid, a.duration, a.warmup)
+                g = self.spawn(cmd, cpu=self.pin_load, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+                try:
+                    out, err = g.communicate(timeout=a.duration + a.warmup + 120)
+                except subprocess.TimeoutExpired:
+                    raise BenchError("loadgen timed out")
+                finally:
+                    self.stop(g)
+                res = last_json(out.decode(errors="replace"))
+                if res is None or "error" in res or g.returncode != 0:
+                    raise BenchError(f"loadgen failed (rc {g.returncode}): "
+                                     f"{err.decode(errors='replace').strip()[-400:]} "
+                                     f"{out.decode(errors='replace').strip()[-200:]}")
+                if p.poll() is not None:
+                    res["errors"] = res.get("errors", 0) + 1
+                    res["server_died"] = p.returncode
+                if b.poll() is not None:
+                    res["errors"] = res.get("errors", 0) + 1
+                    res["backend_died"] = b.returncode
+                return res
+            finally:
+                self.stop(p)
+        finally:
+            self.stop(b)
+
+    def record_proxy_commands(self, proxies: list[str], scenarios: list[dict]) -> None:
+        a = self.args
+        self.commands["proxy backend"] = " ".join(self.pinned(
+            [rel(self.backend_binary()), "--port", "B"], self.pin_load))
+        for name in proxies:
+            c = self.proxy_cmd(name, "P", "B", None)
+            if name == "gnet":
+                c[0] = rel(self.proxy_binary())
+            else:
+                c[0], c[2] = "haproxy", "DIR/haproxy.cfg"
+            line = " ".join(self.pinned(c, self.pin_server))
+            if name == "haproxy":
+                line += "   # DIR/haproxy.cfg = bench/haproxy.cfg with @PORT@ -> P, @BACKEND_PORT@ -> B"
+            self.commands[f"proxy {name}"] = line
+        for sc in scenarios:
+            self.commands[f"proxy load {sc['key']}"] = " ".join(self.pinned(
+                [rel(self.loadgen)] + self.loadgen_cmd("P", sc, "PID", a.duration, a.warmup)[1:], self.pin_load))
+
+    def run_proxy(self, wanted: list[str]) -> None:
+        backend = self.backend_binary()
+        if not (backend.is_file() and os.access(backend, os.X_OK)):
+            self.skipped["proxy"] = f"the echo backend {rel(backend)} was not built"
+            log(f"skip proxy: {self.skipped['proxy']}")
+            return
+        proxies = []
+        for name in wanted:
+            if name == "gnet" and not (self.proxy_binary().is_file() and os.access(self.proxy_binary(), os.X_OK)):
+                self.skipped["proxy_gnet"] = (f"gnet-cpp's proxy example is not built: {rel(self.proxy_binary())} "
+                                              "does not exist")
+                log(f"skip gnet proxy: {self.skipped['proxy_gnet']}")
+                continue
+            if name == "haproxy" and not self.haproxy_binary():
+                self.skipped["haproxy"] = "haproxy is not installed (Debian: apt-get install haproxy)"
+                log(f"skip haproxy: {self.skipped['haproxy']}")
+                continue
+            proxies.append(name)
+        if not proxies:
+            return
+        scenarios = [s for s in SCENARIOS if s["key"] in PROXY_SCENARIOS]
+        self.record_proxy_commands(proxies, scenarios)
+        a = self.args
+        for r in range(a.rounds):
+            for sc in scenarios:
+                k = r % len(proxies)
+                for name in proxies[k:] + proxies[:k]:
+                    tag = f"[round {r + 1}/{a.rounds}] proxy {sc['key']:8} {name:8}"
+                    runs = self.results["proxy"].setdefault(sc["key"], {}).setdefault(name, [])
+                    try:
+                        res = self.proxy_run(name, sc)
+                        runs.append(res)
+                        log(f"{tag} {res['msgs_per_s']:>12,.0f} msg/s  cpu {res.get('server_cpu_us_per_msg') or 0:7.3f} "
+                            f"us/msg  p99 {res['p99_us']:9.1f} us  errors {res['errors']}")
+                    except BenchError as e:
+                        runs.append({"failed": str(e)})
+                        log(f"{tag} FAILED: {e}")
+                    self.save_raw()
+
     # ---------------------------------------------------------------- micro
 
     def run_micro(self) -> None:
@@ -712,6 +854,7 @@ class Harness:
     def load_raw(self, path: Path) -> None:
         """Re-renders a report from an earlier run's results.json (--from-results)."""
         self.results = json.loads(path.read_text())
+        self.results.setdefault("proxy", {})  # results.json from before the proxy part
         meta = self.results.get("meta", {})
         self.argv = meta.get("argv", [])
         self.notes = meta.get("notes", [])
@@ -756,10 +899,10 @@ class Harness:
         unknown = (only or set()) - {s["key"] for s in SCENARIOS} - set(EXTRA_PARTS)
         if unknown:
             raise BenchError(f"unknown --only item(s) {sorted(unknown)}; know {[s['key'] for s in SCENARIOS] + EXTRA_PARTS}")
-        wanted = a.servers.split(",") if a.servers else list(ECHO_SERVERS) + ["nginx"]
-        bad = set(wanted) - set(ECHO_SERVERS) - {"nginx"}
+        wanted = a.servers.split(",") if a.servers else list(ECHO_SERVERS) + ["nginx", "haproxy"]
+        bad = set(wanted) - set(ECHO_SERVERS) - {"nginx", "haproxy"}
         if bad:
-            raise BenchError(f"unknown server(s) {sorted(bad)}; know {list(ECHO_SERVERS) + ['nginx']}")
+            raise BenchError(f"unknown server(s) {sorted(bad)}; know {list(ECHO_SERVERS) + ['nginx', 'haproxy']}")
         echo = self.available_echo([s for s in ECHO_SERVERS if s in wanted])
         scenarios = [s for s in SCENARIOS if only is None or s["key"] in only]
         self.record_commands(echo, scenarios)
@@ -775,6 +918,8 @@ class Harness:
             self.run_idle(echo)
         if only is None or "http" in only:
             self.run_http([s for s in HTTP_SERVERS if s in wanted])
+        if only is None or "proxy" in only:
+            self.run_proxy([s for s in PROXIES if s in wanted])
         if only is None or "micro" in only:
             self.run_micro()
         self.save_raw()
@@ -867,11 +1012,19 @@ def machine_info(build: Path) -> list[str]:
         f"- Kernel: `{' '.join(platform.uname()[i] for i in (0, 2, 4))}`; OS: {osr}",
         f"- Compiler: `{(cmd_output([cxx, '--version']).splitlines() or ['?'])[0]}`, CMake build type {btype}",
         f"- Peers: libuv {pc('libuv')}, libevent {pc('libevent_core')}, Boost.Asio (Boost {boost}), "
-        f"{cmd_output(['nginx', '-v']) or 'nginx ?'}, {(cmd_output(['wrk', '-v']).splitlines() or ['wrk ?'])[0].split(' Copyright')[0]}, "
+        f"{cmd_output(['nginx', '-v']) or 'nginx ?'}, {haproxy_version()}, {(cmd_output(['wrk', '-v']).splitlines() or ['wrk ?'])[0].split(' Copyright')[0]}, "
         f"{(cmd_output(['strace', '-V']).splitlines() or ['strace ?'])[0]}, matplotlib {mpl}",
         f"- gnet-cpp revision: {('`' + rev + '`') if re.fullmatch(r'[0-9a-f]{4,40}', rev or '') else '(no commit yet)'}; "
         f"run {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
     ]
+
+
+def haproxy_version() -> str:
+    exe = shutil.which("haproxy") or next((f"{d}/haproxy" for d in ("/usr/sbin", "/usr/local/sbin")
+                                           if os.access(f"{d}/haproxy", os.X_OK)), None)
+    first = (cmd_output([exe, "-v"]).splitlines() or [""])[0] if exe else ""
+    m = re.search(r"version (\S+)", first)
+    return f"HAProxy {m.group(1)}" if m else "HAProxy ?"
 
 
 def summarize_echo(results: dict) -> dict:
@@ -1074,6 +1227,8 @@ def write_report(h: Harness, out: Path, img_dir: Path) -> None:
     L.append("```sh")
     L.append(f"# this report: /usr/bin/python3 bench/run_bench.py {shlex.join(h.argv)}")
     for k, v in h.commands.items():
+        if k.startswith("proxy "):
+            continue  # listed in the proxy section
         L.append(f"# {k}")
         L.append(v)
     L.append("```")
@@ -1251,6 +1406,9 @@ def write_report(h: Harness, out: Path, img_dir: Path) -> None:
         L.append("Not run (not selected).")
     L.append("")
 
+    # ---- TCP proxy
+    L += proxy_section(h)
+
     # ---- micro
     L.append("## Micro-benchmarks (Google Benchmark)")
     L.append("")
@@ -1289,6 +1447,90 @@ def write_report(h: Harness, out: Path, img_dir: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(L))
     log(f"wrote {rel(out)}" + (f" and {', '.join(rel(img_dir / p) for p in plots)}" if plots else ""))
+
+
+def proxy_section(h: Harness) -> list[str]:
+    """The "Proxy: gnet-cpp examples/proxy vs HAProxy (TCP mode)" section (issue 5)."""
+    a = h.args
+    summary = summarize_echo(h.results.get("proxy") or {})
+    keys = [k for k in PROXY_SCENARIOS if k in summary]
+    titles = {s["key"]: s["title"] for s in SCENARIOS}
+    names = [n for n in PROXIES if any(n in summary[k] for k in keys)]
+    srv = f"CPU {h.pin_server}" if h.pin_server is not None else "any CPU"
+    load = f"CPU {h.pin_load}" if h.pin_load is not None else "any CPU"
+    L = ["## Proxy: gnet-cpp examples/proxy vs HAProxy (TCP mode)", ""]
+    skips = [h.skipped[k] for k in ("proxy", "proxy_gnet", "haproxy") if k in h.skipped]
+    if not keys:
+        if skips:
+            L += [f"- Not run: {s}." for s in skips]
+        else:
+            L.append("Not run (not selected).")
+        L.append("")
+        return L
+    L.append(f"`bench/loadgen` → proxy → `bench/peer_bare_epoll` (the echo backend): every message crosses the "
+             f"proxy twice, client → backend and back. The proxy runs alone on {srv}; the backend shares {load} "
+             "with the load generator, so both proxies see the same client and backend. gnet-cpp's proxy is "
+             "`examples/proxy --loops 1` (a backend connection per client, dialed from the client's loop); HAProxy "
+             "runs in the foreground (`-db`) with `bench/haproxy.cfg`: `nbthread 1`, `mode tcp`, `maxconn 20000`, "
+             "one frontend and one backend server, no logging. Both set `TCP_NODELAY`. "
+             "**Proxy CPU µs/msg** = the proxy's utime+stime over the measured window ÷ round trips "
+             "(loadgen `--server-pid`); `proxy CPU %` and `gen CPU %` show which side was the bottleneck. "
+             f"{a.rounds} interleaved round(s) of {a.duration:g} s (+{a.warmup:g} s warm-up), a fresh backend and "
+             "proxy per run, the proxy order rotating each round; medians over rounds.")
+    L.append("")
+    ref_name = PROXY_RATIO_TO
+    for k in keys:
+        L.append(f"### Proxy, {titles[k]}")
+        L.append("")
+        L.append("| proxy | msgs/s | MB/s | p50 µs | p99 µs | p99.9 µs | proxy CPU µs/msg (min–max) | × HAProxy "
+                 "| proxy CPU % | gen CPU % | errors | rounds ok |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        ref = summary[k].get(ref_name, {}).get("cpu")
+        for name in names:
+            s = summary[k].get(name)
+            if not s:
+                continue
+            cpu = f"{s['cpu']:.3f} ({s['cpu_min']:.3f}–{s['cpu_max']:.3f})" if s["cpu"] is not None else "—"
+            ratio = f"{s['cpu'] / ref:.2f}" if s["cpu"] is not None and ref else "—"
+            L.append(f"| {PROXIES[name]} | {fmt(s['msgs_per_s'], 0)} | {fmt(s['mb_per_s'], 2)} | "
+                     f"{fmt(s['p50_us'], 1)} | {fmt(s['p99_us'], 1)} | {fmt(s['p999_us'], 1)} | {cpu} | {ratio} | "
+                     f"{fmt(s['server_cpu_pct'], 0)} | {fmt(s['loadgen_cpu_pct'], 0)} | {s['errors']} | "
+                     f"{s['ok']}/{s['runs']} |")
+        fails = [f"{PROXIES[n]}: {f}" for n in names for f in summary[k].get(n, {}).get("failures", [])]
+        if fails:
+            L.append("")
+            L += [f"- failed run — {f}" for f in fails]
+        L.append("")
+    ratios = []
+    for k in keys:
+        g = summary[k].get("gnet", {}).get("cpu")
+        r = summary[k].get(ref_name, {}).get("cpu")
+        ratios.append(f"{titles[k]}: **{g / r:.2f}×**" if g is not None and r else f"{titles[k]}: —")
+    L.append("gnet-cpp proxy CPU per message ÷ HAProxy's (medians; below 1 means gnet-cpp spends less): "
+             + "; ".join(ratios) + ".")
+    L.append("")
+    if skips:
+        L += [f"- Not run: {s}." for s in skips]
+        L.append("")
+    L.append("Exact commands (P: the proxy's port, B: the backend's, both picked per run; PID: the proxy's pid):")
+    L.append("")
+    L.append("```sh")
+    for k, v in h.commands.items():
+        if k.startswith("proxy "):
+            L.append(f"# {k[len('proxy '):]}")
+            L.append(v)
+    L.append("```")
+    L.append("")
+    L.append("`bench/haproxy.cfg`:")
+    L.append("")
+    L.append("```")
+    try:
+        L += [x for x in (BENCH_SRC / "haproxy.cfg").read_text().rstrip().splitlines()]
+    except OSError:
+        L.append("(bench/haproxy.cfg is missing)")
+    L.append("```")
+    L.append("")
+    return L
 
 
 def target_lines(summary: dict, res: dict, h: Harness) -> list[str]:
@@ -1332,7 +1574,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per echo run (default 1)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     ap.add_argument("--only", default="", help="comma list of parts: " + ",".join([s["key"] for s in SCENARIOS] + EXTRA_PARTS))
-    ap.add_argument("--servers", default="", help="comma list of: " + ",".join(list(ECHO_SERVERS) + ["nginx"]))
+    ap.add_argument("--servers", default="", help="comma list of: " + ",".join(list(ECHO_SERVERS) + ["nginx", "haproxy"])
+                    + " (for the proxy part, gnet selects examples/proxy)")
     ap.add_argument("--strace-duration", type=float, default=None, help="seconds of traffic under strace (default 2)")
     ap.add_argument("--perf-duration", type=float, default=None, help="seconds of perf sampling (default 2)")
     ap.add_argument("--http-duration", type=float, default=None, help="wrk seconds (default --duration)")
