@@ -5,39 +5,14 @@ usage: echo_e2e.py ECHO_BINARY ECHO_POOL_BINARY UDP_ECHO_BINARY CASE
 Deadlines only turn a hang into a failure; they never decide a pass.
 """
 import os
-import resource
 import selectors
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(cmd, ready_text):
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    if ready_text not in line:
-        proc.kill()
-        raise AssertionError(f"{cmd}: expected '{ready_text}', got {line!r} / {proc.stderr.read()!r}")
-    return proc
-
-
-def stop(proc):
-    proc.send_signal(signal.SIGINT)
-    try:
-        out, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise AssertionError("server did not stop on SIGINT")
-    assert proc.returncode == 0, f"exit {proc.returncode}: {err}"
+from e2e_process import free_port, raise_fd_limit, start, stop
 
 
 def echo_roundtrip(sock, payload):
@@ -145,9 +120,7 @@ def case_udp(_echo, _pool, udp):
 
 
 def main():
-    # 1000 clients here and 1000 connections in the server (which inherits this limit).
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+    raise_fd_limit()
     echo, pool, udp, case = sys.argv[1:5]
     fn = globals()["case_" + case]
     fn(echo, pool, udp) if case == "udp" else fn(echo, pool)

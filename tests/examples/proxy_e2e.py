@@ -5,39 +5,13 @@ usage: proxy_e2e.py PROXY_BINARY ECHO_BINARY CASE
 Deadlines only turn a hang into a failure; they never decide a pass.
 """
 import os
-import resource
 import selectors
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(cmd, ready_text):
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    if ready_text not in line:
-        proc.kill()
-        raise AssertionError(f"{cmd}: expected '{ready_text}', got {line!r} / {proc.stderr.read()!r}")
-    return proc
-
-
-def stop(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        _, err = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise AssertionError("did not stop on SIGTERM")
-    assert proc.returncode == 0, f"exit {proc.returncode}: {err[-2000:]}"
+from e2e_process import free_port, raise_fd_limit, start, stop
 
 
 def rss_kib(pid):
@@ -165,8 +139,7 @@ def case_half_close(proxy, echo):
 
 
 def main():
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+    raise_fd_limit()
     proxy, echo, case = sys.argv[1:4]
     globals()["case_" + case](proxy, echo)
     print(f"{case}: ok")
