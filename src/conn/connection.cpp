@@ -225,9 +225,9 @@ std::size_t Connection::discard(std::size_t n) noexcept {
 
 std::error_code Connection::send(std::string_view data) {
   if (closed_ || close_requested_) return make_error_code(Errc::connection_closed);
+  loop_.touch(this);
   if (message_oriented()) return send_message(data);
   if (data.empty()) return {};
-  loop_.touch(this);
   if (outbound_.empty()) {
     for (;;) {
       ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);

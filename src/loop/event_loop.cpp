@@ -388,17 +388,15 @@ void EventLoop::finish_connect(Connecting* pending, std::error_code error) {
   poller_->remove(owned->fd);  // harmless when it was never added (immediate connect)
   if (error) {
     ::close(owned->fd);
-    if (owned->on_done) owned->on_done(error, ConnHandle{});
+    if (owned->on_done) guarded([&] { owned->on_done(error, ConnHandle{}); });
     return;
   }
   load_.fetch_add(1, std::memory_order_relaxed);
   Connection* conn = adopt(owned->fd, owned->network, -1, owned->remote, owned->network == Network::udp);
   if (owned->on_done) {
-    if (conn != nullptr) {
-      owned->on_done({}, ConnHandle(mailbox_, conn->slot, conn->generation));
-    } else {
-      owned->on_done(make_error_code(Errc::connection_closed), ConnHandle{});
-    }
+    ConnHandle handle = conn ? ConnHandle(mailbox_, conn->slot, conn->generation) : ConnHandle{};
+    std::error_code ec = conn ? std::error_code{} : make_error_code(Errc::connection_closed);
+    guarded([&] { owned->on_done(ec, handle); });
   }
 }
 
