@@ -178,6 +178,12 @@ void Connection::deliver(std::string_view fresh) {
     if (!closed_ && !message_oriented()) inbound_.append(fresh_);
     fresh_ = {};
   }
+  after_traffic(action);
+}
+
+// After on_traffic: an emptied inbound ring gives its storage back (idle connections own no
+// buffer); a non-empty one frees only storage retired by peek() during the callback.
+void Connection::after_traffic(Action action) {
   if (inbound_.empty()) {
     if (inbound_.capacity() != 0) inbound_.clear();
   } else {
@@ -189,12 +195,7 @@ void Connection::deliver(std::string_view fresh) {
 void Connection::wake() {
   if (closed_) return;
   Action action = invoke([this] { return loop_.engine().handler().on_traffic(*this); });
-  if (inbound_.empty()) {
-    if (inbound_.capacity() != 0) inbound_.clear();
-  } else {
-    inbound_.drop_retired();
-  }
-  if (!closed_) apply(action);
+  after_traffic(action);
   settle();
 }
 

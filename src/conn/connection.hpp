@@ -101,6 +101,7 @@ class Connection final : public Conn, public IoWatcher {
   }
   void on_writable();
   void deliver(std::string_view fresh);
+  void after_traffic(Action action);
   void peer_eof();
   void finish_close();
   bool reading() const noexcept {
