@@ -12,6 +12,14 @@
 #include "loop/event_loop.hpp"
 
 namespace gnet {
+namespace {
+
+// Client-made connections go to the loops in turn.
+detail::EventLoop& next_loop(detail::EngineCore& core, std::atomic<unsigned>& counter) {
+  return core.loop_at(static_cast<int>(counter.fetch_add(1) % static_cast<unsigned>(core.loop_count())));
+}
+
+}  // namespace
 
 Client::Client(EventHandler& handler, Options options)
     : core_(std::make_unique<detail::EngineCore>(handler, options)) {}
@@ -53,8 +61,7 @@ Engine& Client::engine() { return *core_; }
 
 std::error_code Client::dial(std::string_view address, std::chrono::milliseconds timeout, Loop::DialDone on_done) {
   if (!thread_ || core_->is_stopping()) return make_error_code(Errc::engine_stopped);
-  int index = static_cast<int>(next_loop_.fetch_add(1) % static_cast<unsigned>(core_->loop_count()));
-  detail::EventLoop* loop = &core_->loop_at(index);
+  detail::EventLoop* loop = &next_loop(*core_, next_loop_);
   auto done = std::make_shared<Loop::DialDone>(std::move(on_done));
   bool posted = loop->post_task(
       [loop, address = std::string(address), timeout, done] { loop->dial_from_loop(address, timeout, std::move(*done)); },
@@ -86,8 +93,7 @@ Result<ConnHandle> Client::enroll(int fd) {
                                          : Network::tcp;
   int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) return system_error(errno, "enroll: O_NONBLOCK");
-  int index = static_cast<int>(next_loop_.fetch_add(1) % static_cast<unsigned>(core_->loop_count()));
-  detail::EventLoop* loop = &core_->loop_at(index);
+  detail::EventLoop* loop = &next_loop(*core_, next_loop_);
   auto result = std::make_shared<std::promise<ConnHandle>>();
   auto future = result->get_future();
   loop->load().fetch_add(1, std::memory_order_relaxed);

@@ -115,7 +115,6 @@ void EventLoop::run() {
     if (wake_pending_ || tasks_left_) run_tasks();
     if (!timers_.empty()) timers_.run_due(TimerQueue::Clock::now(), [this](const std::function<void()>& fn) { guarded(fn); });
 
-    if (!draining_ && engine_.is_stopping()) begin_drain();
     if (draining_) {
       if (!deadline_passed_ && TimerQueue::Clock::now() >= drain_deadline_) {
         deadline_passed_ = true;
@@ -341,41 +340,33 @@ std::error_code EventLoop::dial_from_loop(std::string_view address, std::chrono:
   } else {
     target = unix_socket_address(addr);
   }
-  int type = addr.network == Network::udp ? SOCK_DGRAM
-             : addr.network == Network::unix_packet ? SOCK_SEQPACKET
-                                                     : SOCK_STREAM;
-  int fd = ::socket(target.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = ::socket(target.family(), socket_type(addr.network) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return fail({errno, std::system_category()});
   apply_connection_options(fd, addr.network == Network::tcp, engine_.options());
   auto pending = std::make_unique<Connecting>();
   pending->fd = fd;
   pending->network = addr.network;
   pending->remote = target;
-  pending->on_done = std::move(on_done);
-  if (::connect(fd, target.data(), target.size()) == 0) {
-    Connecting* p = pending.get();
-    connecting_.push_back(std::move(pending));
+  Connecting* p = pending.get();
+  bool connected = ::connect(fd, target.data(), target.size()) == 0;
+  // EAGAIN from a Unix socket means its listener's backlog is full: a failure, not progress.
+  std::error_code ec;
+  if (!connected && errno != EINPROGRESS) ec.assign(errno, std::system_category());
+  if (!connected && !ec) ec = poller_->add(fd, p, kWritable);
+  if (ec) {
+    ::close(fd);
+    return fail(ec);
+  }
+  p->on_done = std::move(on_done);
+  connecting_.push_back(std::move(pending));
+  if (connected) {
     finish_connect(p, {});
     return {};
   }
-  // EAGAIN from a Unix socket means its listener's backlog is full: a failure, not progress.
-  if (errno != EINPROGRESS) {
-    std::error_code ec(errno, std::system_category());
-    ::close(fd);
-    if (pending->on_done) pending->on_done(ec, ConnHandle{});
-    return ec;
-  }
-  if (auto ec = poller_->add(fd, pending.get(), kWritable)) {
-    ::close(fd);
-    if (pending->on_done) pending->on_done(ec, ConnHandle{});
-    return ec;
-  }
-  Connecting* p = pending.get();
   p->timer = run_after(timeout, [this, p] {
     p->timer = 0;
     finish_connect(p, make_error_code(Errc::timed_out));
   });
-  connecting_.push_back(std::move(pending));
   return {};
 }
 

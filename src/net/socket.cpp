@@ -17,15 +17,6 @@
 namespace gnet::detail {
 namespace {
 
-int socket_type(Network network) {
-  switch (network) {
-    case Network::tcp:
-    case Network::unix_stream: return SOCK_STREAM;
-    case Network::udp: return SOCK_DGRAM;
-    case Network::unix_packet: return SOCK_SEQPACKET;
-  }
-  return SOCK_STREAM;
-}
 
 // A socket file already at the path: remove it only when it is a socket nobody listens on.
 Result<void> clear_stale_unix_path(const Address& addr, const std::string& url) {
@@ -97,6 +88,16 @@ Result<void> join_group(int fd, const SocketAddress& group, const std::string& i
 }
 
 }  // namespace
+
+int socket_type(Network network) {
+  switch (network) {
+    case Network::tcp:
+    case Network::unix_stream: return SOCK_STREAM;
+    case Network::udp: return SOCK_DGRAM;
+    case Network::unix_packet: return SOCK_SEQPACKET;
+  }
+  return SOCK_STREAM;
+}
 
 std::error_code set_socket_option(int fd, int level, int name, int value) {
   if (::setsockopt(fd, level, name, &value, sizeof value) != 0) {

@@ -17,6 +17,9 @@ namespace gnet::detail {
 // host gives the wildcard: "::" (dual-stack) for Family::any, else 0.0.0.0 or "::".
 Result<std::vector<SocketAddress>> resolve(const Address& addr, bool passive);
 
+// SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET for a network.
+int socket_type(Network network);
+
 // A socket address for a Unix address (path or abstract name).
 SocketAddress unix_socket_address(const Address& addr);
 
