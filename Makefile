@@ -2,11 +2,15 @@
 JOBS ?= $(shell nproc)
 BUILD_PACKAGES := cmake g++ make pkg-config libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libssl-dev
 TEST_PACKAGES := curl python3 python3-websockets redis-tools wrk nghttp2-client chromium
+FUZZ_PACKAGES := clang libclang-rt-dev
 BENCH_PACKAGES := libuv1-dev libevent-dev libboost-dev nginx wrk strace python3-matplotlib
 RUN_ADDR ?= 127.0.0.1
 RUN_PORT ?= 8080
 
-.PHONY: all build run test test-asan test-tsan bench deps deps-test deps-bench install clean
+FUZZ_SECONDS ?= 60
+FUZZ_ONLY ?=
+
+.PHONY: all build run test test-asan test-tsan test-release fuzz bench deps deps-test deps-bench deps-fuzz install clean
 
 all: build
 
@@ -27,6 +31,8 @@ deps-test: deps
 	$(call apt_install,$(TEST_PACKAGES))
 deps-bench: deps
 	$(call apt_install,$(BENCH_PACKAGES))
+deps-fuzz: deps
+	$(call apt_install,$(FUZZ_PACKAGES))
 
 build: deps
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGNET_BUILD_TESTS=OFF
@@ -44,14 +50,28 @@ run: build
 test: deps-test test-asan test-tsan
 
 test-asan:
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGNET_SANITIZE=address,undefined
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGNET_WERROR=ON -DGNET_SANITIZE=address,undefined
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 test-tsan:
-	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGNET_SANITIZE=thread -DGNET_BUILD_EXAMPLES=ON
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGNET_WERROR=ON -DGNET_SANITIZE=thread -DGNET_BUILD_EXAMPLES=ON
 	cmake --build build-tsan -j $(JOBS)
 	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -L threaded -j $(JOBS) --timeout 600
+
+# The packager's build (default Release, tests on), with warnings as errors so GCC's optimiser-only
+# warnings (-Wrestrict, -Wstringop-overflow, ...) cannot slip in. CI runs it after make test.
+test-release: deps
+	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DGNET_WERROR=ON
+	cmake --build build-release -j $(JOBS)
+
+# libFuzzer harnesses (clang): each runs FUZZ_SECONDS (FUZZ_ONLY=name,name picks some); a crash is
+# saved to fuzz/regressions/<name>/, which make test replays from then on.
+fuzz: deps-fuzz
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGNET_FUZZ=ON \
+	  -DGNET_BUILD_TESTS=OFF -DGNET_SANITIZE=address,undefined
+	cmake --build build-fuzz -j $(JOBS)
+	/usr/bin/python3 fuzz/run_fuzz.py --build build-fuzz --seconds $(FUZZ_SECONDS) $(if $(FUZZ_ONLY),--only $(FUZZ_ONLY))
 
 bench: deps-bench
 	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DGNET_BUILD_TESTS=OFF -DGNET_BUILD_BENCH=ON
@@ -62,4 +82,4 @@ install: build
 	cmake --install build
 
 clean:
-	rm -rf build build-asan build-tsan build-bench
+	rm -rf build build-asan build-tsan build-bench build-release build-fuzz
