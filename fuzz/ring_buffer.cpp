@@ -1,7 +1,8 @@
 // Fuzz harness: RingBuffer against a std::string model. The input is a script of operations
 // (append / peek / discard / read / clear / drop_retired with fuzzer-chosen sizes); after each,
-// size and content must match the model, and views from peek() stay readable until
-// drop_retired() (ASan reports a use-after-free otherwise).
+// size and content must match the model, and views from peek() stay readable and unchanged
+// until drop_retired() or the next append (ASan reports a use-after-free otherwise). Appends
+// invalidate views: the connection appends only outside on_traffic, when no view is held.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -43,7 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::uint8_t fill = 0;
   while (!s.empty()) {
     switch (s.byte() % 6) {
-      case 0: {  // append
+      case 0: {  // append: as in Connection, only between callbacks, when no view is held
+        views.clear();
         std::string bytes(s.size(), '\0');
         for (char& c : bytes) c = static_cast<char>(fill++);
         ring.append(bytes);

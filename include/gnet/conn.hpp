@@ -55,6 +55,11 @@ class Conn {
   // Tries to send queued output now rather than at the next writable event.
   std::error_code flush();
   std::size_t outbound_buffered() const noexcept;
+  // True while more than Options::write_buffer_cap is queued (the high-water mark passed; new
+  // bytes are not read), until the queue drains below half (on_low_water). A handler answering
+  // pipelined requests stops consuming while this is true; whatever it leaves unconsumed is
+  // handed to on_traffic again once the queue drains, even if the peer sends nothing more.
+  bool outbound_full() const noexcept;
 
   // Closes the connection once queued output is flushed (bounded by
   // Options::shutdown_timeout). on_close follows on this loop. No reads happen after this.
@@ -65,7 +70,8 @@ class Conn {
   void shutdown_write();
 
   // Stop/restart reading this connection (no on_traffic meanwhile; the kernel's receive window
-  // then pushes back on the peer).
+  // then pushes back on the peer). Resuming with input still buffered calls on_traffic for it
+  // in this loop turn, without waiting for new bytes.
   void pause_read();
   void resume_read();
 

@@ -23,6 +23,7 @@ enum class Errc {
   timed_out = 6,           // dial or operation timeout
   handler_exception = 7,   // a callback threw; the connection was closed
   idle_timeout = 8,        // closed by Options::idle_timeout
+  inbound_limit = 9,       // the handler left more than Options::max_inbound_buffered unconsumed
 };
 
 const std::error_category& gnet_category() noexcept;

@@ -36,10 +36,19 @@ struct Options {
   // datagram that is delivered whole (larger ones are reported as truncated).
   std::size_t read_buffer_cap = 64 * 1024;
   // Outbound high-water mark per connection. When more than this is queued (the kernel pushed
-  // back), the connection stops being read — no on_traffic — until the queue drains below half,
-  // and EventHandler::on_high_water fires. Writes are never dropped: a handler that writes
-  // without reading must watch Conn::outbound_buffered() or on_high_water itself.
+  // back), the connection stops being read — no on_traffic for new bytes — until the queue
+  // drains below half, and EventHandler::on_high_water fires. Writes are never dropped: a
+  // handler that produces output from input already buffered (a pipeline) stops while
+  // Conn::outbound_full() and leaves the rest unconsumed; the engine calls on_traffic again once
+  // the queue has drained (see docs/guide.md, "Backpressure"). A connection then holds at most
+  // write_buffer_cap + the largest single write.
   std::size_t write_buffer_cap = 1024 * 1024;
+  // Inbound bound per connection: when a handler leaves more than this unconsumed after
+  // on_traffic, the connection is closed (queued output is still flushed) and on_close gets
+  // Errc::inbound_limit. A connection thus holds at most max_inbound_buffered + read_buffer_cap
+  // of input. Protocol servers set it from their own limits (largest request head + body);
+  // 0 turns the bound off.
+  std::size_t max_inbound_buffered = 64 * 1024 * 1024;
 
   // Call EventHandler::on_tick on loop 0: right after boot, then after each delay it returns.
   bool ticker = false;

@@ -8,7 +8,7 @@ namespace gnet::detail {
 
 void RingBuffer::grow(std::size_t need) {
   std::size_t capacity = std::bit_ceil(std::max(need, kMinCapacity));
-  auto data = std::make_unique<char[]>(capacity);
+  auto data = std::make_unique_for_overwrite<char[]>(capacity);  // no zero-fill: pages commit as written
   // Copy out in order: the grown ring starts linear at index 0.
   std::size_t first = std::min(size_, capacity_ - head_);
   if (size_ > 0) {
@@ -36,7 +36,7 @@ std::string_view RingBuffer::peek(std::size_t n) {
   if (head_ + n > capacity_) {
     // Wrapped: copy into one run in fresh storage of the same capacity. The old storage is
     // retired rather than freed, so views returned earlier in this callback stay valid.
-    auto fresh = std::make_unique<char[]>(capacity_);
+    auto fresh = std::make_unique_for_overwrite<char[]>(capacity_);
     std::size_t first = capacity_ - head_;
     std::memcpy(fresh.get(), data_.get() + head_, first);
     std::memcpy(fresh.get() + first, data_.get(), size_ - first);

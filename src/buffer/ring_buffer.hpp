@@ -22,7 +22,8 @@ class RingBuffer {
   bool empty() const noexcept { return size_ == 0; }
   std::size_t capacity() const noexcept { return capacity_; }
 
-  // Appends bytes, growing (to the next power of two) when they do not fit.
+  // Appends bytes, growing (to the next power of two) when they do not fit. Invalidates views
+  // from peek(): the connection appends only outside on_traffic.
   void append(std::string_view data);
   // A contiguous view of the first min(n, size()) bytes. When they straddle the wrap point the
   // content is copied into fresh storage in one piece; the old storage is kept (retired) until

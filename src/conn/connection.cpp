@@ -106,7 +106,7 @@ void Connection::handle_event(std::uint32_t events) {
     return;
   }
   if (events & kReadable) {
-    // Paused in edge-triggered mode: resuming re-reads (defer_read), as this edge won't repeat.
+    // Paused in edge-triggered mode: resuming re-reads (defer_resume), as this edge won't repeat.
     if (reading()) on_readable();
   } else if ((events & kHangup) && !reading()) {
     // Not reading, so no read will tell us: the socket is dead (RST/ERR) — stop waiting on it.
@@ -159,9 +159,17 @@ void Connection::on_readable() {
   }
 }
 
-void Connection::retry_read() {
-  if (!closed_ && reading()) on_readable();
+void Connection::resume_input() {
+  if (!closed_ && reading() && !inbound_.empty()) {
+    Action action = invoke([this] { return loop_.engine().handler().on_traffic(*this); });
+    after_traffic(action);
+  }
+  if (!closed_ && reading() && is_edge()) on_readable();
   settle();
+}
+
+void Connection::maybe_resume() {
+  if (!closed_ && reading() && (is_edge() || !inbound_.empty())) loop_.defer_resume(this);
 }
 
 void Connection::deliver(std::string_view fresh) {
@@ -178,6 +186,10 @@ void Connection::deliver(std::string_view fresh) {
     if (!closed_ && !message_oriented()) inbound_.append(fresh_);
     fresh_ = {};
   }
+  // The inbound bound: input only grows here, by at most one read, so a connection never holds
+  // more than max_inbound_buffered + read_buffer_cap. No reads follow the close request.
+  const std::size_t limit = loop_.engine().options().max_inbound_buffered;
+  if (limit != 0 && inbound_.size() > limit && !closed_) request_close(make_error_code(Errc::inbound_limit));
   after_traffic(action);
 }
 
@@ -455,7 +467,7 @@ void Connection::after_drain() {
       loop_.engine().handler().on_low_water(*this);
       return Action::none;
     });
-    if (is_edge() && reading()) loop_.defer_read(this);
+    maybe_resume();
   }
   update_interest();
 }
@@ -463,7 +475,7 @@ void Connection::after_drain() {
 void Connection::set_user_paused(bool paused) {
   if (user_paused_ == paused) return;
   user_paused_ = paused;
-  if (!paused && is_edge() && reading()) loop_.defer_read(this);
+  if (!paused) maybe_resume();
   update_interest();
 }
 
@@ -535,10 +547,12 @@ void Connection::finish_close() {
   loop_.untouch(this);
   if (!peer_eof_ && !error_ && !message_oriented()) {
     // Closing with unread bytes in the kernel makes TCP send a reset, which can destroy the
-    // last response before the peer reads it. Discard what has arrived (into the loop's
-    // buffer), bounded, so the close is a FIN.
+    // last response before the peer reads it. Discard what has arrived, bounded, so the close
+    // is a FIN. Into scratch space of its own: this close may run inside another connection's
+    // on_traffic, whose views point into the loop's read buffer.
+    char scratch[16 * 1024];
     for (std::size_t drained = 0; drained < (1u << 20);) {
-      ssize_t n = ::recv(fd_, loop_.read_buffer(), loop_.read_buffer_cap(), MSG_DONTWAIT);
+      ssize_t n = ::recv(fd_, scratch, sizeof scratch, MSG_DONTWAIT);
       if (n <= 0) break;
       drained += static_cast<std::size_t>(n);
     }

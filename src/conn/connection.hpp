@@ -54,8 +54,10 @@ class Connection final : public Conn, public IoWatcher {
   // Half-close: FIN after the queued output (see Conn::shutdown_write).
   void shutdown_write();
   void set_connected_datagram() noexcept { connected_datagram_ = true; }
-  // ET mode only: a paused connection resumed and must read what is already in the kernel.
-  void retry_read();
+  // Reading became possible again (low water, resume_read): hand the handler the input it left
+  // buffered while pushed back, then, edge-triggered, read what the kernel already holds (no
+  // new edge will report it). Deferred to after the turn's dispatch (EventLoop::defer_resume).
+  void resume_input();
 
   // ---- used by conn_api.cpp ----
   std::string_view peek(std::size_t n);
@@ -65,6 +67,7 @@ class Connection final : public Conn, public IoWatcher {
   std::error_code sendv(std::span<const std::string_view> parts);
   std::error_code flush();
   std::size_t outbound_size() const noexcept;
+  bool outbound_full() const noexcept { return high_water_; }
   void set_user_paused(bool paused);
 
   bool closed() const noexcept { return closed_; }
@@ -110,6 +113,8 @@ class Connection final : public Conn, public IoWatcher {
   void update_interest();
   void after_queue();
   void after_drain();
+  // Called when reading() may have become true: schedules resume_input() when it has work.
+  void maybe_resume();
   bool is_edge() const noexcept;
 
   EventLoop& loop_;

@@ -46,7 +46,7 @@ Result<void> EventLoop::init() {
     return Error(ec, "epoll_ctl add eventfd: " + ec.message());
   }
   mailbox_ = std::make_shared<Mailbox>(this, index_, wake_fd_);
-  read_buffer_ = std::make_unique<char[]>(read_buffer_cap_);
+  read_buffer_ = std::make_unique_for_overwrite<char[]>(read_buffer_cap_);
   return {};
 }
 
@@ -94,7 +94,7 @@ void EventLoop::run() {
     // Checked before polling, so a stop requested during on_boot accepts nobody.
     if (!draining_ && engine_.is_stopping()) begin_drain();
     int timeout = -1;
-    if (tasks_left_ || !deferred_reads_.empty()) {
+    if (tasks_left_ || !deferred_resumes_.empty()) {
       timeout = 0;
     } else if (!timers_.empty()) {
       timeout = timers_.timeout_ms(TimerQueue::Clock::now());
@@ -105,11 +105,11 @@ void EventLoop::run() {
     if (idle_timeout_ > idle_timeout_.zero()) turn_time_ = TimerQueue::Clock::now();
     for (int i = 0; i < n; ++i) dispatch(events[i]);
 
-    if (!deferred_reads_.empty()) {
-      auto reads = std::move(deferred_reads_);
-      deferred_reads_.clear();
-      for (auto [slot, gen] : reads) {
-        if (Connection* c = find(slot, gen)) c->retry_read();
+    if (!deferred_resumes_.empty()) {
+      auto resumes = std::move(deferred_resumes_);
+      deferred_resumes_.clear();
+      for (auto [slot, gen] : resumes) {
+        if (Connection* c = find(slot, gen)) c->resume_input();
       }
     }
     if (wake_pending_ || tasks_left_) run_tasks();
@@ -268,7 +268,7 @@ void EventLoop::destroy_retired() {
   retired_.clear();
 }
 
-void EventLoop::defer_read(Connection* conn) { deferred_reads_.emplace_back(conn->slot, conn->generation); }
+void EventLoop::defer_resume(Connection* conn) { deferred_resumes_.emplace_back(conn->slot, conn->generation); }
 
 // Posted tasks, timers and dial callbacks are user code too: an exception is logged, and the
 // loop goes on (on a loop thread it would otherwise end in std::terminate).

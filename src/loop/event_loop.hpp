@@ -93,7 +93,8 @@ class EventLoop final : public Loop {
   bool draining() const noexcept { return draining_; }
   // Options::edge_triggered_io, cached here: it is asked on every read.
   bool edge_triggered() const noexcept { return edge_triggered_; }
-  void defer_read(Connection* conn);
+  // Loop thread: run conn->resume_input() after this turn's dispatch (see Connection).
+  void defer_resume(Connection* conn);
 
   // gnet::Loop
   int index() const noexcept { return index_; }
@@ -134,7 +135,7 @@ class EventLoop final : public Loop {
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
   std::vector<Connection*> retired_;
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> deferred_reads_;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> deferred_resumes_;  // (slot, generation)
   std::vector<Listener*> listeners_;
   std::vector<std::unique_ptr<Connection>> datagram_sockets_;
   std::vector<std::unique_ptr<Connecting>> connecting_;

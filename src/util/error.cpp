@@ -19,6 +19,7 @@ class GnetCategory final : public std::error_category {
       case Errc::timed_out: return "timed out";
       case Errc::handler_exception: return "event handler threw an exception";
       case Errc::idle_timeout: return "idle timeout";
+      case Errc::inbound_limit: return "unconsumed input passed max_inbound_buffered";
     }
     return "unknown gnet error";
   }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <fstream>
 #include <random>
 #include <string>
 
@@ -16,7 +17,36 @@ std::string front_of(const std::deque<char>& model, std::size_t n) {
   return std::string(model.begin(), model.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
+// This process's resident set, from /proc/self/status.
+std::size_t rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmRSS:") {
+      std::size_t kib = 0;
+      status >> kib;
+      return kib * 1024;
+    }
+  }
+  return 0;
+}
+
 }  // namespace
+
+// Growing rounds the capacity up to a power of two; the part not yet written must not be
+// touched (no zero-fill), so it costs address space, not memory.
+TEST(RingBuffer, GrowingDoesNotCommitTheUnwrittenTail) {
+  constexpr std::size_t kWritten = (32u << 20) + 1;  // capacity becomes 64 MiB
+  const std::string source(kWritten, 'y');  // resident before the measurement starts
+  std::size_t before = rss_bytes();
+  RingBuffer rb;
+  rb.append(source);  // one growth to the final capacity
+  ASSERT_EQ(rb.capacity(), std::size_t{64} << 20);
+  std::size_t grown = rss_bytes() - before;
+  // The written 32 MiB become resident; a zero-filled ring would add the other 32 MiB.
+  EXPECT_LT(grown, std::size_t{48} << 20) << "grew by " << (grown >> 20) << " MiB";
+  rb.clear();
+}
 
 TEST(RingBuffer, StartsEmptyWithNoStorage) {
   RingBuffer rb;
