@@ -19,6 +19,16 @@
 //                 after the run print the result and hold the connections until stdin closes
 //                 (so a tracer attached meanwhile sees only the echo traffic). Implies --drain.
 //   --drain       at the end stop sending and wait for every in-flight message (counted).
+//   --rate N      fixed offered rate instead of the closed loop: N messages/s in total, paced
+//                 per connection (message g is due at start + g/N on connection g mod conns, so
+//                 every connection sends N/conns per second, the connections evenly staggered).
+//                 A timerfd ticks every --tick-us and sends what has come due; --pipeline is
+//                 then the most messages one connection may have in flight: a due message that
+//                 does not fit waits (counted in the backlog) and goes out as soon as an echo
+//                 frees a slot. Latency is measured from the message's scheduled time, not from
+//                 when it was written, so a server that falls behind shows it in the percentiles
+//                 (no coordinated omission). The result adds offered_rate, backlog_max and
+//                 backlog_end (due messages never sent: the offered rate was not sustained).
 #include <CLI/CLI.hpp>
 
 #include <arpa/inet.h>
@@ -30,6 +40,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -193,6 +204,7 @@ void raise_nofile(std::size_t want) {
 }
 
 constexpr std::uint64_t kStdinTag = ~0ULL;
+constexpr std::uint64_t kTimerTag = ~0ULL - 1;
 constexpr std::size_t kBlock = 1 << 20;
 constexpr std::size_t kReadBuf = 64 * 1024;
 
@@ -212,6 +224,11 @@ struct Conn {
   std::uint32_t rpos = 0;   // bytes of the oldest message received so far
   std::vector<char> out;    // bytes the kernel refused (rarely used)
   std::size_t out_off = 0;
+  // --rate only: messages that came due but found the window (--pipeline) full, and how many
+  // paced messages this connection has written (its k-th is due at start + (k*conns + i)/rate).
+  std::uint64_t backlog = 0;
+  std::uint64_t paced_sent = 0;
+  bool dirty = false;  // has new due messages in this tick
 };
 
 struct Options {
@@ -226,6 +243,8 @@ struct Options {
   bool idle = false;
   bool wait_start = false;
   bool drain = false;
+  double rate = 0.0;     // messages/s in total; 0 = closed loop
+  double tick_us = 50.0;  // pacing timer period with --rate
   std::size_t connect_batch = 256;
   double connect_timeout = 60.0;
 };
@@ -317,6 +336,8 @@ class LoadGen {
     if (c.connected) --alive_;
     c.connected = false;
     c.count = 0;
+    backlog_total_ -= c.backlog;
+    c.backlog = 0;
   }
 
   void on_connected(std::size_t i, bool registered) {
@@ -475,13 +496,15 @@ class LoadGen {
   }
 
   // Queue k new messages on c: one write for all of them; what the kernel refuses waits in c.out.
-  void send_new(std::size_t i, std::size_t k, std::uint64_t now) {
+  // due(m) is the time the m-th of them counts from (now in the closed loop, its slot with --rate).
+  template <class DueTime>
+  void send_msgs(std::size_t i, std::size_t k, DueTime due) {
     Conn& c = conns_[i];
     InFlight* ring = &inflight_[i * o_.pipeline];
     char* p = scratch_.data();
     for (std::size_t m = 0; m < k; ++m) {
       auto off = static_cast<std::uint32_t>((splitmix64(c.rng) >> 11) % kBlock);
-      ring[(c.head + c.count) % o_.pipeline] = InFlight{off, now};
+      ring[(c.head + c.count) % o_.pipeline] = InFlight{off, due(m)};
       ++c.count;
       std::memcpy(p, block_.data() + off, o_.size);
       p += o_.size;
@@ -506,6 +529,69 @@ class LoadGen {
       c.want_out = true;
       ctl(EPOLL_CTL_MOD, c.fd, EPOLLIN | EPOLLOUT, i);
     }
+  }
+
+  void send_new(std::size_t i, std::size_t k, std::uint64_t now) {
+    send_msgs(i, k, [now](std::size_t) { return now; });
+  }
+
+  // --rate: writes as many of connection i's due messages as its window has room for.
+  void send_backlog(std::size_t i) {
+    Conn& c = conns_[i];
+    if (c.fd < 0 || !c.connected) return;
+    std::uint64_t room = o_.pipeline - c.count;
+    auto k = static_cast<std::size_t>(std::min<std::uint64_t>(c.backlog, room));
+    if (k == 0) return;
+    const std::uint64_t first = c.paced_sent;
+    const double conns = static_cast<double>(conns_.size());
+    send_msgs(i, k, [&](std::size_t m) {
+      const double g = static_cast<double>(first + m) * conns + static_cast<double>(i);
+      return pace_start_ + static_cast<std::uint64_t>(g * 1e9 / o_.rate);
+    });
+    c.backlog -= k;
+    backlog_total_ -= k;
+    c.paced_sent += k;
+  }
+
+  // --rate: hands every message due by now to its connection, round-robin in slot order.
+  void on_tick(std::uint64_t now) {
+    std::uint64_t expirations = 0;
+    while (::read(timer_fd_, &expirations, sizeof expirations) > 0) {
+    }
+    if (!generating_) return;
+    const auto due_total = static_cast<std::uint64_t>(static_cast<double>(now - pace_start_) * o_.rate / 1e9) + 1;
+    dirty_.clear();
+    for (; scheduled_ < due_total; ++scheduled_) {
+      const std::size_t i = scheduled_ % conns_.size();
+      Conn& c = conns_[i];
+      if (!c.connected) continue;  // a lost connection's slots are not offered (it counts as an error)
+      ++c.backlog;
+      ++backlog_total_;
+      if (!c.dirty) {
+        c.dirty = true;
+        dirty_.push_back(i);
+      }
+    }
+    backlog_max_ = std::max(backlog_max_, backlog_total_);
+    for (std::size_t i : dirty_) {
+      conns_[i].dirty = false;
+      send_backlog(i);
+    }
+  }
+
+  bool start_timer() {
+    timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (timer_fd_ < 0) return false;
+    const auto period = static_cast<long>(o_.tick_us * 1e3);
+    itimerspec its{};
+    its.it_interval.tv_sec = period / 1'000'000'000L;
+    its.it_interval.tv_nsec = period % 1'000'000'000L;
+    its.it_value = its.it_interval;
+    if (::timerfd_settime(timer_fd_, 0, &its, nullptr) != 0) return false;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kTimerTag;
+    return ::epoll_ctl(ep_, EPOLL_CTL_ADD, timer_fd_, &ev) == 0;
   }
 
   void flush_out(std::size_t i) {
@@ -551,7 +637,7 @@ class LoadGen {
         if (c.bad) {
           ++mismatched_msgs_;
         } else if (measuring_) {
-          hist_.record(now - f.t);
+          hist_.record(now > f.t ? now - f.t : 0);  // a --rate slot time can round past `now`
           ++messages_;
         }
         c.bad = false;
@@ -588,13 +674,26 @@ class LoadGen {
         return;
       }
     }
-    if (completed > 0 && generating_) send_new(i, completed, now);
+    if (completed > 0 && generating_) {
+      if (o_.rate > 0)
+        send_backlog(i);
+      else
+        send_new(i, completed, now);
+    }
   }
 
   void run_load() {
     std::uint64_t t0 = now_ns();
-    for (std::size_t i = 0; i < conns_.size(); ++i)
-      if (conns_[i].connected) send_new(i, o_.pipeline, t0);
+    if (o_.rate > 0) {
+      pace_start_ = t0;
+      if (!start_timer()) {
+        std::perror("loadgen: timerfd");
+        return;
+      }
+    } else {
+      for (std::size_t i = 0; i < conns_.size(); ++i)
+        if (conns_[i].connected) send_new(i, o_.pipeline, t0);
+    }
     const auto warm_end = t0 + static_cast<std::uint64_t>(o_.warmup * 1e9);
     const auto run_end = warm_end + static_cast<std::uint64_t>(o_.duration * 1e9);
     const bool drain = o_.drain || o_.wait_start;
@@ -607,6 +706,7 @@ class LoadGen {
       if (!measuring_ && now >= warm_end) start_window();
       if (generating_ && (now >= run_end || g_stop)) {
         generating_ = false;
+        backlog_end_ = backlog_total_;
         if (!drain || g_stop) break;
         drain_end = now + 5'000'000'000ULL;
       }
@@ -630,12 +730,20 @@ class LoadGen {
           if (read_stdin() == 0) g_stop = 1;
           continue;
         }
+        if (evs[k].data.u64 == kTimerTag) {
+          on_tick(now_ns());
+          continue;
+        }
         on_event(evs[k]);
       }
       if (alive_ == 0) {
         std::fprintf(stderr, "loadgen: every connection was closed\n");
         break;
       }
+    }
+    if (timer_fd_ >= 0) {  // closing it also takes it out of the epoll set (--wait-start holds on)
+      ::close(timer_fd_);
+      timer_fd_ = -1;
     }
     end_window();
   }
@@ -674,6 +782,11 @@ class LoadGen {
     integer("connected", connected_);
     integer("size", o_.size);
     integer("pipeline", o_.pipeline);
+    if (o_.rate > 0) {
+      num("offered_rate", o_.rate, 1);
+      integer("backlog_max", backlog_max_);
+      integer("backlog_end", backlog_end_);
+    }
     num("duration_s", secs, 3);
     integer("messages", messages_);
     num("msgs_per_s", secs > 0 ? msgs / secs : 0, 1);
@@ -720,6 +833,11 @@ class LoadGen {
   std::vector<char> block_, scratch_, rbuf_;
   std::vector<InFlight> inflight_;
   std::vector<Conn> conns_;
+  // --rate pacing state: the schedule's origin, global slots handed out, backlog bookkeeping.
+  int timer_fd_ = -1;
+  std::uint64_t pace_start_ = 0, scheduled_ = 0;
+  std::uint64_t backlog_total_ = 0, backlog_max_ = 0, backlog_end_ = 0;
+  std::vector<std::size_t> dirty_;
   std::size_t connected_ = 0, alive_ = 0;
   bool measuring_ = false, generating_ = false;
   Histogram hist_;
@@ -752,6 +870,14 @@ int main(int argc, char** argv) {
   app.add_flag("--idle", o.idle, "connect, send nothing, hold until stdin closes or SIGTERM");
   app.add_flag("--wait-start", o.wait_start, "start on a line on stdin; hold after the result until stdin closes");
   app.add_flag("--drain", o.drain, "at the end wait for every in-flight message");
+  app.add_option("--rate", o.rate,
+                 "fixed offered rate: messages/s in total, paced per connection (0 = closed loop); "
+                 "--pipeline is then the per-connection window")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e9));
+  app.add_option("--tick-us", o.tick_us, "pacing timer period in µs with --rate")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 1e6));
   CLI11_PARSE(app, argc, argv);
   return LoadGen(o).run();
 }
