@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """gnet-cpp benchmark harness (issue 7): runs every echo server against bench/loadgen in
-interleaved rounds, counts syscalls per message with strace, measures idle memory per
-connection, compares HTTP plaintext against nginx with wrk, compares the TCP proxy example against
-HAProxy in TCP mode (issue 5), runs the micro-benchmarks, and writes docs/benchmarks.md with PNG
-plots in docs/img/.
+interleaved rounds (closed loop, and at a fixed offered rate), counts syscalls per message with
+strace, measures idle memory per connection, compares HTTP plaintext against Go gnet and nginx
+with wrk, compares the RESP example against redis-server with redis-benchmark (issue 12),
+compares the TCP proxy example against HAProxy in TCP mode (issue 5), runs the
+micro-benchmarks, and writes docs/benchmarks.md with PNG plots in docs/img/.
 
     make bench                                   # builds build-bench/, then runs this
     /usr/bin/python3 bench/run_bench.py --build build-bench
     /usr/bin/python3 bench/run_bench.py --build build-bench --duration 1 --rounds 1   # smoke run
     /usr/bin/python3 bench/run_bench.py --build build-bench --only c100,strace --servers bare_epoll,gnet
+    /usr/bin/python3 bench/run_bench.py --build build-bench --only http,resp --rounds 1 --duration 1 \
+        --out /tmp/proto-bench.md --img-dir /tmp/proto-img     # just the protocol comparisons
     /usr/bin/python3 bench/run_bench.py --build build-bench --only proxy --duration 2 --rounds 1 \
         --out /tmp/proxy-bench.md --img-dir /tmp/proxy-img      # just the proxy comparison
 
@@ -40,6 +43,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gnet_go_peer  # noqa: E402  (bench/gnet_go_peer.py: Go gnet's offline build)
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH_SRC = REPO / "bench"
 
@@ -49,8 +55,16 @@ SCENARIOS = [
     {"key": "c100p16", "title": "100 conns, 64 B, pipeline 16", "conns": 100, "size": 64, "pipeline": 16},
     {"key": "c50x4k", "title": "50 conns, 4 KiB", "conns": 50, "size": 4096, "pipeline": 1},
     {"key": "c10k", "title": "10 000 conns, 64 B", "conns": 10000, "size": 64, "pipeline": 1},
+    # Fixed offered rate (issue 12): loadgen --rate R paces R msgs/s over the connections; pipeline
+    # is then the per-connection window. R is --echo-rate; the title is filled in by set_rate_titles.
+    {"key": "c100rate", "title": "100 conns, 64 B, fixed rate", "conns": 100, "size": 64, "pipeline": 16,
+     "rate": True},
 ]
-EXTRA_PARTS = ["strace", "perf", "idle", "http", "proxy", "micro"]
+EXTRA_PARTS = ["strace", "perf", "idle", "http", "resp", "proxy", "micro"]
+# --only groups: "echo" = every closed-loop scenario, "echo_rate" = the fixed-rate ones.
+ONLY_GROUPS = {"echo": [s["key"] for s in SCENARIOS if not s.get("rate")],
+               "echo_rate": [s["key"] for s in SCENARIOS if s.get("rate")]}
+DEFAULT_ECHO_RATE = 50000  # msgs/s: well under every peer's closed-loop c100 rate, so all sustain it
 
 # Echo servers, in table order; bare_epoll is the reference every ratio is taken against.
 ECHO_SERVERS = {
@@ -59,10 +73,23 @@ ECHO_SERVERS = {
     "libuv": "libuv",
     "libevent": "libevent (bufferevent)",
     "asio": "Boost.Asio",
+    "gnet_go": "gnet (Go), 1 loop",
 }
 REFERENCE = "bare_epoll"
 PERF_SERVERS = ["gnet", REFERENCE]  # flat profiles: the library and the reference loop
-HTTP_SERVERS = {"gnet": "gnet-cpp examples/http", "nginx": "nginx, 1 worker"}
+HTTP_SERVERS = {"gnet": "gnet-cpp examples/http, 1 loop", "gnet_go_http": "gnet (Go) HTTP, 1 loop",
+                "nginx": "nginx, 1 worker"}
+HTTP_GNET_GO = "gnet_go_http"
+HTTP_VARIANTS = {"plain": "depth 1", "pipeline16": "pipelined, depth 16"}
+# RESP (issue 12): redis-benchmark against gnet-cpp's examples/redis and redis-server.
+RESP_SERVERS = {"gnet": "gnet-cpp examples/redis, 1 loop", "redis_server": "redis-server, io-threads 1"}
+RESP_REFERENCE = "redis_server"
+RESP_VARIANTS = {"P16": 16, "P1": 1}  # redis-benchmark -P: pipelined 16 deep, and not pipelined
+RESP_TESTS = ("set", "get")
+RESP_CLIENTS = 50
+RESP_CALIBRATION_S = 1.0  # a calibration run shorter than this is repeated with a larger -n
+# Every name --servers knows; "gnet" selects gnet-cpp's example in every part.
+KNOWN_SERVERS = list(ECHO_SERVERS) + ["gnet_go_http", "nginx", "redis_server", "haproxy"]
 # TCP proxies (issue 5): loadgen -> proxy -> bare epoll echo backend. "gnet" in --servers selects
 # gnet-cpp's examples/proxy here, "haproxy" selects HAProxy.
 PROXIES = {"gnet": "gnet-cpp examples/proxy, 1 loop", "haproxy": "HAProxy, TCP mode, nbthread 1"}
@@ -219,14 +246,16 @@ class Harness:
         self.procs: list[tuple[subprocess.Popen, list[tuple[int, int]]]] = []
         self.notes: list[str] = []
         self.skipped: dict[str, str] = {}
-        self.results: dict = {"echo": {}, "strace": {}, "perf": {}, "idle": {}, "http": {}, "proxy": {},
-                              "micro": None}
+        self.results: dict = {"echo": {}, "strace": {}, "perf": {}, "idle": {}, "http": {}, "resp": {},
+                              "proxy": {}, "micro": None}
         self.argv = sys.argv[1:]
         self.commands: dict[str, str] = {}
         self.counter = 0
         self.pin_server, self.pin_load = self.pick_cpus()
         self.loadgen = self.build / "bench" / "loadgen"
         self.help_cache: dict[str, str] = {}
+        self.go_peer: gnet_go_peer.GoPeer | None = None  # built on first use (ensure_go_peer)
+        self.go_info: dict = {}  # what the report says about it: label, versions, build command
 
     # ---------------------------------------------------------------- processes
 
@@ -320,15 +349,38 @@ class Harness:
             flags += ["--loops", "1"]
         return flags
 
+    def ensure_go_peer(self) -> gnet_go_peer.GoPeer:
+        """Go gnet's echo and HTTP servers, built once per run (or reused, see gnet_go_peer.py)."""
+        if self.go_peer is None:
+            work = self.build / "gnet-peer"
+            log(f"gnet (Go): preparing the peer in {rel(work)} (MIRROR {gnet_go_peer.mirror_dir()})")
+            self.go_peer = gnet_go_peer.prepare(work, self.workdir / "logs" / "gnet-go-build.log",
+                                                rebuild=self.args.rebuild_gnet_go)
+            g = self.go_peer
+            self.commands["gnet (Go) build"] = g.command + ("   # reused: built earlier from the same script "
+                                                            "and snapshots" if g.reused else "")
+            self.go_info = {"label": g.label(), "versions": g.versions, "skipped": g.skipped, "reused": g.reused}
+            if g.skipped:
+                self.notes.append(f"gnet (Go) not measured: {g.skipped}.")
+                log(f"skip gnet (Go): {g.skipped}")
+            else:
+                log(f"gnet (Go): {g.label()}{' (reused)' if g.reused else ' built'}")
+            self.save_raw()
+        return self.go_peer
+
     def echo_binary(self, name: str) -> Path:
         if name == "gnet":
             return self.build / "examples" / "echo"
+        if name == "gnet_go":
+            return self.build / "gnet-peer" / "bin" / "gnet_echo"
         return self.build / "bench" / f"peer_{name}"
 
     def echo_cmd(self, name: str, port: int) -> list[str]:
         b = self.echo_binary(name)
         if name == "gnet":
             return [str(b)] + self.gnet_flags(b, port, default_host=True)
+        if name == "gnet_go":  # Go's flag package: single dash
+            return [str(b), "-host", "127.0.0.1", "-port", str(port), "-loops", "1"]
         return [str(b), "--port", str(port)]
 
     def start_echo(self, name: str):
@@ -348,6 +400,9 @@ class Harness:
     def available_echo(self, wanted: list[str]) -> list[str]:
         out = []
         for name in wanted:
+            if name == "gnet_go" and self.ensure_go_peer().skipped:
+                self.skipped[name] = self.go_peer.skipped
+                continue
             b = self.echo_binary(name)
             if b.is_file() and os.access(b, os.X_OK):
                 out.append(name)
@@ -361,9 +416,12 @@ class Harness:
     # ---------------------------------------------------------------- echo scenarios
 
     def loadgen_cmd(self, port, sc, pid, duration, warmup) -> list[str]:
-        return [str(self.loadgen), "--host", "127.0.0.1", "--port", str(port), "--conns", str(sc["conns"]),
-                "--size", str(sc["size"]), "--pipeline", str(sc["pipeline"]), "--duration", str(duration),
-                "--warmup", str(warmup), "--server-pid", str(pid)]
+        cmd = [str(self.loadgen), "--host", "127.0.0.1", "--port", str(port), "--conns", str(sc["conns"]),
+               "--size", str(sc["size"]), "--pipeline", str(sc["pipeline"]), "--duration", str(duration),
+               "--warmup", str(warmup), "--server-pid", str(pid)]
+        if sc.get("rate"):
+            cmd += ["--rate", f"{self.args.echo_rate:g}"]
+        return cmd
 
     def echo_run(self, name: str, sc: dict) -> dict:
         a = self.args
@@ -402,7 +460,8 @@ class Harness:
                         res = self.echo_run(name, sc)
                         runs.append(res)
                         log(f"{tag} {res['msgs_per_s']:>12,.0f} msg/s  cpu {res.get('server_cpu_us_per_msg') or 0:7.3f} "
-                            f"us/msg  p99 {res['p99_us']:9.1f} us  errors {res['errors']}")
+                            f"us/msg  p99 {res['p99_us']:9.1f} us  errors {res['errors']}"
+                            + (f"  backlog end {res['backlog_end']}" if "backlog_end" in res else ""))
                     except BenchError as e:
                         runs.append({"failed": str(e)})
                         log(f"{tag} FAILED: {e}")
@@ -588,6 +647,9 @@ class Harness:
         if name == "gnet":
             b = self.build / "examples" / "http"
             return [str(b)] + self.gnet_flags(b, port, default_host=False)
+        if name == HTTP_GNET_GO:
+            return [str(self.build / "gnet-peer" / "bin" / "gnet_http"), "-host", "127.0.0.1", "-port", str(port),
+                    "-loops", "1"]
         conf = (BENCH_SRC / "bench_http_nginx.conf").read_text()
         prefix.mkdir(parents=True, exist_ok=True)
         (prefix / "nginx.conf").write_text(conf.replace("@PORT@", str(port)).replace("@PREFIX@", str(prefix)))
@@ -596,7 +658,7 @@ class Harness:
 
     def wrk_cmd(self, port: int, pipelined: bool) -> list[str]:
         d = self.args.http_duration
-        cmd = ["wrk", "-t1", "-c100", f"-d{d:g}s", "--latency"]
+        cmd = ["wrk", "-t1", f"-c{self.args.http_conns}", f"-d{d:g}s", "--latency"]
         if pipelined:
             cmd += ["-s", str(BENCH_SRC / "wrk_pipeline.lua")]
         cmd.append(f"http://127.0.0.1:{port}/")
@@ -650,21 +712,195 @@ class Harness:
             if name == "nginx" and not shutil.which("nginx"):
                 self.skipped["nginx"] = "nginx is not installed"
                 continue
+            if name == HTTP_GNET_GO and self.ensure_go_peer().skipped:
+                self.skipped[HTTP_GNET_GO] = f"gnet (Go) HTTP: {self.go_peer.skipped}"
+                continue
             servers.append(name)
         if not servers:
             return
+        self.record_http_commands(servers)
         for r in range(self.args.rounds):
             for pipelined in (False, True):
                 variant = "pipeline16" if pipelined else "plain"
                 k = r % len(servers)
                 for name in servers[k:] + servers[:k]:
                     runs = self.results["http"].setdefault(variant, {}).setdefault(name, [])
-                    tag = f"[round {r + 1}/{self.args.rounds}] http {variant:10} {name:6}"
+                    tag = f"[round {r + 1}/{self.args.rounds}] http {variant:10} {name:12}"
                     try:
                         res = self.http_run(name, pipelined)
                         runs.append(res)
                         log(f"{tag} {res['rps']:>12,.0f} req/s  cpu {res['server_cpu_us_per_req'] or 0:7.3f} us/req  "
                             f"p99 {fmt(res['lat'].get('99'), 1)} us  errors {res['errors']}  check {res['check']}")
+                    except BenchError as e:
+                        runs.append({"failed": str(e)})
+                        log(f"{tag} FAILED: {e}")
+                    self.save_raw()
+
+    # ---------------------------------------------------------------- RESP (issue 12)
+
+    def resp_binary(self) -> Path:
+        return self.build / "examples" / "redis"
+
+    def resp_cmd(self, name: str, port, rundir) -> list[str]:
+        if name == "gnet":
+            b = self.resp_binary()
+            return [str(b)] + self.gnet_flags(b, port, default_host=True)
+        # redis.conf defaults except: one I/O thread (the default too, stated), no persistence,
+        # loopback only, its working directory in the run folder.
+        return [shutil.which("redis-server") or "redis-server", "--bind", "127.0.0.1", "--port", str(port),
+                "--io-threads", "1", "--save", "", "--appendonly", "no", "--dir", str(rundir)]
+
+    def redis_benchmark_cmd(self, port, pipeline: int, tests: str, n) -> list[str]:
+        return [shutil.which("redis-benchmark") or "redis-benchmark", "-h", "127.0.0.1", "-p", str(port),
+                "-c", str(RESP_CLIENTS), "-P", str(pipeline), "-t", tests, "-n", str(n), "--csv"]
+
+    def start_resp(self, name: str, tag: str):
+        port = free_port()
+        logfile = self.new_log(f"resp-{name}-{tag}")
+        rundir = None
+        if name == "redis_server":
+            rundir = logfile.with_suffix(".dir")
+            rundir.mkdir(parents=True, exist_ok=True)
+        p = self.start_logged(self.resp_cmd(name, port, rundir), self.pin_server, name, port, logfile)
+        return p, port, logfile
+
+    def redis_benchmark(self, port: int, pipeline: int, tests: str, n: int, logfile: Path) -> dict:
+        """Runs redis-benchmark on the load CPU; its CSV rows by test name (SET, GET)."""
+        cmd = self.redis_benchmark_cmd(port, pipeline, tests, n)
+        b = self.spawn(cmd, cpu=self.pin_load, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+        try:
+            out, _ = b.communicate(timeout=max(120.0, 20 * self.args.resp_seconds))
+        except subprocess.TimeoutExpired:
+            raise BenchError("redis-benchmark timed out")
+        finally:
+            self.stop(b)
+        text = out.decode(errors="replace")
+        with open(logfile, "a") as f:
+            f.write("# " + shlex.join(cmd) + "\n" + text + "\n")
+        rows = parse_redis_benchmark_csv(text)
+        if b.returncode != 0 or not rows:
+            raise BenchError(f"redis-benchmark failed (rc {b.returncode}): {text.strip()[-300:]}")
+        return rows
+
+    def resp_requests(self, servers: list[str], variant: str) -> int:
+        """-n for a variant: enough for --resp-seconds on the fastest server, +50 % (short runs read
+        slow: connection set-up and a cold server weigh more), or --resp-requests when given. The
+        rate comes from calibration runs (SET and GET, a fresh server each) lengthened until one
+        lasts RESP_CALIBRATION_S."""
+        if self.args.resp_requests:
+            return self.args.resp_requests
+        pipeline = RESP_VARIANTS[variant]
+        best = 0.0
+        for name in servers:
+            n_cal = 200_000 if pipeline > 1 else 40_000
+            for _ in range(3):
+                p, port, logfile = self.start_resp(name, f"calibrate-{variant}")
+                try:
+                    rows = self.redis_benchmark(port, pipeline, ",".join(RESP_TESTS), n_cal,
+                                                logfile.with_name(logfile.stem + "-bench.log"))
+                except BenchError as e:
+                    log(f"[resp calibrate] {variant} {name}: {e}")
+                    break
+                finally:
+                    self.stop(p)
+                rps = max(r["rps"] for r in rows.values())
+                best = max(best, rps)
+                if n_cal / rps >= min(RESP_CALIBRATION_S, self.args.resp_seconds):
+                    break
+                n_cal = int(rps * RESP_CALIBRATION_S * 1.2)
+        if best <= 0:
+            raise BenchError(f"RESP calibration for {variant} failed on every server")
+        n = max(10_000, int(best * self.args.resp_seconds * 1.5))
+        n = -(-n // 10_000) * 10_000
+        log(f"[resp calibrate] {variant}: best {best:,.0f} req/s -> -n {n} per test")
+        return n
+
+    def resp_run(self, name: str, variant: str, n: int) -> dict:
+        pipeline = RESP_VARIANTS[variant]
+        p, port, logfile = self.start_resp(name, variant)
+        try:
+            check = resp_check(port)
+            tests = {}
+            for test in RESP_TESTS:  # one redis-benchmark per test, so each gets its own CPU window
+                c0, t0 = tree_cpu_us(p.pid), time.monotonic()
+                rows = self.redis_benchmark(port, pipeline, test, n, logfile.with_name(logfile.stem + "-bench.log"))
+                wall, c1 = time.monotonic() - t0, tree_cpu_us(p.pid)
+                row = rows.get(test.upper())
+                if row is None:
+                    raise BenchError(f"redis-benchmark printed no {test.upper()} row: {sorted(rows)}")
+                if p.poll() is not None:
+                    raise BenchError(f"the server exited with {p.returncode} during {test.upper()}")
+                tests[test] = {"requests": n, "rps": row["rps"], "p50_us": row.get("p50_us"),
+                               "p99_us": row.get("p99_us"), "cpu_us": c1 - c0, "cpu_us_per_req": (c1 - c0) / n,
+                               "wall_s": wall, "run_s": n / row["rps"] if row["rps"] else None}
+            total = n * len(tests)
+            return {"check": check, "requests": total, "tests": tests,
+                    "cpu_us_per_req": sum(t["cpu_us"] for t in tests.values()) / total,
+                    "rps": total / sum(n / t["rps"] for t in tests.values())}
+        finally:
+            self.stop(p)
+
+    def record_resp_commands(self, servers: list[str], requests: dict[str, int]) -> None:
+        for name in servers:
+            c = self.resp_cmd(name, 0, "DIR")
+            c[0] = rel(Path(c[0])) if name == "gnet" else "redis-server"
+            line = shlex.join(self.pinned(c, self.pin_server)).replace("--port 0", "--port P")
+            if name == "redis_server":
+                line += "   # DIR: a fresh folder per run"
+            self.commands[f"resp {name}"] = line
+        for variant, n in requests.items():
+            for test in RESP_TESTS:
+                c = self.redis_benchmark_cmd("P", RESP_VARIANTS[variant], test, n)
+                c[0] = "redis-benchmark"
+                self.commands[f"resp load {variant} {test}"] = shlex.join(self.pinned(c, self.pin_load))
+
+    def run_resp(self, wanted: list[str]) -> None:
+        if not shutil.which("redis-benchmark"):
+            self.skipped["resp"] = "redis-benchmark is not installed (Debian: redis-tools)"
+            log(f"skip resp: {self.skipped['resp']}")
+            return
+        servers = []
+        for name in wanted:
+            if name == "gnet" and not (self.resp_binary().is_file() and os.access(self.resp_binary(), os.X_OK)):
+                self.skipped["resp_gnet"] = f"gnet-cpp's RESP example is not built: {rel(self.resp_binary())} does not exist"
+                log(f"skip gnet resp: {self.skipped['resp_gnet']}")
+                continue
+            if name == "redis_server" and not shutil.which("redis-server"):
+                self.skipped["redis_server"] = "redis-server is not installed (Debian: redis-server)"
+                log(f"skip redis-server: {self.skipped['redis_server']}")
+                continue
+            servers.append(name)
+        if not servers:
+            return
+        if "redis_server" in servers:
+            v = cmd_output(["redis-server", "--version"])
+            m = re.search(r"v=(\S+)", v)
+            self.results["resp_meta"] = {"redis_server_version": m.group(1) if m else v}
+            if m and not m.group(1).startswith("7.0"):
+                self.notes.append(f"redis-server is {m.group(1)}, not the 7.0 the issue 12 targets were set against.")
+        requests = {}
+        for variant in RESP_VARIANTS:
+            try:
+                requests[variant] = self.resp_requests(servers, variant)
+            except BenchError as e:
+                self.skipped[f"resp_{variant}"] = str(e)
+                log(f"skip resp {variant}: {e}")
+        self.results.setdefault("resp_meta", {})["requests"] = requests
+        self.record_resp_commands(servers, requests)
+        a = self.args
+        for r in range(a.rounds):
+            for variant, n in requests.items():
+                k = r % len(servers)
+                for name in servers[k:] + servers[:k]:
+                    tag = f"[round {r + 1}/{a.rounds}] resp {variant:4} {name:12}"
+                    runs = self.results["resp"].setdefault(variant, {}).setdefault(name, [])
+                    try:
+                        res = self.resp_run(name, variant, n)
+                        runs.append(res)
+                        log(f"{tag} {res['rps']:>12,.0f} req/s  cpu {res['cpu_us_per_req']:7.3f} us/req  "
+                            + "  ".join(f"{t} {x['run_s'] or 0:.1f} s" for t, x in res["tests"].items())
+                            + f"  check {res['check']}")
                     except BenchError as e:
                         runs.append({"failed": str(e)})
                         log(f"{tag} FAILED: {e}")
@@ -846,16 +1082,20 @@ class Harness:
         self.results["meta"] = {
             "argv": self.argv, "notes": self.notes, "skipped": self.skipped, "commands": self.commands,
             "pins": [self.pin_server, self.pin_load],
+            "go": self.go_info,
             "args": {k: getattr(self.args, k) for k in ("duration", "warmup", "rounds", "only", "servers",
                                                         "strace_duration", "perf_duration", "http_duration",
-                                                        "idle_conns")}}
+                                                        "idle_conns", "echo_rate", "http_conns", "resp_seconds",
+                                                        "resp_requests")}}
         (self.workdir / "results.json").write_text(json.dumps(self.results, indent=1))
 
     def load_raw(self, path: Path) -> None:
         """Re-renders a report from an earlier run's results.json (--from-results)."""
         self.results = json.loads(path.read_text())
         self.results.setdefault("proxy", {})  # results.json from before the proxy part
+        self.results.setdefault("resp", {})  # ... and from before the RESP part
         meta = self.results.get("meta", {})
+        self.go_info = meta.get("go", {})
         self.argv = meta.get("argv", [])
         self.notes = meta.get("notes", [])
         self.skipped = meta.get("skipped", {})
@@ -864,24 +1104,40 @@ class Harness:
         for k, v in meta.get("args", {}).items():
             setattr(self.args, k, v)
 
-    def record_commands(self, echo: list[str], scenarios: list[dict]) -> None:
+    def record_commands(self, echo: list[str], scenarios: list[dict], only: set | None) -> None:
         a = self.args
         lg = rel(self.loadgen)
         for name in echo:
-            self.commands[f"server {name}"] = " ".join(self.pinned([rel(self.echo_binary(name))] + self.echo_cmd(name, 0)[1:], self.pin_server)).replace("--port 0", "--port P")
+            self.commands[f"server {name}"] = " ".join(self.pinned(
+                [rel(self.echo_binary(name))] + self.echo_cmd(name, 0)[1:], self.pin_server)).replace(
+                "-port 0", "-port P")  # both --port (C++) and -port (Go)
         for sc in scenarios:
             self.commands[f"load {sc['key']}"] = " ".join(self.pinned(
                 [lg] + self.loadgen_cmd("P", sc, "PID", a.duration, a.warmup)[1:], self.pin_load))
-        self.commands["strace"] = (
-            " ".join(self.pinned([lg] + self.loadgen_cmd("P", {"conns": 100, "size": 64, "pipeline": 1}, "PID",
-                                                           a.strace_duration, 0)[1:] + ["--wait-start"], self.pin_load))
-            + "   # connects, then waits; meanwhile: strace -c -f -o FILE -p PID; then 'go' on its stdin")
-        self.commands["idle"] = " ".join(self.pinned([lg, "--host", "127.0.0.1", "--port", "P", "--conns",
-                                                     str(a.idle_conns), "--idle"], self.pin_load))
-        self.commands["nginx"] = ("taskset -c 0 " if self.pin_server is not None else "") + \
-            "nginx -p DIR -c DIR/nginx.conf -e DIR/error.log -g 'daemon off;'   # DIR/nginx.conf = bench/bench_http_nginx.conf with @PORT@, @PREFIX@ filled in"
-        hb = self.build / "examples" / "http"
-        self.commands["gnet http"] = " ".join(self.pinned([rel(hb)] + (self.gnet_flags(hb, 0, False) if hb.is_file() else ["--port", "0"]), self.pin_server)).replace("--port 0", "--port P")
+        if not echo:
+            return
+        if only is None or "strace" in only:
+            self.commands["strace"] = (
+                " ".join(self.pinned([lg] + self.loadgen_cmd("P", {"conns": 100, "size": 64, "pipeline": 1}, "PID",
+                                                             a.strace_duration, 0)[1:] + ["--wait-start"],
+                                     self.pin_load))
+                + "   # connects, then waits; meanwhile: strace -c -f -o FILE -p PID; then 'go' on its stdin")
+        if only is None or "idle" in only:
+            self.commands["idle"] = " ".join(self.pinned([lg, "--host", "127.0.0.1", "--port", "P", "--conns",
+                                                         str(a.idle_conns), "--idle"], self.pin_load))
+
+    def record_http_commands(self, servers: list[str]) -> None:
+        if "nginx" in servers:
+            self.commands["http nginx"] = (f"taskset -c {self.pin_server} " if self.pin_server is not None else "") + \
+                "nginx -p DIR -c DIR/nginx.conf -e DIR/error.log -g 'daemon off;'   # DIR/nginx.conf = bench/bench_http_nginx.conf with @PORT@, @PREFIX@ filled in"
+        if "gnet" in servers:
+            hb = self.build / "examples" / "http"
+            self.commands["http gnet"] = " ".join(self.pinned([rel(hb)] + self.gnet_flags(hb, 0, False),
+                                                              self.pin_server)).replace("--port 0", "--port P")
+        if HTTP_GNET_GO in servers:
+            c = self.http_cmd(HTTP_GNET_GO, 0, None)
+            c[0] = rel(Path(c[0]))
+            self.commands["http gnet (Go)"] = " ".join(self.pinned(c, self.pin_server)).replace("-port 0", "-port P")
         for pipelined in (False, True):
             c = self.wrk_cmd(0, pipelined)
             c = [rel(Path(x)) if x.endswith(".lua") else x for x in c]
@@ -895,17 +1151,23 @@ class Harness:
         if self.workdir.exists():
             shutil.rmtree(self.workdir)
         (self.workdir / "logs").mkdir(parents=True)
-        only = set(a.only.split(",")) if a.only else None
+        only = None
+        if a.only:
+            only = set()
+            for item in a.only.split(","):
+                only.update(ONLY_GROUPS.get(item, [item]))
         unknown = (only or set()) - {s["key"] for s in SCENARIOS} - set(EXTRA_PARTS)
         if unknown:
-            raise BenchError(f"unknown --only item(s) {sorted(unknown)}; know {[s['key'] for s in SCENARIOS] + EXTRA_PARTS}")
-        wanted = a.servers.split(",") if a.servers else list(ECHO_SERVERS) + ["nginx", "haproxy"]
-        bad = set(wanted) - set(ECHO_SERVERS) - {"nginx", "haproxy"}
+            raise BenchError(f"unknown --only item(s) {sorted(unknown)}; know "
+                             f"{[s['key'] for s in SCENARIOS] + EXTRA_PARTS + list(ONLY_GROUPS)}")
+        wanted = a.servers.split(",") if a.servers else list(KNOWN_SERVERS)
+        bad = set(wanted) - set(KNOWN_SERVERS)
         if bad:
-            raise BenchError(f"unknown server(s) {sorted(bad)}; know {list(ECHO_SERVERS) + ['nginx', 'haproxy']}")
-        echo = self.available_echo([s for s in ECHO_SERVERS if s in wanted])
+            raise BenchError(f"unknown server(s) {sorted(bad)}; know {KNOWN_SERVERS}")
         scenarios = [s for s in SCENARIOS if only is None or s["key"] in only]
-        self.record_commands(echo, scenarios)
+        echo_parts = scenarios or (only is None or only & {"strace", "perf", "idle"})
+        echo = self.available_echo([s for s in ECHO_SERVERS if s in wanted]) if echo_parts else []
+        self.record_commands(echo, scenarios if echo else [], only)
         log(f"servers: {', '.join(echo) or 'none'}; pinned: server CPU {self.pin_server}, load CPU {self.pin_load}; "
             f"logs in {rel(self.workdir)}")
         if echo and scenarios:
@@ -918,11 +1180,21 @@ class Harness:
             self.run_idle(echo)
         if only is None or "http" in only:
             self.run_http([s for s in HTTP_SERVERS if s in wanted])
+        if only is None or "resp" in only:
+            self.run_resp([s for s in RESP_SERVERS if s in wanted])
         if only is None or "proxy" in only:
             self.run_proxy([s for s in PROXIES if s in wanted])
         if only is None or "micro" in only:
             self.run_micro()
         self.save_raw()
+
+
+def set_rate_titles(rate: float) -> None:
+    """Puts the offered rate into the titles of the fixed-rate scenarios."""
+    for sc in SCENARIOS:
+        if sc.get("rate"):
+            offered = f"{rate:,.0f}".replace(",", " ")
+            sc["title"] = f"{sc['conns']} conns, {sc['size']} B, {offered} msg/s offered"
 
 
 def http_check(port: int) -> str:
@@ -935,6 +1207,43 @@ def http_check(port: int) -> str:
         return "ok" if r.status == 200 and body == b"Hello, World!" else f"GET / gave {r.status} {body[:40]!r}"
     except (OSError, http.client.HTTPException) as e:
         return f"GET / failed: {e}"
+
+
+def resp_check(port: int) -> str:
+    """A PING before the run: "ok" when the server answers +PONG."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"PING\r\n")
+            got = b""
+            while not got.endswith(b"\r\n") and len(got) < 256:
+                chunk = s.recv(256)
+                if not chunk:
+                    break
+                got += chunk
+        return "ok" if got == b"+PONG\r\n" else f"PING gave {got[:40]!r}"
+    except OSError as e:
+        return f"PING failed: {e}"
+
+
+def parse_redis_benchmark_csv(text: str) -> dict[str, dict]:
+    """redis-benchmark --csv rows by test name: rps and latency percentiles (converted to µs)."""
+    import csv
+    rows = list(csv.reader([x for x in text.splitlines() if x.startswith('"')]))
+    if not rows or rows[0][:2] != ["test", "rps"]:
+        return {}
+    head = rows[0]
+    out = {}
+    for row in rows[1:]:
+        if len(row) != len(head):
+            continue
+        d = dict(zip(head, row))
+        try:
+            out[d["test"]] = {"rps": float(d["rps"]),
+                              **{f"{q}_us": float(d[f"{q}_latency_ms"]) * 1e3 for q in ("p50", "p99")
+                                 if f"{q}_latency_ms" in d}}
+        except ValueError:
+            continue
+    return out
 
 
 def parse_strace(text: str) -> dict[str, tuple[int, int]]:
@@ -967,7 +1276,7 @@ def parse_wrk(out: str) -> dict | None:
 
 # ------------------------------------------------------------------------- report
 
-def machine_info(build: Path) -> list[str]:
+def machine_info(build: Path, go_info: dict) -> list[str]:
     lscpu = cmd_output(["lscpu"])
     def field(name):
         m = re.search(rf"^{re.escape(name)}:\s*(.+)$", lscpu, re.M)
@@ -1014,9 +1323,34 @@ def machine_info(build: Path) -> list[str]:
         f"- Peers: libuv {pc('libuv')}, libevent {pc('libevent_core')}, Boost.Asio (Boost {boost}), "
         f"{cmd_output(['nginx', '-v']) or 'nginx ?'}, {haproxy_version()}, {(cmd_output(['wrk', '-v']).splitlines() or ['wrk ?'])[0].split(' Copyright')[0]}, "
         f"{(cmd_output(['strace', '-V']).splitlines() or ['strace ?'])[0]}, matplotlib {mpl}",
+        f"- RESP: {cmd_output(['redis-server', '--version']) or 'redis-server not installed'}; "
+        f"{cmd_output(['redis-benchmark', '--version']) or 'redis-benchmark not installed'}",
+        "- gnet (Go): " + ("not built: " + go_info["skipped"] if go_info.get("skipped") else
+                           go_versions_text(go_info.get("versions", [])) or "not used in this run"),
         f"- gnet-cpp revision: {('`' + rev + '`') if re.fullmatch(r'[0-9a-f]{4,40}', rev or '') else '(no commit yet)'}; "
         f"run {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
     ]
+
+
+def go_versions_text(versions: list[str]) -> str:
+    """gnet_go_peer's deps/VERSIONS lines, shortened: snapshot tags with commits, Debian packages, go."""
+    snaps, debs, go = [], [], ""
+    for line in versions:
+        f = line.split()
+        if line.startswith("go version"):
+            go = f[2] if len(f) > 2 else line
+        elif len(f) >= 3 and f[0] == "debian":
+            debs.append(f[1].rsplit("/", 1)[-1])
+        elif len(f) >= 3:
+            snaps.append(f"{f[0].split('+')[-1]} {f[1]} ({f[2][:8]})")
+        else:
+            snaps.append(line)
+    parts = [", ".join(snaps)] if snaps else []
+    if debs:
+        parts.append(", ".join(debs) + " from Debian")
+    if go:
+        parts.append(go)
+    return "; ".join(parts)
 
 
 def haproxy_version() -> str:
@@ -1040,7 +1374,8 @@ def summarize_echo(results: dict) -> dict:
                 "errors": sum(r.get("errors", 0) for r in ok),
                 "cpu": median(cpu), "cpu_min": min(cpu) if cpu else None, "cpu_max": max(cpu) if cpu else None,
                 **{m: median([r.get(m) for r in ok]) for m in
-                   ("msgs_per_s", "mb_per_s", "p50_us", "p99_us", "p999_us", "server_cpu_pct", "loadgen_cpu_pct")},
+                   ("msgs_per_s", "mb_per_s", "p50_us", "p99_us", "p999_us", "server_cpu_pct", "loadgen_cpu_pct",
+                    "backlog_end")},
             }
     return out
 
@@ -1063,7 +1398,7 @@ def make_plots(summary: dict, servers: list[str], http: dict, img_dir: Path,
     keys = [s["key"] for s in SCENARIOS if s["key"] in summary]
     titles = {s["key"]: s["title"] for s in SCENARIOS}
     colors = {"bare_epoll": "#555555", "gnet": "#d62728", "libuv": "#1f77b4", "libevent": "#2ca02c",
-              "asio": "#9467bd", "nginx": "#8c564b"}
+              "asio": "#9467bd", "nginx": "#8c564b", "gnet_go": "#17becf", "gnet_go_http": "#17becf"}
     if keys and servers:
         fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
         width = 0.8 / len(servers)
@@ -1132,7 +1467,7 @@ def make_plots(summary: dict, servers: list[str], http: dict, img_dir: Path,
         axes[1].set_title("Server CPU µs per request (median)")
         for ax in axes:
             ax.set_xticks(range(len(variants)))
-            ax.set_xticklabels(variants)
+            ax.set_xticklabels([HTTP_VARIANTS.get(v, v) for v in variants])
             ax.grid(axis="y", alpha=0.3)
         axes[0].legend(fontsize=8)
         fig.tight_layout()
@@ -1147,17 +1482,8 @@ def write_report(h: Harness, out: Path, img_dir: Path) -> None:
     a, res = h.args, h.results
     summary = summarize_echo(res["echo"])
     servers = [s for s in ECHO_SERVERS if any(s in per for per in summary.values())]
-    http = {}
-    for variant, per in res["http"].items():
-        http[variant] = {}
-        for name, runs in per.items():
-            ok = [r for r in runs if "failed" not in r]
-            http[variant][name] = {
-                "ok": len(ok), "runs": len(runs), "failures": [r["failed"] for r in runs if "failed" in r],
-                "rps": median([r["rps"] for r in ok]), "cpu": median([r["server_cpu_us_per_req"] for r in ok]),
-                "p50": median([r["lat"].get("50") or None for r in ok]),
-                "p99": median([r["lat"].get("99") or None for r in ok]),
-                "errors": sum(r["errors"] for r in ok), "checks": sorted({r["check"] for r in ok})}
+    http = summarize_http(res["http"])
+    resp = summarize_resp(res.get("resp") or {})
     plots, plot_note = make_plots(summary, servers, http, img_dir, h.smoke())
     img_rel = os.path.relpath(img_dir.resolve(), out.resolve().parent)
     L = []
@@ -1177,7 +1503,7 @@ def write_report(h: Harness, out: Path, img_dir: Path) -> None:
     L.append("")
     L.append("## Machine")
     L.append("")
-    L += machine_info(h.build)
+    L += machine_info(h.build, h.go_info)
     L.append("")
     L.append("## Method")
     L.append("")
@@ -1197,6 +1523,15 @@ def write_report(h: Harness, out: Path, img_dir: Path) -> None:
              "(the server order rotates each round), a fresh server process per run. Tables show the median over "
              "rounds (CPU also min–max); ratios are medians ÷ the bare epoll loop's median.")
     L.append("- MB/s counts echoed payload in one direction (10^6 bytes).")
+    rate_keys = [sc["title"] for sc in SCENARIOS if sc.get("rate") and sc["key"] in summary]
+    if rate_keys:
+        L.append(f"- **Fixed offered rate** ({', '.join(rate_keys)}): `loadgen --rate R` sends R messages/s in total "
+                 "instead of the closed loop, paced per connection (a timerfd every 50 µs hands out the messages "
+                 "that came due, the connections evenly staggered); `--pipeline` is then only the per-connection "
+                 "window. CPU per message at a rate every server sustains compares the cost of a message without "
+                 "the batching a saturated closed loop gives. Latency counts from each message's scheduled time "
+                 "(no coordinated omission). `backlog` = messages that came due but were never sent (median over "
+                 "rounds): above 0, the server did not sustain the offered rate.")
     L.append("")
     L.append("### Servers")
     L.append("")
@@ -1212,6 +1547,10 @@ def write_report(h: Harness, out: Path, img_dir: Path) -> None:
                     "does `evbuffer_add_buffer(output, input)` (idiomatic; libevent manages its own chains).",
         "asio": "`bench/peer_asio.cpp`: Asio's canonical async echo: `io_context{1}`, a session per connection with a "
                 "4 KiB buffer, `async_read_some` → `async_write` → read again.",
+        "gnet_go": f"Go {h.go_info.get('label', 'gnet')}: `../shared/peers/gnet/echo` (gnet-examples' echo_tcp: "
+                   "`OnTraffic` does `c.Next(-1)` + `c.Write`), `-loops 1`, built offline by "
+                   "`../shared/peers/gnet/build.sh` (\"gnet (Go) build\" below). Pinned to one CPU, so the Go "
+                   "runtime runs with GOMAXPROCS=1; its CPU figure counts every thread of the process (GC included).",
     }
     for name in ECHO_SERVERS:
         if name in servers:
@@ -1267,9 +1606,10 @@ def write_report(h: Harness, out: Path, img_dir: Path) -> None:
         for k in keys:
             L.append(f"### {titles[k]}")
             L.append("")
+            is_rate = any(sc.get("rate") for sc in SCENARIOS if sc["key"] == k)
             L.append("| server | msgs/s | MB/s | p50 µs | p99 µs | p99.9 µs | CPU µs/msg (min–max) | × bare epoll "
-                     "| srv CPU % | gen CPU % | errors | rounds ok |")
-            L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+                     "| srv CPU % | gen CPU % | errors | " + ("backlog | " if is_rate else "") + "rounds ok |")
+            L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if is_rate else "") + "---:|")
             ref = summary[k].get(REFERENCE, {}).get("cpu")
             for name in servers:
                 s = summary[k].get(name)
@@ -1280,7 +1620,7 @@ def write_report(h: Harness, out: Path, img_dir: Path) -> None:
                 L.append(f"| {ECHO_SERVERS[name]} | {fmt(s['msgs_per_s'], 0)} | {fmt(s['mb_per_s'], 2)} | "
                          f"{fmt(s['p50_us'], 1)} | {fmt(s['p99_us'], 1)} | {fmt(s['p999_us'], 1)} | {cpu} | {ratio} | "
                          f"{fmt(s['server_cpu_pct'], 0)} | {fmt(s['loadgen_cpu_pct'], 0)} | {s['errors']} | "
-                         f"{s['ok']}/{s['runs']} |")
+                         + (f"{fmt(s['backlog_end'], 0)} | " if is_rate else "") + f"{s['ok']}/{s['runs']} |")
             fails = [f"{ECHO_SERVERS[n]}: {f}" for n in servers for f in summary[k].get(n, {}).get("failures", [])]
             if fails:
                 L.append("")
@@ -1372,39 +1712,9 @@ def write_report(h: Harness, out: Path, img_dir: Path) -> None:
         L.append("Not run (not selected).")
         L.append("")
 
-    # ---- HTTP
-    L.append("## HTTP plaintext")
-    L.append("")
-    if http:
-        L.append(f"`wrk -t1 -c100 -d{a.http_duration:g}s` on the load CPU against `GET /` → 200 \"Hello, World!\", "
-                 "plain and with 16 requests pipelined per round trip (`bench/wrk_pipeline.lua`). nginx runs one "
-                 "worker with `bench/bench_http_nginx.conf`. Server CPU per request = utime+stime of the server and "
-                 "its children (nginx's worker) over the wrk run ÷ requests. `check` is a `GET /` made before each run. "
-                 "Latency percentiles are wrk's (with pipelining, per batch of 16; a percentile wrk printed as 0 "
-                 "is shown as —).")
-        L.append("")
-        L.append("| variant | server | req/s | p50 µs | p99 µs | CPU µs/req | errors | check | rounds ok |")
-        L.append("|---|---|---:|---:|---:|---:|---:|---|---:|")
-        for variant in ("plain", "pipeline16"):
-            for name in HTTP_SERVERS:
-                s = http.get(variant, {}).get(name)
-                if not s:
-                    continue
-                L.append(f"| {variant} | {HTTP_SERVERS[name]} | {fmt(s['rps'], 0)} | {fmt(s['p50'], 0)} | "
-                         f"{fmt(s['p99'], 0)} | {fmt(s['cpu'], 3)} | {s['errors']} | {', '.join(s['checks']) or '—'} | "
-                         f"{s['ok']}/{s['runs']} |")
-                for f in s["failures"]:
-                    L.append(f"| | failed run: {f} | | | | | | | |")
-        L.append("")
-        if "bench_http.png" in plots:
-            L.append(f"![HTTP plaintext]({img_rel}/bench_http.png)")
-            L.append("")
-    for k in ("gnet_http", "nginx", "http"):
-        if k in h.skipped:
-            L.append(f"- Not run: {h.skipped[k]}.")
-    if not http and not any(k in h.skipped for k in ("gnet_http", "nginx", "http")):
-        L.append("Not run (not selected).")
-    L.append("")
+    # ---- HTTP and RESP (issue 12)
+    L += http_section(h, http, plots, img_rel)
+    L += resp_section(h, resp)
 
     # ---- TCP proxy
     L += proxy_section(h)
@@ -1433,6 +1743,7 @@ def write_report(h: Harness, out: Path, img_dir: Path) -> None:
     L.append("")
     L += target_lines(summary, res, h)
     L.append("")
+    L += protocol_target_lines(http, resp)
     notes = list(h.notes) + list(h.args.note or [])
     if plot_note:
         notes.append(plot_note)
@@ -1447,6 +1758,199 @@ def write_report(h: Harness, out: Path, img_dir: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(L))
     log(f"wrote {rel(out)}" + (f" and {', '.join(rel(img_dir / p) for p in plots)}" if plots else ""))
+
+def summarize_http(results: dict) -> dict:
+    """variant -> server -> medians over the successful rounds (CPU also min/max)."""
+    http = {}
+    for variant, per in results.items():
+        http[variant] = {}
+        for name, runs in per.items():
+            ok = [r for r in runs if "failed" not in r]
+            cpu = [r["server_cpu_us_per_req"] for r in ok if r.get("server_cpu_us_per_req") is not None]
+            http[variant][name] = {
+                "ok": len(ok), "runs": len(runs), "failures": [r["failed"] for r in runs if "failed" in r],
+                "rps": median([r["rps"] for r in ok]), "cpu": median(cpu),
+                "cpu_min": min(cpu) if cpu else None, "cpu_max": max(cpu) if cpu else None,
+                "p50": median([r["lat"].get("50") or None for r in ok]),
+                "p99": median([r["lat"].get("99") or None for r in ok]),
+                "errors": sum(r["errors"] for r in ok), "checks": sorted({r["check"] for r in ok})}
+    return http
+
+
+def http_references(per: dict) -> tuple[float | None, float | None, str]:
+    """(gnet (Go)'s CPU/req, the best of nginx and gnet (Go), which one that was) for one variant."""
+    go = per.get(HTTP_GNET_GO, {}).get("cpu")
+    peers = [(per[n]["cpu"], n) for n in (HTTP_GNET_GO, "nginx") if per.get(n, {}).get("cpu") is not None]
+    best = min(peers) if peers else (None, "")
+    return go, best[0], best[1]
+
+
+def ratio_text(value, ref, digits=2) -> str:
+    return f"{value / ref:.{digits}f}" if value is not None and ref else "—"
+
+
+def http_section(h: Harness, http: dict, plots: list[str], img_rel: str) -> list[str]:
+    a = h.args
+    L = ["## HTTP plaintext", ""]
+    skip_keys = ("gnet_http", HTTP_GNET_GO, "nginx", "http")
+    if http:
+        go = h.go_info.get("label", "gnet")
+        L.append(f"`wrk -t1 -c{a.http_conns} -d{a.http_duration:g}s` on the load CPU against `GET /` → 200 "
+                 "\"Hello, World!\", one request per round trip (depth 1) and 16 pipelined per round trip "
+                 "(`bench/wrk_pipeline.lua`, depth 16). One event loop / worker each, on the server CPU: gnet-cpp's "
+                 f"`examples/http --loops 1`; the HTTP server on Go {go} (`../shared/peers/gnet/http`, `-loops 1`: "
+                 "splits requests on the blank line and answers a canned response, gnet's TechEmpower shape); nginx "
+                 "with one worker and `bench/bench_http_nginx.conf`. A fresh server per run, the order rotating each "
+                 f"round ({a.rounds} round(s), medians). **Server CPU µs per request** = utime+stime of the server "
+                 "and its children (nginx's worker) from `/proc` over the wrk run ÷ requests wrk counted. `check` is "
+                 "a `GET /` made before each run. Latency percentiles are wrk's (with pipelining, per batch of 16; "
+                 "a percentile wrk printed as 0 is shown as —).")
+        L.append("")
+        L.append("| variant | server | req/s | p50 µs | p99 µs | CPU µs/req (min–max) | × gnet (Go) | × best of "
+                 "nginx, gnet (Go) | errors | check | rounds ok |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+        for variant, vlabel in HTTP_VARIANTS.items():
+            per = http.get(variant, {})
+            ref_go, ref_best, _ = http_references(per)
+            for name in HTTP_SERVERS:
+                s = per.get(name)
+                if not s:
+                    continue
+                cpu = f"{s['cpu']:.3f} ({s['cpu_min']:.3f}–{s['cpu_max']:.3f})" if s["cpu"] is not None else "—"
+                L.append(f"| {vlabel} | {HTTP_SERVERS[name]} | {fmt(s['rps'], 0)} | {fmt(s['p50'], 0)} | "
+                         f"{fmt(s['p99'], 0)} | {cpu} | {ratio_text(s['cpu'], ref_go)} | "
+                         f"{ratio_text(s['cpu'], ref_best)} | {s['errors']} | {', '.join(s['checks']) or '—'} | "
+                         f"{s['ok']}/{s['runs']} |")
+                for f in s["failures"]:
+                    L.append(f"| | failed run: {f} | | | | | | | | | |")
+        L.append("")
+        for variant, vlabel in HTTP_VARIANTS.items():
+            per = http.get(variant, {})
+            g = per.get("gnet", {}).get("cpu")
+            ref_go, ref_best, best_name = http_references(per)
+            if g is None:
+                continue
+            L.append(f"- {vlabel}: gnet-cpp {g:.3f} µs/request = **{ratio_text(g, ref_go)}×** gnet (Go), "
+                     f"**{ratio_text(g, ref_best)}×** the best of nginx and gnet (Go)"
+                     f"{' (' + HTTP_SERVERS[best_name] + ')' if best_name else ''}.")
+        L.append("")
+        if "bench_http.png" in plots:
+            L.append(f"![HTTP plaintext]({img_rel}/bench_http.png)")
+            L.append("")
+    skips = [f"- Not run: {h.skipped[k]}." for k in skip_keys if k in h.skipped]
+    if skips or not http:
+        L += (skips or ["Not run (not selected)."]) + [""]
+    return L
+
+
+def summarize_resp(results: dict) -> dict:
+    """variant -> server -> medians over the successful rounds, overall and per test."""
+    out = {}
+    for variant, per in results.items():
+        out[variant] = {}
+        for name, runs in per.items():
+            ok = [r for r in runs if "failed" not in r]
+            cpu = [r["cpu_us_per_req"] for r in ok]
+            tests = {t: {m: median([r["tests"].get(t, {}).get(m) for r in ok])
+                         for m in ("rps", "p50_us", "p99_us", "cpu_us_per_req")} for t in RESP_TESTS}
+            run_s = [x["run_s"] for r in ok for x in r["tests"].values() if x.get("run_s")]
+            out[variant][name] = {
+                "ok": len(ok), "runs": len(runs), "failures": [r["failed"] for r in runs if "failed" in r],
+                "rps": median([r["rps"] for r in ok]), "cpu": median(cpu),
+                "cpu_min": min(cpu) if cpu else None, "cpu_max": max(cpu) if cpu else None,
+                "tests": tests, "run_s_min": min(run_s) if run_s else None,
+                "checks": sorted({r["check"] for r in ok})}
+    return out
+
+
+def resp_section(h: Harness, resp: dict) -> list[str]:
+    a = h.args
+    L = ["## RESP: gnet-cpp examples/redis vs redis-server", ""]
+    skip_keys = ["resp", "resp_gnet", "redis_server"] + [f"resp_{v}" for v in RESP_VARIANTS]
+    skips = [h.skipped[k] for k in skip_keys if k in h.skipped]
+    if not resp:
+        L += [f"- Not run: {x}." for x in skips] or ["Not run (not selected)."]
+        L.append("")
+        return L
+    meta = h.results.get("resp_meta", {})
+    requests = meta.get("requests", {})
+    version = meta.get("redis_server_version", "?")
+    L.append(f"`redis-benchmark -c {RESP_CLIENTS} -P 16` and `-P 1` (not pipelined) on the load CPU, `SET` then "
+             f"`GET` (redis-benchmark's defaults: 3-byte values, one key) against a fresh server per run on the "
+             f"server CPU: gnet-cpp's `examples/redis --loops 1`, and redis-server {version} with `--io-threads 1 "
+             "--save '' --appendonly no` (no persistence; otherwise its defaults). `-t set,get` runs its tests one "
+             "after the other; here each test is its own redis-benchmark process so each gets its own CPU window. "
+             "**Server CPU µs per request** = the server's utime+stime from `/proc` over the redis-benchmark "
+             "process (connection set-up included) ÷ requests; the overall figure is (CPU of SET + CPU of GET) ÷ "
+             "(2 × n). `-n` per test: " + (", ".join(f"{v} {n:,}".replace(",", " ") for v, n in requests.items())
+                                            or "—")
+             + (f" (fixed by `--resp-requests`)" if a.resp_requests else
+                f" (calibration runs of about {RESP_CALIBRATION_S:g} s per server, then enough for "
+                f"{a.resp_seconds:g} s on the fastest +50 %)") + f". {a.rounds} interleaved round(s), the order rotating, medians. `check` is a `PING` "
+             "before each run.")
+    L.append("")
+    L.append("| variant | server | req/s | CPU µs/req (min–max) | × redis-server | SET req/s | GET req/s | "
+             "SET CPU µs/req | GET CPU µs/req | SET p99 µs | GET p99 µs | shortest run s | check | rounds ok |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+    for variant in RESP_VARIANTS:
+        per = resp.get(variant, {})
+        ref = per.get(RESP_REFERENCE, {}).get("cpu")
+        for name in RESP_SERVERS:
+            s = per.get(name)
+            if not s:
+                continue
+            t = s["tests"]
+            cpu = f"{s['cpu']:.3f} ({s['cpu_min']:.3f}–{s['cpu_max']:.3f})" if s["cpu"] is not None else "—"
+            L.append(f"| -P {RESP_VARIANTS[variant]} | {RESP_SERVERS[name]} | {fmt(s['rps'], 0)} | {cpu} | "
+                     f"{ratio_text(s['cpu'], ref)} | {fmt(t['set']['rps'], 0)} | {fmt(t['get']['rps'], 0)} | "
+                     f"{fmt(t['set']['cpu_us_per_req'], 3)} | {fmt(t['get']['cpu_us_per_req'], 3)} | "
+                     f"{fmt(t['set']['p99_us'], 0)} | {fmt(t['get']['p99_us'], 0)} | {fmt(s['run_s_min'], 1)} | "
+                     f"{', '.join(s['checks']) or '—'} | {s['ok']}/{s['runs']} |")
+            for f in s["failures"]:
+                L.append(f"| | failed run: {f} | | | | | | | | | | | | |")
+    L.append("")
+    ratios = []
+    for variant in RESP_VARIANTS:
+        per = resp.get(variant, {})
+        g, r = per.get("gnet", {}).get("cpu"), per.get(RESP_REFERENCE, {}).get("cpu")
+        if g is not None or r is not None:
+            ratios.append(f"-P {RESP_VARIANTS[variant]}: **{ratio_text(g, r)}×**")
+    if ratios:
+        L.append("gnet-cpp's CPU per request ÷ redis-server's (medians; below 1 means gnet-cpp spends less): "
+                 + "; ".join(ratios) + ".")
+        L.append("")
+    if skips:
+        L += [f"- Not run: {x}." for x in skips]
+        L.append("")
+    return L
+
+
+def protocol_target_lines(http: dict, resp: dict) -> list[str]:
+    """The issue 12 speed targets, evaluated on this run's medians."""
+    L = ["## Targets (issue 12, protocol speed)", ""]
+
+    def verdict(value, limit):
+        if value is None:
+            return "not measured"
+        return "met" if value <= limit else f"**missed by {100 * (value / limit - 1):.1f} %**"
+
+    rows = []
+    for variant, limit, against in (("pipeline16", 0.9, "gnet (Go)"), ("plain", 0.95, "the best of nginx and gnet (Go)")):
+        per = http.get(variant, {})
+        g = per.get("gnet", {}).get("cpu")
+        ref_go, ref_best, _ = http_references(per)
+        ref = ref_go if variant == "pipeline16" else ref_best
+        value = g / ref if g is not None and ref else None
+        rows.append(f"| HTTP {HTTP_VARIANTS[variant]}: CPU/request ≤ {limit:g}× {against} | {fmt(value, 2)}× | "
+                    f"{verdict(value, limit)} |")
+    per = resp.get("P16", {})
+    g, r = per.get("gnet", {}).get("cpu"), per.get(RESP_REFERENCE, {}).get("cpu")
+    value = g / r if g is not None and r else None
+    rows.append(f"| RESP -P 16: CPU/request ≤ 0.67× redis-server | {fmt(value, 2)}× | {verdict(value, 0.67)} |")
+    if not any("not measured" not in x for x in rows):
+        return L + ["Not evaluated: the HTTP and RESP comparisons were not run (or lacked a peer).", ""]
+    L += ["| target | measured | verdict |", "|---|---:|---|"] + rows + [""]
+    return L
 
 
 def proxy_section(h: Harness) -> list[str]:
@@ -1573,9 +2077,21 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=5.0, help="measured seconds per echo run (default 5)")
     ap.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per echo run (default 1)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
-    ap.add_argument("--only", default="", help="comma list of parts: " + ",".join([s["key"] for s in SCENARIOS] + EXTRA_PARTS))
-    ap.add_argument("--servers", default="", help="comma list of: " + ",".join(list(ECHO_SERVERS) + ["nginx", "haproxy"])
-                    + " (for the proxy part, gnet selects examples/proxy)")
+    ap.add_argument("--only", "--parts", dest="only", default="",
+                    help="comma list of parts: " + ",".join([s["key"] for s in SCENARIOS] + EXTRA_PARTS)
+                    + "; groups: echo (every closed-loop scenario), echo_rate (the fixed-rate ones)")
+    ap.add_argument("--servers", default="", help="comma list of: " + ",".join(KNOWN_SERVERS)
+                    + " (gnet selects gnet-cpp's example in every part: echo, http, redis, proxy)")
+    ap.add_argument("--echo-rate", type=float, default=DEFAULT_ECHO_RATE,
+                    help=f"offered msgs/s of the fixed-rate echo scenarios (default {DEFAULT_ECHO_RATE})")
+    ap.add_argument("--http-conns", type=int, default=50, help="wrk connections (default 50, wrk -t1 -c50)")
+    ap.add_argument("--resp-seconds", type=float, default=None,
+                    help="target seconds per redis-benchmark run on the fastest server (default 3; "
+                         "--duration when that is shorter)")
+    ap.add_argument("--resp-requests", type=int, default=None,
+                    help="redis-benchmark -n per test instead of calibrating it from --resp-seconds")
+    ap.add_argument("--rebuild-gnet-go", action="store_true",
+                    help="rebuild Go gnet's peers even when <build>/gnet-peer/bin has them from the same inputs")
     ap.add_argument("--strace-duration", type=float, default=None, help="seconds of traffic under strace (default 2)")
     ap.add_argument("--perf-duration", type=float, default=None, help="seconds of perf sampling (default 2)")
     ap.add_argument("--http-duration", type=float, default=None, help="wrk seconds (default --duration)")
@@ -1594,6 +2110,10 @@ def main() -> int:
         args.perf_duration = min(2.0, args.duration)
     if args.http_duration is None:
         args.http_duration = args.duration
+    if args.resp_seconds is None:
+        args.resp_seconds = min(3.0, args.duration)
+    if args.echo_rate <= 0 or args.http_conns < 1 or args.resp_seconds <= 0:
+        ap.error("--echo-rate, --http-conns and --resp-seconds must be positive")
 
     def on_term(signum, frame):
         raise Terminated(f"signal {signum}")
@@ -1604,7 +2124,8 @@ def main() -> int:
     try:
         if args.from_results:
             h.load_raw(Path(args.from_results))
-        else:
+        set_rate_titles(h.args.echo_rate)
+        if not args.from_results:
             h.run()
         write_report(h, Path(args.out), Path(args.img_dir))
         return 0
