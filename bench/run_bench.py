@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.dont_write_bytecode = True  # no bench/__pycache__ in the source tree
 import gnet_go_peer  # noqa: E402  (bench/gnet_go_peer.py: Go gnet's offline build)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -1417,7 +1418,7 @@ def make_plots(summary: dict, servers: list[str], http: dict, img_dir: Path,
         axes[1].set_title("CPU per message relative to the bare epoll loop")
         for ax in axes:
             ax.set_xticks(range(len(keys)))
-            ax.set_xticklabels([titles[k].replace(", ", "\n", 1) for k in keys], fontsize=8)
+            ax.set_xticklabels([titles[k].replace(", ", "\n") for k in keys], fontsize=8)
             ax.grid(axis="y", alpha=0.3)
         axes[0].legend(fontsize=8)
         fig.tight_layout()
