@@ -23,9 +23,9 @@ struct Script {
     --n;
     return *p++;
   }
-  std::size_t size() {  // small sizes mostly, sometimes across several growth steps
+  std::size_t size() {  // small sizes mostly (fast runs), one in sixteen up to 4 KiB
     std::uint8_t b = byte();
-    return (b & 0x80) ? (std::size_t(b & 0x7f) << 6) | (byte() & 0x3f) : b;
+    return (b & 0xf0) == 0xf0 ? (std::size_t(b & 0x0f) << 8) | byte() : b;
   }
 };
 

@@ -31,7 +31,7 @@ def run_one(binary: Path, work: Path, args) -> dict:
                 shutil.copy(f, corpus / f.name)
     limit = [f"-runs={args.runs}"] if args.runs else [f"-max_total_time={args.seconds}"]
     cmd = [str(binary), *limit, f"-artifact_prefix={artifacts}/", "-print_final_stats=1",
-           "-timeout=10", "-rss_limit_mb=2048", str(corpus)]
+           "-timeout=10", "-rss_limit_mb=2048", f"-max_len={args.max_len}", str(corpus)]
     print("$ " + " ".join(cmd), flush=True)
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           errors="replace")
@@ -66,6 +66,7 @@ def main() -> int:
     ap.add_argument("--build", default="build-fuzz")
     ap.add_argument("--seconds", type=int, default=60, help="time per harness (ignored with --runs)")
     ap.add_argument("--runs", type=int, default=0, help="executions per harness instead of a time")
+    ap.add_argument("--max-len", type=int, default=4096, help="largest input libFuzzer generates")
     ap.add_argument("--only", default="", help="comma-separated harness names")
     ap.add_argument("--merge", action="store_true", help="fold new coverage into fuzz/corpus/")
     args = ap.parse_args()
