@@ -226,6 +226,10 @@ HeadInfo parse_head(std::string_view head, const Limits& limits, Request& req) {
 
 }  // namespace
 
+std::size_t max_request_bytes(const Limits& limits) noexcept {
+  return limits.max_head_bytes + std::max(limits.max_body_bytes, limits.max_raw_body_bytes);
+}
+
 std::string_view Request::header(std::string_view name) const noexcept {
   for (const auto& h : headers) {
     if (iequals(h.name, name)) return h.value;
@@ -388,20 +392,40 @@ ParseResult RequestParser::parse(std::string_view in, Request& req) {
   return r;
 }
 
-ParseResult RequestParser::parse_chunked(std::string_view in) {
+// The chunked body is decoded from a window of `in` that ends max_raw_body_bytes after the head:
+// needing a byte beyond it means the body does not end within the limit (413). Bytes beyond
+// the window are never looked at, so the verdict never depends on how the input was split.
+ParseResult RequestParser::parse_chunked(std::string_view whole) {
+  const std::size_t window_end = head_end_ + limits_.max_raw_body_bytes;
+  const bool truncated = whole.size() > window_end;
+  const std::string_view in = truncated ? whole.substr(0, window_end) : whole;
+  const auto need_more = [&]() -> ParseResult {
+    if (truncated) return fail(413, "request body too large (framing included)");
+    ParseResult r;
+    r.expect_continue = expect_continue_;
+    return r;
+  };
+  // Finds the LF ending the line at pos_ among its first `max_line` bytes (CR excluded):
+  // npos when not there yet.
+  const auto find_line_end = [&](std::size_t max_line) {
+    const std::size_t limit = std::min(in.size(), pos_ + max_line + 2);  // + CR LF
+    const void* hit = std::memchr(in.data() + pos_, '\n', limit - pos_);
+    return hit == nullptr ? std::string_view::npos
+                          : static_cast<std::size_t>(static_cast<const char*>(hit) - in.data());
+  };
   for (;;) {
     switch (chunk_) {
       case Chunk::size_line: {
-        const auto nl = in.find('\n', pos_);
+        const std::size_t nl = find_line_end(limits_.max_chunk_line);
         if (nl == std::string_view::npos) {
-          if (in.size() - pos_ > limits_.max_chunk_line) return fail(400, "chunk size line too long");
-          ParseResult r;
-          r.expect_continue = expect_continue_;
-          return r;
+          if (in.size() - pos_ >= limits_.max_chunk_line + 2) {
+            return fail(400, "chunk size line too long");
+          }
+          return need_more();
         }
-        if (nl - pos_ > limits_.max_chunk_line) return fail(400, "chunk size line too long");
         std::string_view line = in.substr(pos_, nl - pos_);
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.size() > limits_.max_chunk_line) return fail(400, "chunk size line too long");
         std::size_t i = 0;
         std::uint64_t size = 0;
         while (i < line.size()) {
@@ -435,16 +459,16 @@ ParseResult RequestParser::parse_chunked(std::string_view in) {
         decoded_.append(in.substr(pos_, take));
         pos_ += take;
         chunk_left_ -= take;
-        if (chunk_left_ > 0) return {};
+        if (chunk_left_ > 0) return need_more();
         chunk_ = Chunk::data_end;
         break;
       }
       case Chunk::data_end: {
-        if (pos_ >= in.size()) return {};
+        if (pos_ >= in.size()) return need_more();
         if (in[pos_] == '\n') {
           pos_ += 1;
         } else if (in[pos_] == '\r') {
-          if (pos_ + 1 >= in.size()) return {};
+          if (pos_ + 1 >= in.size()) return need_more();
           if (in[pos_ + 1] != '\n') return fail(400, "chunk data not followed by CRLF");
           pos_ += 2;
         } else {
@@ -454,21 +478,24 @@ ParseResult RequestParser::parse_chunked(std::string_view in) {
         break;
       }
       case Chunk::trailer: {
-        const auto nl = in.find('\n', pos_);
-        if (nl == std::string_view::npos) {
-          if (trailer_bytes_ + (in.size() - pos_) > limits_.max_head_bytes) {
-            return fail(431, "trailer section too large");
-          }
-          return {};
+        // The whole trailer section, blank line included, fits in max_trailer_bytes.
+        const std::size_t room = limits_.max_trailer_bytes - trailer_bytes_;
+        const std::size_t limit = std::min(in.size(), pos_ + room);
+        const void* hit = std::memchr(in.data() + pos_, '\n', limit - pos_);
+        if (hit == nullptr) {
+          if (in.size() - pos_ >= room) return fail(431, "trailer section too large");
+          return need_more();
         }
+        const auto nl = static_cast<std::size_t>(static_cast<const char*>(hit) - in.data());
         trailer_bytes_ += nl + 1 - pos_;
-        if (trailer_bytes_ > limits_.max_head_bytes) return fail(431, "trailer section too large");
         std::string_view line = in.substr(pos_, nl - pos_);
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         pos_ = nl + 1;
         if (line.empty()) {
-          chunk_ = Chunk::done;
-          break;
+          ParseResult r;
+          r.state = ParseState::complete;
+          r.consumed = pos_;
+          return r;
         }
         // Trailer fields are checked for shape and otherwise ignored.
         const auto colon = line.find(':');
@@ -477,12 +504,6 @@ ParseResult RequestParser::parse_chunked(std::string_view in) {
           return fail(400, "malformed trailer field");
         }
         break;
-      }
-      case Chunk::done: {
-        ParseResult r;
-        r.state = ParseState::complete;
-        r.consumed = pos_;
-        return r;
       }
     }
   }

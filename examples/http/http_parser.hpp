@@ -24,13 +24,26 @@
 
 namespace http_example {
 
+// Every limit bounds bytes the connection holds unconsumed while a request is incomplete, so
+// one request never makes the server buffer more than max_request_bytes() of its input.
 struct Limits {
-  // Request line + header lines + the blank line (and a chunked body's trailer section).
+  // Request line + header lines + the blank line.
   std::size_t max_head_bytes = 8 * 1024;  // beyond: 431
   std::size_t max_headers = 64;           // beyond: 431
   std::size_t max_body_bytes = 1024 * 1024;  // decoded body; beyond: 413
-  std::size_t max_chunk_line = 1024;      // "size;extensions" line of a chunk; beyond: 400
+  // The body as sent: a chunked body's size lines, extensions, CRLFs and trailer section count,
+  // not only its data (a body of tiny chunks behind long extensions would otherwise stay small
+  // decoded while its raw bytes pile up in the connection's buffer). Beyond: 413.
+  std::size_t max_raw_body_bytes = 2 * 1024 * 1024;
+  // One "size[;extensions]" line of a chunked body, CRLF excluded. Beyond: 400.
+  std::size_t max_chunk_line = 256;
+  // A chunked body's trailer section, its blank line included. Beyond: 431.
+  std::size_t max_trailer_bytes = 4 * 1024;
 };
+
+// The most input one request can make a connection hold before it is answered or refused:
+// its head and its raw body (leading empty lines count against the head limit).
+std::size_t max_request_bytes(const Limits& limits) noexcept;
 
 struct Header {
   std::string_view name;
@@ -83,10 +96,10 @@ class RequestParser {
 
  private:
   enum class Body : std::uint8_t { none, length, chunked };
-  enum class Chunk : std::uint8_t { size_line, data, data_end, trailer, done };
+  enum class Chunk : std::uint8_t { size_line, data, data_end, trailer };
 
   ParseResult fail(int status, std::string_view reason);
-  ParseResult parse_chunked(std::string_view in);
+  ParseResult parse_chunked(std::string_view whole);
 
   Limits limits_;
   // Head search.

@@ -8,6 +8,10 @@ Usage: http_e2e.py BINARY CASE
   load       a short wrk run and an h2load --h1 run (pipelined), zero errors / non-2xx
   shutdown   SIGINT/SIGTERM exit cleanly; bad flags and a taken port exit non-zero
 
+Hostile clients (each: the server's RSS growth stays under HOSTILE_RSS_BOUND_MIB per hostile
+connection while a well-behaved client on another connection keeps being served):
+  chunk_ext_stuffing   chunked POSTs of 1-byte chunks behind long extensions (413 / 400)
+
 Every case starts its own server on a free port (--port 0; the port is read back from the
 "listening on" line) and kills that server, by PID, in a finally block. Nothing here depends on
 timing: waits are only upper bounds against hangs.
@@ -15,6 +19,7 @@ Exit status: 0 pass, 1 fail, 77 skipped (a client tool is missing).
 """
 import json
 import os
+import threading
 import re
 import select
 import shutil
@@ -42,8 +47,13 @@ class Server:
     """The example binary, started on a free port."""
 
     def __init__(self, binary, *args):
+        # Under AddressSanitizer freed memory sits in a quarantine (256 MiB by default) that
+        # counts as RSS; a small one keeps the RSS bounds below about the server's own memory.
+        # Other binaries ignore the variable.
+        env = dict(os.environ)
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "quarantine_size_mb=4"]))
         self.proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", "0", *args],
-                                     stdout=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, text=True, env=env)
         line = self.readline(60)
         m = re.search(r"listening on tcp://127\.0\.0\.1:(\d+)", line)
         if not m:
@@ -444,12 +454,159 @@ def case_shutdown(binary):
         server.kill()
 
 
+# -------------------------------------------------------------------------------- hostile clients
+
+# The bound each hostile test states: how much one hostile connection may make the server's
+# resident memory grow. The server's own bounds are far below it (per connection: the request
+# window of 8 KiB + 2 MiB, the outbound cap of 1 MiB plus one response, one read); the rest is
+# allocator and sanitizer slack.
+HOSTILE_RSS_BOUND_MIB = 64
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise Failure("no VmRSS")
+
+
+class Watch:
+    """Runs hostile clients in threads while the main thread checks, over and over, that a
+    well-behaved client on its own keep-alive connection is answered and that the server's RSS
+    stays within HOSTILE_RSS_BOUND_MIB per hostile connection of where it started."""
+
+    def __init__(self, server, hostile_connections=1):
+        self.server = server
+        self.bound_kib = HOSTILE_RSS_BOUND_MIB * 1024 * hostile_connections
+        self.good = connect(server.port)
+        self.good_served = 0
+        self.good_exchange()  # warm up: the first request allocates the loop's buffers
+        self.baseline = rss_kib(server.proc.pid)
+        self.peak = self.baseline
+        self.errors = []
+
+    def good_exchange(self):
+        self.good.sendall(b"GET / HTTP/1.1\r\nHost: good\r\n\r\n")
+        got = b""
+        while not got.endswith(b"Hello, World!"):
+            b = self.good.recv(65536)
+            check(b, "the well-behaved client's connection was closed")
+            got += b
+        check(got.startswith(b"HTTP/1.1 200 OK\r\n"), f"well-behaved client got {got[:100]!r}")
+        self.good_served += 1
+
+    def sample(self):
+        rss = rss_kib(self.server.proc.pid)
+        self.peak = max(self.peak, rss)
+        check(rss - self.baseline <= self.bound_kib,
+              f"server RSS grew {(rss - self.baseline) / 1024:.1f} MiB, bound "
+              f"{self.bound_kib / 1024:.0f} MiB")
+
+    def run(self, *hostile, timeout=120):
+        """Runs each hostile function in a thread; returns once all have finished."""
+        threads = []
+        for fn in hostile:
+            def body(fn=fn):
+                try:
+                    fn()
+                except Exception as e:  # reported by the main thread
+                    self.errors.append(e)
+            t = threading.Thread(target=body, daemon=True)
+            t.start()
+            threads.append(t)
+        served_before = self.good_served
+        deadline = time.monotonic() + timeout
+        while any(t.is_alive() for t in threads):
+            check(time.monotonic() < deadline, f"hostile clients still running after {timeout}s")
+            self.sample()
+            self.good_exchange()
+            time.sleep(0.05)
+        self.sample()
+        self.good_exchange()
+        for e in self.errors:
+            raise e
+        check(self.good_served > served_before, "the well-behaved client was never served")
+        print(f"RSS {self.baseline / 1024:.1f} MiB -> peak {self.peak / 1024:.1f} MiB; "
+              f"well-behaved client served {self.good_served - served_before} times meanwhile")
+
+    def close(self):
+        self.good.close()
+
+
+def send_while_reading(s, data_iter, progress=None):
+    """Sends every piece, reading whatever comes back meanwhile (so a server answer is never
+    lost to a reset). Stops early when the server closes. Returns (all bytes read, closed)."""
+    s.setblocking(False)
+    got = bytearray()
+    closed = False
+    try:
+        for piece in data_iter:
+            view = memoryview(piece)
+            while view:
+                r, w, _ = select.select([s], [s], [], 60)
+                check(r or w, "hostile client stuck: server neither reads nor answers")
+                if r:
+                    b = s.recv(65536)
+                    if not b:
+                        raise ConnectionResetError
+                    got += b
+                if w:
+                    n = s.send(view)
+                    view = view[n:]
+    except (BrokenPipeError, ConnectionResetError):
+        closed = True
+    s.setblocking(True)
+    if not closed:
+        s.settimeout(60)
+        try:
+            got += read_to_eof(s)
+        except socket.timeout:
+            raise Failure("server did not close the hostile connection")
+    return bytes(got), closed
+
+
+def case_chunk_ext_stuffing(binary):
+    """The issue's attack: a chunked POST of 200 000 chunks, each 1 data byte behind a 1 KiB
+    extension (1000 bytes: 400, a chunk-size line over 256 bytes), and the same with 200-byte
+    extensions, which fit the line limit (413 once the raw body passes 2 MiB). Both at once."""
+    server = Server(binary)
+    watch = None
+    try:
+        watch = Watch(server, hostile_connections=2)
+        head = b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+        def attack(ext_len, want):
+            chunk = b"1;" + b"e" * ext_len + b"\r\nx\r\n"
+            batch = chunk * 64
+
+            def pieces():
+                yield head
+                for _ in range(200_000 // 64):
+                    yield batch
+
+            s = connect(server.port)
+            try:
+                got, _ = send_while_reading(s, pieces())
+            finally:
+                s.close()
+            check(status_of(got) == want, f"{ext_len}-byte extensions: want {want}, got {got[:120]!r}")
+            check(got.count(b"HTTP/1.1 ") == 1, f"more than one response: {got[:300]!r}")
+
+        watch.run(lambda: attack(1000, 400), lambda: attack(200, 413))
+    finally:
+        if watch:
+            watch.close()
+        server.kill()
+
+
 CASES = {
     "curl": case_curl,
     "pipeline": case_pipeline,
     "malformed": case_malformed,
     "load": case_load,
     "shutdown": case_shutdown,
+    "chunk_ext_stuffing": case_chunk_ext_stuffing,
 }
 
 

@@ -227,6 +227,14 @@ TEST(HttpParser, MalformedInputsGetTheirStatus) {
        "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", 413},
       {"chunk too large",
        "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n100001\r\n", 413},
+      {"chunk line too long",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;" +
+           std::string(300, 'e') + "\r\nx\r\n",
+       400},
+      {"trailer too large",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: " +
+           std::string(5000, 't') + "\r\n\r\n",
+       431},
       {"chunks add up too large",
        "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n80000\r\n" +
            std::string(0x80000, 'x') + "\r\n80001\r\n",
@@ -266,6 +274,86 @@ TEST(HttpParser, LimitsAreExact) {
   for (int i = 0; i < 63; ++i) h64 += "X-" + std::to_string(i) + ": v\r\n";
   EXPECT_EQ(status_of(run_whole(app, h64 + "\r\n")), 200);
   EXPECT_EQ(status_of(run_whole(app, h64 + "X-last: v\r\n\r\n")), 431);
+}
+
+// A chunked POST head, for the raw-body tests below.
+const std::string kChunkedHead = "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+// The attack, scaled to the limits: 1-byte chunks behind long extensions keep the
+// decoded body tiny while the raw bytes grow. The raw limit refuses it with 413 once the body
+// has not ended within max_raw_body_bytes, whatever the split.
+TEST(HttpParser, RawBodyBytesAreCappedNotOnlyDecodedBytes) {
+  const Limits limits;
+  const std::string chunk = "1;" + std::string(200, 'e') + "\r\nx\r\n";
+  std::string body;
+  while (body.size() <= limits.max_raw_body_bytes) body += chunk;
+  const std::size_t decoded = body.size() / chunk.size();
+  ASSERT_LT(decoded, limits.max_body_bytes);  // the decoded limit alone would accept it
+  const App app = default_app();
+  EXPECT_EQ(status_of(run_whole(app, kChunkedHead + body)), 413);
+  EXPECT_EQ(status_of(run_whole(app, kChunkedHead + body + "0\r\n\r\n")), 413);
+  // Delivered in 64 KiB reads: the same verdict, and nothing buffered beyond the limit.
+  FakeConn c(app);
+  std::string out;
+  const std::string all = kChunkedHead + body;
+  for (std::size_t at = 0; at < all.size() && !c.closed; at += 65536) {
+    out += c.deliver(std::string_view(all).substr(at, 65536));
+    EXPECT_LE(c.pending.size(), max_request_bytes(limits));
+  }
+  EXPECT_EQ(status_of(out), 413);
+  EXPECT_TRUE(c.closed);
+}
+
+TEST(HttpParser, RawBodyLimitIsExact) {
+  const Limits limits;
+  // One data chunk sized so that the whole raw body is exactly max_raw_body_bytes, using
+  // extensions to pad (each line at most max_chunk_line).
+  const std::string end = "0\r\n\r\n";
+  std::string body;
+  const std::string pad_chunk = "1;" + std::string(93, 'p') + "\r\nx\r\n";  // 100 bytes
+  while (limits.max_raw_body_bytes - body.size() - end.size() > limits.max_chunk_line + 5) {
+    body += pad_chunk;
+  }
+  // Fill the rest with one extension-padded chunk of 1 byte.
+  const std::size_t rest = limits.max_raw_body_bytes - body.size() - end.size();
+  ASSERT_GT(rest, 8u);
+  ASSERT_LE(rest - 5, limits.max_chunk_line);
+  body += "1;" + std::string(rest - 5 - 2, 'q') + "\r\nx\r\n";  // "1;" q.. CRLF x CRLF
+  body += end;
+  ASSERT_EQ(body.size(), limits.max_raw_body_bytes);
+  RequestParser p;
+  Request req;
+  const std::string ok = kChunkedHead + body;
+  const ParseResult r = p.parse(ok, req);
+  ASSERT_EQ(r.state, ParseState::complete) << r.status << " " << r.reason;
+  EXPECT_EQ(r.consumed, ok.size());
+  // One more extension byte in the first chunk line: 413.
+  const std::string over = kChunkedHead + "1;x" + body.substr(2);
+  EXPECT_EQ(p.parse(over, req).status, 413);
+}
+
+TEST(HttpParser, ChunkLineAndTrailerLimitsAreExact) {
+  const Limits limits;
+  RequestParser p;
+  Request req;
+  // A size line of exactly max_chunk_line characters (CRLF excluded) is fine; one more is 400,
+  // with or without its CR, and also while the line is still incomplete.
+  const std::string line = "1;" + std::string(limits.max_chunk_line - 2, 'e');
+  EXPECT_EQ(p.parse(kChunkedHead + line + "\r\nx\r\n0\r\n\r\n", req).state, ParseState::complete);
+  EXPECT_EQ(p.parse(kChunkedHead + line + "e\r\nx\r\n0\r\n\r\n", req).status, 400);
+  EXPECT_EQ(p.parse(kChunkedHead + line + "e\nx\r\n0\r\n\r\n", req).status, 400);
+  EXPECT_EQ(p.parse(kChunkedHead + line + "\r", req).state, ParseState::incomplete);
+  p.reset();
+  EXPECT_EQ(p.parse(kChunkedHead + line + "ee", req).status, 400);
+  // A trailer section (its blank line included) of exactly max_trailer_bytes is fine.
+  const std::string field = "X-T: " + std::string(limits.max_trailer_bytes - 5 - 4, 't') + "\r\n";
+  ASSERT_EQ(field.size() + 2, limits.max_trailer_bytes);
+  EXPECT_EQ(p.parse(kChunkedHead + "0\r\n" + field + "\r\n", req).state, ParseState::complete);
+  const std::string field2 = "X-T: " + std::string(limits.max_trailer_bytes - 5 - 3, 't') + "\r\n";
+  EXPECT_EQ(p.parse(kChunkedHead + "0\r\n" + field2 + "\r\n", req).status, 431);
+  p.reset();
+  EXPECT_EQ(p.parse(kChunkedHead + "0\r\n" + field2, req).state, ParseState::incomplete);
+  EXPECT_EQ(p.parse(kChunkedHead + "0\r\n" + field2 + "\r", req).status, 431);
 }
 
 TEST(HttpProcess, PipelinedResponsesInOrder) {
