@@ -5,11 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
+#include <initializer_list>
 #include <memory>
 
 namespace http_example {
@@ -55,39 +57,59 @@ void append_head(std::string& out, int status, std::string_view date,
   out += "\r\n";
 }
 
+// Extra header lines, as pieces appended in order (each line ends with its own CRLF): built in
+// place, so that no response allocates.
+using HeaderParts = std::initializer_list<std::string_view>;
+
 // A complete response with a small body.
 void append_simple(std::string& out, const Request& req, int status, std::string_view date,
                    std::string_view content_type, std::string_view body, bool keep_alive,
-                   std::string_view extra_headers = {}) {
+                   HeaderParts extra_headers = {}) {
   append_head(out, status, date, content_type, body.size(), keep_alive, req.version_minor);
-  out += extra_headers;
+  for (std::string_view part : extra_headers) out += part;
   out += "\r\n";
   if (req.method != "HEAD") out += body;
 }
 
+// "404 Not Found\n" and the like, formatted into `buf`.
+std::string_view status_page(int status, std::string_view detail, char (&buf)[160]) {
+  std::size_t n = 0;
+  const auto put = [&](std::string_view s) {
+    const std::size_t take = std::min(s.size(), sizeof buf - 1 - n);
+    std::memcpy(buf + n, s.data(), take);
+    n += take;
+  };
+  const char digits[3] = {static_cast<char>('0' + status / 100 % 10),
+                          static_cast<char>('0' + status / 10 % 10),
+                          static_cast<char>('0' + status % 10)};
+  put(std::string_view(digits, 3));
+  put(" ");
+  put(status_text(status));
+  if (!detail.empty()) {
+    put(": ");
+    put(detail);
+  }
+  put("\n");
+  return std::string_view(buf, n);
+}
+
 void append_status_page(std::string& out, const Request& req, int status, std::string_view date,
-                        bool keep_alive, std::string_view extra_headers = {}) {
-  std::string body;
-  append_number(body, static_cast<std::size_t>(status));
-  body += ' ';
-  body += status_text(status);
-  body += '\n';
-  append_simple(out, req, status, date, "text/plain; charset=utf-8", body, keep_alive,
-                extra_headers);
+                        bool keep_alive, HeaderParts extra_headers = {}) {
+  char buf[160];
+  append_simple(out, req, status, date, "text/plain; charset=utf-8", status_page(status, {}, buf),
+                keep_alive, extra_headers);
 }
 
 void append_method_not_allowed(std::string& out, const Request& req, std::string_view date,
                                bool keep_alive, std::string_view allow) {
-  std::string extra = "Allow: ";
-  extra += allow;
-  extra += "\r\n";
   if (req.method == "OPTIONS") {
     append_head(out, 204, date, {}, 0, keep_alive, req.version_minor);
-    out += extra;
-    out += "\r\n";
+    out += "Allow: ";
+    out += allow;
+    out += "\r\n\r\n";
     return;
   }
-  append_status_page(out, req, 405, date, keep_alive, extra);
+  append_status_page(out, req, 405, date, keep_alive, {"Allow: ", allow, "\r\n"});
 }
 
 struct FdCloser {
@@ -163,15 +185,8 @@ std::string http_date(std::time_t t) {
 }
 
 void append_error(int status, std::string_view reason, std::string_view date, std::string& out) {
-  std::string body;
-  append_number(body, static_cast<std::size_t>(status));
-  body += ' ';
-  body += status_text(status);
-  if (!reason.empty()) {
-    body += ": ";
-    body += reason;
-  }
-  body += '\n';
+  char buf[160];
+  const std::string_view body = status_page(status, reason, buf);
   append_head(out, status, date, "text/plain; charset=utf-8", body.size(), false, 1);
   out += "\r\n";
   out += body;
@@ -197,9 +212,33 @@ App::App(AppConfig config, std::string* error) : config_(std::move(config)) {
   if (error) error->clear();
 }
 
-bool App::respond(const Request& req, std::string_view date, std::string& out) const {
+void ResponseCache::set_date(std::string_view date) {
+  if (date == date_ && !hello_.empty()) return;
+  date_.assign(date);
+  Request get;
+  get.method = "GET";
+  get.version_minor = 1;
+  hello_.clear();
+  append_simple(hello_, get, 200, date_, "text/plain; charset=utf-8", kHello, true);
+  json_.clear();
+  append_simple(json_, get, 200, date_, "application/json", kJson, true);
+}
+
+bool App::respond(const Request& req, const ResponseCache& cached, std::string& out) const {
   const bool keep = req.keep_alive;
   const std::string_view m = req.method;
+  // The hot path: GET / and GET /json on a kept-alive HTTP/1.1 connection, one append each.
+  if (m == "GET" && keep && req.version_minor == 1) {
+    if (req.path == "/") {
+      out += cached.hello();
+      return true;
+    }
+    if (req.path == "/json") {
+      out += cached.json();
+      return true;
+    }
+  }
+  const std::string_view date = cached.date();
   const bool get_or_head = m == "GET" || m == "HEAD";
 
   if (req.path == "*") {
@@ -274,15 +313,9 @@ void App::serve_file(const Request& req, bool keep, std::string_view date,
   }
   if (S_ISDIR(st.st_mode)) {
     if (rel.empty() || rel.back() != '/') {
-      std::string extra = "Location: ";
-      extra += req.path;
-      extra += '/';
-      if (!req.query.empty()) {
-        extra += '?';
-        extra += req.query;
-      }
-      extra += "\r\n";
-      append_status_page(out, req, 301, date, keep, extra);
+      const std::string_view q = req.query.empty() ? std::string_view{} : std::string_view("?");
+      append_status_page(out, req, 301, date, keep,
+                         {"Location: ", req.path, "/", q, req.query, "\r\n"});
       return;
     }
     full += "index.html";
@@ -336,7 +369,7 @@ void App::serve_file(const Request& req, bool keep, std::string_view date,
   }
 }
 
-Progress process(const App& app, Session& s, std::string_view in, std::string_view date,
+Progress process(const App& app, Session& s, std::string_view in, const ResponseCache& cached,
                  std::string& out) {
   Progress p;
   while (p.consumed < in.size()) {
@@ -349,14 +382,14 @@ Progress process(const App& app, Session& s, std::string_view in, std::string_vi
       break;
     }
     if (r.state == ParseState::error) {
-      append_error(r.status, r.reason, date, out);
+      append_error(r.status, r.reason, cached.date(), out);
       p.consumed = in.size();
       p.close = true;
       break;
     }
     p.consumed += r.consumed;
     s.continue_sent = false;
-    if (!app.respond(s.request, date, out)) {
+    if (!app.respond(s.request, cached, out)) {
       p.close = true;
       break;
     }

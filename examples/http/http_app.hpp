@@ -25,6 +25,24 @@
 
 namespace http_example {
 
+// The Date header value, and the complete responses that change only with it (the hot routes,
+// HTTP/1.1 keep-alive). One per loop thread, refreshed when the clock's second changes, so a
+// request for / or /json costs one append.
+class ResponseCache {
+ public:
+  explicit ResponseCache(std::string_view date = {}) { set_date(date); }
+  // Rebuilds the cached responses when `date` differs from the current one.
+  void set_date(std::string_view date);
+  std::string_view date() const noexcept { return date_; }
+  std::string_view hello() const noexcept { return hello_; }  // GET /
+  std::string_view json() const noexcept { return json_; }    // GET /json
+
+ private:
+  std::string date_;
+  std::string hello_;
+  std::string json_;
+};
+
 struct AppConfig {
   std::string root;  // static files directory; empty disables static files
   Limits limits;
@@ -42,7 +60,7 @@ class App {
 
   // Appends the response to one complete request. Returns false when the connection must be
   // closed after it (Connection: close, HTTP/1.0 without keep-alive).
-  bool respond(const Request& req, std::string_view date, std::string& out) const;
+  bool respond(const Request& req, const ResponseCache& cached, std::string& out) const;
 
  private:
   void serve_file(const Request& req, bool keep_alive, std::string_view date,
@@ -69,8 +87,8 @@ struct Progress {
 // appending all responses to `out` — the caller writes them with one write. A partial request
 // at the end is left unconsumed. On a protocol error the error response is appended, all input
 // is consumed and close is set.
-Progress process(const App& app, Session& session, std::string_view in, std::string_view date,
-                 std::string& out);
+Progress process(const App& app, Session& session, std::string_view in,
+                 const ResponseCache& cached, std::string& out);
 
 // Appends a complete error response with "Connection: close".
 void append_error(int status, std::string_view reason, std::string_view date, std::string& out);

@@ -4,25 +4,16 @@
 #include <algorithm>
 #include <cstring>
 
+#include "http_scan.hpp"
+
 namespace http_example {
 namespace {
 
-// RFC 9110 tchar: the characters of a token (methods, header names, codings).
-bool is_tchar(unsigned char c) noexcept {
-  if (c >= '0' && c <= '9') return true;
-  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
+using scan::is_tchar;
 
 bool is_token(std::string_view s) noexcept {
   if (s.empty()) return false;
-  for (unsigned char c : s) {
+  for (char c : s) {
     if (!is_tchar(c)) return false;
   }
   return true;
@@ -49,35 +40,158 @@ int hex_value(unsigned char c) noexcept {
   return -1;
 }
 
-// Splits off the next line (without its LF and an optional CR before it). Returns false when
-// `rest` holds no complete line. `bad_cr` is set when a CR appears anywhere else in the line.
-bool next_line(std::string_view& rest, std::string_view& line, bool& bad_cr) noexcept {
-  const auto nl = rest.find('\n');
-  if (nl == std::string_view::npos) return false;
-  line = rest.substr(0, nl);
-  rest.remove_prefix(nl + 1);
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  bad_cr = line.find('\r') != std::string_view::npos;
-  return true;
+template <std::size_t N>
+bool name_is(std::string_view name, const char (&lower)[N]) noexcept {
+  return scan::token_is(name.data(), name.size(), lower, N - 1);
 }
 
-struct HeadInfo {
-  int status = 0;
+template <std::size_t N>
+bool starts_with(const char* p, const char* end, const char (&literal)[N]) noexcept {
+  return static_cast<std::size_t>(end - p) >= N - 1 && std::memcmp(p, literal, N - 1) == 0;
+}
+
+// The outcome of one pass over a head.
+struct Head {
+  enum class State : std::uint8_t { complete, incomplete, error } state = State::incomplete;
+  std::size_t end = 0;  // complete: offset just past the blank line
+  int status = 0;       // error
   std::string_view reason;
   bool chunked = false;
   bool has_length = false;
   std::uint64_t content_length = 0;
 };
 
-HeadInfo head_error(int status, std::string_view reason) {
-  HeadInfo h;
+Head head_incomplete() { return {}; }
+
+Head head_error(int status, std::string_view reason) {
+  Head h;
+  h.state = Head::State::error;
   h.status = status;
   h.reason = reason;
   return h;
 }
 
-// Parses a complete head (request line through the blank line) into req.
-HeadInfo parse_head(std::string_view head, const Limits& limits, Request& req) {
+// Splits an absolute- or origin-form target into path and query. False when it is neither.
+bool split_target(std::string_view target, Request& req) {
+  if (target.size() == 1 && target[0] == '*') {
+    req.path = target;
+    return true;
+  }
+  std::string_view path = target;
+  if (path.front() != '/') {
+    // absolute-form: scheme "://" authority [path-abempty] [? query]
+    std::string_view scheme_rest;
+    if (path.size() >= 7 && iequals(path.substr(0, 7), "http://")) {
+      scheme_rest = path.substr(7);
+    } else if (path.size() >= 8 && iequals(path.substr(0, 8), "https://")) {
+      scheme_rest = path.substr(8);
+    } else {
+      return false;
+    }
+    const auto slash = scheme_rest.find_first_of("/?");
+    if (slash == 0) return false;
+    if (slash == std::string_view::npos) {
+      req.path = "/";
+      return true;
+    }
+    if (scheme_rest[slash] == '?') {
+      req.query = scheme_rest.substr(slash + 1);
+      req.path = "/";
+      return true;
+    }
+    path = scheme_rest.substr(slash);
+  }
+  const void* q = std::memchr(path.data(), '?', path.size());
+  if (q != nullptr) {
+    const auto at = static_cast<std::size_t>(static_cast<const char*>(q) - path.data());
+    req.query = path.substr(at + 1);
+    path = path.substr(0, at);
+  }
+  req.path = path;
+  return true;
+}
+
+// What the header fields said, gathered while they are parsed.
+struct Framing {
+  int hosts = 0;
+  bool close = false;
+  bool keep_alive_token = false;
+  bool has_te = false;
+  int chunked_codings = 0;
+  bool other_coding = false;
+};
+
+// Why a head is refused; status 0 when it is not.
+struct Refusal {
+  int status = 0;
+  std::string_view reason;
+};
+
+// Interprets the fields the parser acts on (Host, Expect, Connection, Content-Length,
+// Transfer-Encoding); the others are only stored.
+Refusal note_field(std::string_view name, std::string_view value, Request& req, Framing& f,
+                   Head& head) {
+  switch (name.size()) {
+    case 4:
+      if (name_is(name, "host")) ++f.hosts;
+      break;
+    case 6:
+      if (name_is(name, "expect")) {
+        if (!iequals(value, "100-continue")) return {417, "unsupported expectation"};
+        req.expect_continue = req.version_minor >= 1;  // HTTP/1.0 must ignore it
+      }
+      break;
+    case 10:
+      if (name_is(name, "connection")) {
+        if (has_token(value, "close")) f.close = true;
+        if (has_token(value, "keep-alive")) f.keep_alive_token = true;
+      }
+      break;
+    case 14:
+      if (name_is(name, "content-length")) {
+        if (value.empty()) return {400, "malformed Content-Length"};
+        for (char c : value) {
+          if (c < '0' || c > '9') return {400, "malformed Content-Length"};
+        }
+        if (value.size() > 19) return {413, "request body too large"};  // > 2^63
+        std::uint64_t n = 0;
+        for (char c : value) n = n * 10 + static_cast<std::uint64_t>(c - '0');
+        if (head.has_length && n != head.content_length) {
+          return {400, "conflicting Content-Length fields"};
+        }
+        head.has_length = true;
+        head.content_length = n;
+      }
+      break;
+    case 17:
+      if (name_is(name, "transfer-encoding")) {
+        f.has_te = true;
+        std::string_view list = value;
+        while (!list.empty()) {
+          const auto comma = list.find(',');
+          const std::string_view coding = trim_ows(list.substr(0, comma));
+          list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+          if (coding.empty()) continue;
+          if (iequals(coding, "chunked")) {
+            ++f.chunked_codings;
+          } else {
+            f.other_coding = true;
+          }
+        }
+      }
+      break;
+    default:
+      break;
+  }
+  return {};
+}
+
+// One pass over a head: the request line, then header lines up to the blank line, looking at
+// in[start, limit) only. Incomplete means the pass reached `limit` before the blank line (so
+// no blank line lies below `limit`); complete means it stopped at the first blank line; error
+// may come before the blank line has arrived (the caller decides when to report it).
+Head parse_head(std::string_view in, std::size_t start, std::size_t limit, const Limits& limits,
+                Request& req) {
   req.headers.clear();
   req.body_storage.clear();
   req.body_view = {};
@@ -85,143 +199,140 @@ HeadInfo parse_head(std::string_view head, const Limits& limits, Request& req) {
   req.expect_continue = false;
   req.query = {};
 
-  std::string_view rest = head;
-  std::string_view line;
-  bool bad_cr = false;
+  const char* const base = in.data();
+  const char* const end = base + limit;
+  const char* p = base + start;
 
-  // ---- request line: method SP request-target SP HTTP-version ----
-  if (!next_line(rest, line, bad_cr)) return head_error(400, "incomplete request line");
-  if (bad_cr) return head_error(400, "stray CR in request line");
-  const auto sp1 = line.find(' ');
-  if (sp1 == std::string_view::npos) return head_error(400, "malformed request line");
-  req.method = line.substr(0, sp1);
-  if (!is_token(req.method)) return head_error(400, "malformed method");
-  const std::string_view after_method = line.substr(sp1 + 1);
-  const auto sp2 = after_method.find(' ');
-  if (sp2 == std::string_view::npos) return head_error(400, "malformed request line");
-  req.target = after_method.substr(0, sp2);
-  const std::string_view version = after_method.substr(sp2 + 1);
-
-  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' ||
-      version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9') {
-    return head_error(400, "malformed HTTP version");
-  }
-  if (version[5] != '1') return head_error(505, "only HTTP/1.x is supported");
-  req.version_minor = version[7] == '0' ? 0 : 1;  // 1.2+ is answered as 1.1 (RFC 9110 2.5)
-
-  if (req.target.empty()) return head_error(400, "empty request target");
-  for (unsigned char c : req.target) {
-    if (c <= 0x20 || c >= 0x7f || c == '#') return head_error(400, "bad character in target");
-  }
-  std::string_view path = req.target;
-  if (path == "*") {
-    req.path = path;
+  // ---- request line: method SP request-target SP HTTP-version (CR)LF ----
+  const char* const method = p;
+  if (starts_with(p, end, "GET ")) {
+    p += 3;
   } else {
-    if (path.front() != '/') {
-      // absolute-form: scheme "://" authority [path-abempty] [? query]
-      std::string_view scheme_rest;
-      if (path.size() >= 7 && iequals(path.substr(0, 7), "http://")) {
-        scheme_rest = path.substr(7);
-      } else if (path.size() >= 8 && iequals(path.substr(0, 8), "https://")) {
-        scheme_rest = path.substr(8);
-      } else {
-        return head_error(400, "request target is not a path");
-      }
-      const auto slash = scheme_rest.find_first_of("/?");
-      if (slash == 0) return head_error(400, "empty authority");
-      if (slash == std::string_view::npos) {
-        path = "/";
-      } else if (scheme_rest[slash] == '?') {
-        req.query = scheme_rest.substr(slash + 1);
-        path = "/";
-      } else {
-        path = scheme_rest.substr(slash);
-      }
-    }
-    const auto q = path.find('?');
-    if (q != std::string_view::npos) {
-      req.query = path.substr(q + 1);
-      path = path.substr(0, q);
-    }
-    req.path = path;
+    while (p < end && is_tchar(*p)) ++p;
+    if (p == end) return head_incomplete();
+    if (*p != ' ' || p == method) return head_error(400, "malformed method");
   }
+  req.method = std::string_view(method, static_cast<std::size_t>(p - method));
+  ++p;
 
-  // ---- header lines ----
-  int hosts = 0;
-  bool close = false;
-  bool keep_alive_token = false;
-  bool has_te = false;
-  int chunked_codings = 0;
-  bool other_coding = false;
-  HeadInfo info;
+  const char* const target = p;
+  p = scan::target_end(p, end);
+  if (p == end) return head_incomplete();
+  if (*p != ' ') return head_error(400, "bad character in target");
+  if (p == target) return head_error(400, "empty request target");
+  req.target = std::string_view(target, static_cast<std::size_t>(p - target));
+  ++p;
+
+  if (starts_with(p, end, "HTTP/1.1\r\n")) {
+    req.version_minor = 1;
+    p += 10;
+  } else {
+    const char* const version = p;
+    while (p < end && *p != '\r' && *p != '\n') ++p;
+    if (p == end) return head_incomplete();
+    const std::string_view v(version, static_cast<std::size_t>(p - version));
+    if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || v[6] != '.' || v[5] < '0' || v[5] > '9' ||
+        v[7] < '0' || v[7] > '9') {
+      return head_error(400, "malformed HTTP version");
+    }
+    if (v[5] != '1') return head_error(505, "only HTTP/1.x is supported");
+    req.version_minor = v[7] == '0' ? 0 : 1;  // 1.2+ is answered as 1.1 (RFC 9110 2.5)
+    if (*p == '\r') {
+      if (p + 1 == end) return head_incomplete();
+      if (p[1] != '\n') return head_error(400, "stray CR in request line");
+      ++p;
+    }
+    ++p;
+  }
+  if (!split_target(req.target, req)) return head_error(400, "request target is not a path");
+
+  // ---- header lines, up to the blank line ----
+  Framing framing;
+  Head head;
   for (;;) {
-    if (!next_line(rest, line, bad_cr)) return head_error(400, "unterminated header section");
-    if (line.empty()) break;
-    if (bad_cr) return head_error(400, "stray CR in header line");
-    if (line.front() == ' ' || line.front() == '\t') {
-      return head_error(400, "obsolete header line folding");
+    if (p == end) return head_incomplete();
+    if (*p == '\n' || *p == '\r') {
+      if (*p == '\r') {
+        if (p + 1 == end) return head_incomplete();
+        if (p[1] != '\n') return head_error(400, "stray CR in header line");
+        ++p;
+      }
+      ++p;
+      break;
     }
-    const auto colon = line.find(':');
-    if (colon == std::string_view::npos) return head_error(400, "header line without colon");
-    const std::string_view name = line.substr(0, colon);
-    if (!is_token(name)) return head_error(400, "malformed header name");
-    const std::string_view value = trim_ows(line.substr(colon + 1));
-    if (!is_field_value(value)) return head_error(400, "control character in header value");
+    const char* const name = p;
+    while (p < end && is_tchar(*p)) ++p;
+    if (p == end) return head_incomplete();
+    if (*p != ':' || p == name) {
+      if (p == name && (*p == ' ' || *p == '\t')) {
+        return head_error(400, "obsolete header line folding");
+      }
+      return head_error(400, *p == ':' || *p == '\r' || *p == '\n' ? "header line without colon"
+                                                                    : "malformed header name");
+    }
+    const std::string_view field(name, static_cast<std::size_t>(p - name));
+    ++p;
+    while (p < end && (*p == ' ' || *p == '\t')) ++p;
+    const char* const value = p;
+    for (;;) {
+      p = scan::field_value_end(p, end);
+      if (p == end) return head_incomplete();
+      if (*p != '\t') break;
+      ++p;
+    }
+    const char* value_end = p;
+    if (*p == '\r') {
+      if (p + 1 == end) return head_incomplete();
+      if (p[1] != '\n') return head_error(400, "stray CR in header line");
+      ++p;
+    } else if (*p != '\n') {
+      return head_error(400, "control character in header value");
+    }
+    ++p;
+    while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t')) --value_end;
     if (req.headers.size() >= limits.max_headers) return head_error(431, "too many header fields");
-    req.headers.push_back({name, value});
-
-    if (iequals(name, "host")) {
-      ++hosts;
-    } else if (iequals(name, "content-length")) {
-      const bool digits = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
-        return c >= '0' && c <= '9';
-      });
-      if (!digits) return head_error(400, "malformed Content-Length");
-      if (value.size() > 19) return head_error(413, "request body too large");  // > 2^63
-      std::uint64_t n = 0;
-      for (char c : value) n = n * 10 + static_cast<std::uint64_t>(c - '0');
-      if (info.has_length && n != info.content_length) {
-        return head_error(400, "conflicting Content-Length fields");
-      }
-      info.has_length = true;
-      info.content_length = n;
-    } else if (iequals(name, "transfer-encoding")) {
-      has_te = true;
-      std::string_view list = value;
-      while (!list.empty()) {
-        const auto comma = list.find(',');
-        const std::string_view coding = trim_ows(list.substr(0, comma));
-        list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-        if (coding.empty()) continue;
-        if (iequals(coding, "chunked")) {
-          ++chunked_codings;
-        } else {
-          other_coding = true;
-        }
-      }
-    } else if (iequals(name, "connection")) {
-      if (has_token(value, "close")) close = true;
-      if (has_token(value, "keep-alive")) keep_alive_token = true;
-    } else if (iequals(name, "expect")) {
-      if (!iequals(value, "100-continue")) return head_error(417, "unsupported expectation");
-      req.expect_continue = req.version_minor >= 1;  // HTTP/1.0 must ignore it
+    const std::string_view v(value, static_cast<std::size_t>(value_end - value));
+    req.headers.push_back({field, v});
+    if (field.size() >= 4) {
+      const Refusal refusal = note_field(field, v, req, framing, head);
+      if (refusal.status != 0) return head_error(refusal.status, refusal.reason);
     }
   }
 
-  if (req.version_minor >= 1 && hosts != 1) return head_error(400, "exactly one Host field required");
-  if (hosts > 1) return head_error(400, "more than one Host field");
-  if (has_te) {
-    if (req.version_minor == 0) return head_error(400, "Transfer-Encoding in an HTTP/1.0 request");
-    if (info.has_length) return head_error(400, "both Transfer-Encoding and Content-Length");
-    if (other_coding) return head_error(501, "unsupported transfer coding");
-    if (chunked_codings != 1) return head_error(400, "malformed Transfer-Encoding");
-    info.chunked = true;
+  if (req.version_minor >= 1 && framing.hosts != 1) {
+    return head_error(400, "exactly one Host field required");
   }
-  if (info.has_length && info.content_length > limits.max_body_bytes) {
+  if (framing.hosts > 1) return head_error(400, "more than one Host field");
+  if (framing.has_te) {
+    if (req.version_minor == 0) return head_error(400, "Transfer-Encoding in an HTTP/1.0 request");
+    if (head.has_length) return head_error(400, "both Transfer-Encoding and Content-Length");
+    if (framing.other_coding) return head_error(501, "unsupported transfer coding");
+    if (framing.chunked_codings != 1) return head_error(400, "malformed Transfer-Encoding");
+    head.chunked = true;
+  }
+  if (head.has_length && head.content_length > limits.max_body_bytes) {
     return head_error(413, "request body too large");
   }
-  req.keep_alive = req.version_minor >= 1 ? !close : (keep_alive_token && !close);
-  return info;
+  req.keep_alive = req.version_minor >= 1 ? !framing.close
+                                          : (framing.keep_alive_token && !framing.close);
+  head.state = Head::State::complete;
+  head.end = static_cast<std::size_t>(p - base);
+  return head;
+}
+
+// Offset just past the first blank line ("\n\n" or "\n\r\n") found from `from` within
+// in[0, limit); 0 when there is none.
+std::size_t find_blank_line(std::string_view in, std::size_t from, std::size_t limit) noexcept {
+  std::size_t i = from;
+  while (i < limit) {
+    const void* hit = std::memchr(in.data() + i, '\n', limit - i);
+    if (hit == nullptr) return 0;
+    i = static_cast<std::size_t>(static_cast<const char*>(hit) - in.data());
+    if (i + 1 < limit && in[i + 1] == '\n') return i + 2;
+    if (i + 2 < limit && in[i + 1] == '\r' && in[i + 2] == '\n') return i + 3;
+    ++i;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -303,10 +414,10 @@ ParseResult RequestParser::fail(int status, std::string_view reason) {
 ParseResult RequestParser::parse(std::string_view in, Request& req) {
   // Leading empty lines are ignored (RFC 9112 2.2); they count as part of this request.
   std::size_t start = 0;
-  while (start < in.size()) {
+  while (start < in.size() && (in[start] == '\n' || in[start] == '\r')) {
     if (in[start] == '\n') {
       ++start;
-    } else if (in[start] == '\r' && start + 1 < in.size() && in[start + 1] == '\n') {
+    } else if (start + 1 < in.size() && in[start + 1] == '\n') {
       start += 2;
     } else {
       break;
@@ -315,41 +426,32 @@ ParseResult RequestParser::parse(std::string_view in, Request& req) {
 
   bool head_now = false;
   if (head_end_ == 0) {
-    // Find the blank line ending the head: "\n\n" or "\n\r\n".
-    std::size_t end = 0;
-    std::size_t i = std::max(start, scanned_);
-    while (i < in.size()) {
-      const void* hit = std::memchr(in.data() + i, '\n', in.size() - i);
-      if (hit == nullptr) break;
-      i = static_cast<std::size_t>(static_cast<const char*>(hit) - in.data());
-      if (i + 1 < in.size() && in[i + 1] == '\n') {
-        end = i + 2;
-        break;
-      }
-      if (i + 2 < in.size() && in[i + 1] == '\r' && in[i + 2] == '\n') {
-        end = i + 3;
-        break;
-      }
-      ++i;
+    // The head must end within max_head_bytes; nothing past that is looked at. A head is judged
+    // only once its blank line is in: until then it is incomplete, or 431 once max_head_bytes
+    // have arrived without one. So the verdict depends on the head's bytes alone, not on how
+    // they were split into reads.
+    const std::size_t limit = std::min(in.size(), limits_.max_head_bytes);
+    if (scanned_ != 0) {
+      // An earlier call found no blank line: look for it in the new bytes only, so that a head
+      // trickling in costs one pass over it, not one per arrival.
+      const std::size_t from = std::max(start, scanned_);
+      if (find_blank_line(in, from, limit) == 0) return head_incomplete_result(in, start);
     }
-    if (end == 0) {
-      if (in.size() > limits_.max_head_bytes) return fail(431, "request header section too large");
-      scanned_ = std::max(start, in.size() >= 2 ? in.size() - 2 : std::size_t{0});
-      return {};
+    const Head head = parse_head(in, start, limit, limits_, req);
+    if (head.state == Head::State::incomplete) return head_incomplete_result(in, start);
+    if (head.state == Head::State::error) {
+      if (find_blank_line(in, start, limit) == 0) return head_incomplete_result(in, start);
+      return fail(head.status, head.reason);
     }
-    if (end > limits_.max_head_bytes) return fail(431, "request header section too large");
-
-    const HeadInfo info = parse_head(in.substr(start, end - start), limits_, req);
-    if (info.status != 0) return fail(info.status, info.reason);
-    head_end_ = end;
+    head_end_ = head.end;
     head_now = true;
     expect_continue_ = req.expect_continue;
-    if (info.chunked) {
+    if (head.chunked) {
       body_ = Body::chunked;
-      pos_ = end;
-    } else if (info.has_length && info.content_length > 0) {
+      pos_ = head.end;
+    } else if (head.has_length && head.content_length > 0) {
       body_ = Body::length;
-      content_length_ = info.content_length;
+      content_length_ = head.content_length;
     } else {
       body_ = Body::none;
     }
@@ -378,7 +480,7 @@ ParseResult RequestParser::parse(std::string_view in, Request& req) {
 
   // Complete. Re-parse the head when it was parsed in an earlier call (the views must point
   // into this call's `in`); it parsed cleanly then, so it does now.
-  if (!head_now) (void)parse_head(in.substr(start, head_end_ - start), limits_, req);
+  if (!head_now) (void)parse_head(in, start, head_end_, limits_, req);
   if (body_ == Body::chunked) {
     req.chunked = true;
     req.body_storage.swap(decoded_);
@@ -390,6 +492,14 @@ ParseResult RequestParser::parse(std::string_view in, Request& req) {
   r.state = ParseState::complete;
   r.consumed = total;
   return r;
+}
+
+// No blank line below min(in.size(), max_head_bytes): 431 once max_head_bytes have arrived,
+// else wait, remembering where to resume the search (a blank line is up to 3 bytes long).
+ParseResult RequestParser::head_incomplete_result(std::string_view in, std::size_t start) {
+  if (in.size() >= limits_.max_head_bytes) return fail(431, "request header section too large");
+  scanned_ = std::max({start, in.size() >= 2 ? in.size() - 2 : std::size_t{0}, std::size_t{1}});
+  return {};
 }
 
 // The chunked body is decoded from a window of `in` that ends max_raw_body_bytes after the head:

@@ -6,9 +6,17 @@
 // `consumed` bytes (and call again for a pipelined next request); on `error` answer with
 // `status` and close the connection (the byte stream cannot be resynchronised).
 //
-// Work is never repeated: the search for the end of the head resumes where it stopped, a
-// Content-Length body is only counted, and a chunked body is decoded incrementally, so a
-// request trickling in one byte at a time costs O(size) overall.
+// Cost: a head that arrives whole (the usual case, and every request of a pipeline) is parsed
+// and validated in one pass — the request-target and header values are scanned 16 bytes at a
+// time (http_scan.hpp), names through a table — with no allocation (the Request's header
+// vector keeps its capacity). A head that arrives in pieces is only searched for its blank line
+// in the new bytes until that line is in, then parsed once; a Content-Length body is only
+// counted, and a chunked body is decoded incrementally. So a request trickling in one byte at
+// a time costs O(size) overall.
+//
+// A malformed head is reported once its blank line has arrived (or max_head_bytes without
+// one: 431), never earlier, so the verdict depends on the bytes alone and not on how they were
+// split into reads (fuzz/http_request.cpp checks exactly that).
 //
 // Accepted: origin-form ("/path?query"), absolute-form ("http://host/path") and "*" targets;
 // HTTP/1.0 and HTTP/1.1; CRLF or bare LF line ends; empty lines before a request line.
@@ -100,10 +108,11 @@ class RequestParser {
 
   ParseResult fail(int status, std::string_view reason);
   ParseResult parse_chunked(std::string_view whole);
+  ParseResult head_incomplete_result(std::string_view in, std::size_t start);
 
   Limits limits_;
   // Head search.
-  std::size_t scanned_ = 0;    // bytes of `in` known not to end the head
+  std::size_t scanned_ = 0;    // 0, or where to resume the search for the head's blank line
   std::size_t head_end_ = 0;   // 0 until the head is parsed: offset just past its blank line
   // What the head said about the body.
   Body body_ = Body::none;

@@ -33,16 +33,17 @@ void on_signal(int) {
 // Whole seconds since the epoch, stored by on_tick (loop 0) and read by every loop.
 std::atomic<std::int64_t> g_clock{0};
 
-// The Date header value. Each loop thread re-formats it only when the ticker's clock moved.
-std::string_view current_date() {
+// The Date header value and the responses built around it. Each loop thread re-formats them
+// only when the ticker's clock moved.
+const ResponseCache& current_responses() {
   thread_local std::int64_t formatted_for = -1;
-  thread_local std::string value;
+  thread_local ResponseCache cache;
   const std::int64_t now = g_clock.load(std::memory_order_relaxed);
   if (now != formatted_for) {
-    value = http_date(static_cast<std::time_t>(now));
+    cache.set_date(http_date(static_cast<std::time_t>(now)));
     formatted_for = now;
   }
-  return value;
+  return cache;
 }
 
 class HttpServer final : public gnet::EventHandler {
@@ -76,7 +77,7 @@ class HttpServer final : public gnet::EventHandler {
     // One output buffer per loop thread, reused: all responses to this read go out in one write.
     thread_local std::string out;
     out.clear();
-    const Progress p = process(app_, *session, conn.peek(), current_date(), out);
+    const Progress p = process(app_, *session, conn.peek(), current_responses(), out);
     conn.discard(p.consumed);
     if (!out.empty()) conn.write(out);
     if (out.capacity() > kKeepCapacity) std::string().swap(out);  // after a big static file

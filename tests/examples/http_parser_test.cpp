@@ -20,14 +20,14 @@ constexpr std::string_view kDate = "Sun, 06 Nov 1994 08:49:37 GMT";
 
 // A stand-in for a gnet connection: what was received and not consumed stays buffered.
 struct FakeConn {
-  explicit FakeConn(const App& app) : app(app), session(app.limits()) {}
+  explicit FakeConn(const App& app) : app(app), session(app.limits()), cached(kDate) {}
 
   // Delivers bytes, runs one "on_traffic" and returns what it wrote.
   std::string deliver(std::string_view bytes) {
     if (closed) return {};
     pending.append(bytes);
     std::string out;
-    const Progress p = process(app, session, pending, kDate, out);
+    const Progress p = process(app, session, pending, cached, out);
     pending.erase(0, p.consumed);
     if (p.close) closed = true;
     return out;
@@ -35,6 +35,7 @@ struct FakeConn {
 
   const App& app;
   Session session;
+  ResponseCache cached;
   std::string pending;
   bool closed = false;
 };
