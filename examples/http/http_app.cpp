@@ -370,9 +370,13 @@ void App::serve_file(const Request& req, bool keep, std::string_view date,
 }
 
 Progress process(const App& app, Session& s, std::string_view in, const ResponseCache& cached,
-                 std::string& out) {
+                 std::string& out, std::size_t out_limit) {
   Progress p;
   while (p.consumed < in.size()) {
+    if (out.size() >= out_limit) {
+      p.more = true;
+      break;
+    }
     const ParseResult r = s.parser.parse(in.substr(p.consumed), s.request);
     if (r.state == ParseState::incomplete) {
       if (r.expect_continue && !s.continue_sent) {

@@ -81,14 +81,17 @@ struct Session {
 struct Progress {
   std::size_t consumed = 0;  // bytes of `in` to discard
   bool close = false;        // close the connection once `out` is written
+  bool more = false;         // stopped at out_limit: complete requests may be left in `in`
 };
 
-// Handles every complete request at the start of `in` (the connection's unconsumed input),
-// appending all responses to `out` — the caller writes them with one write. A partial request
-// at the end is left unconsumed. On a protocol error the error response is appended, all input
-// is consumed and close is set.
+// Handles the complete requests at the start of `in` (the connection's unconsumed input),
+// appending their responses to `out` — the caller writes them with one write. Stops before the
+// next request once `out` holds out_limit bytes or more (`more` is then set), so `out` never
+// exceeds out_limit + one response. A partial request at the end is left unconsumed. On a
+// protocol error the error response is appended, all input is consumed and close is set.
 Progress process(const App& app, Session& session, std::string_view in,
-                 const ResponseCache& cached, std::string& out);
+                 const ResponseCache& cached, std::string& out,
+                 std::size_t out_limit = static_cast<std::size_t>(-1));
 
 // Appends a complete error response with "Connection: close".
 void append_error(int status, std::string_view reason, std::string_view date, std::string& out);

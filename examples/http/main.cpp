@@ -26,6 +26,17 @@ using namespace http_example;
 
 std::atomic<gnet::Engine*> g_engine{nullptr};
 
+// Pipelined requests a client may have sent ahead of responses it has not read yet, beyond one
+// request in progress: while the server waits for the peer to read (outbound queue full) it
+// reads no more, but each drain lets one more read in.
+constexpr std::size_t kPipelinedBacklog = 1024 * 1024;
+
+// The connection's inbound bound (gnet closes it with Errc::inbound_limit past this): one
+// request at its largest (head + raw body) plus the pipelined backlog.
+std::size_t max_inbound_buffered(const Limits& limits) {
+  return max_request_bytes(limits) + kPipelinedBacklog;
+}
+
 void on_signal(int) {
   if (gnet::Engine* e = g_engine.load()) e->stop();  // async-signal-safe
 }
@@ -74,13 +85,23 @@ class HttpServer final : public gnet::EventHandler {
   gnet::Action on_traffic(gnet::Conn& conn) override {
     Session* session = conn.context<Session>();
     if (session == nullptr) return gnet::Action::close;
-    // One output buffer per loop thread, reused: all responses to this read go out in one write.
+    const ResponseCache& cached = current_responses();
+    // One output buffer per loop thread, reused: the responses to one read go out in one write
+    // (a read of many pipelined requests with large responses: one write per kOutputPerWrite).
+    // Requests are answered only while the connection's outbound queue is under its cap; the
+    // rest stays unconsumed and the engine calls on_traffic again once the peer has read enough
+    // (gnet's backpressure), so a client that pipelines without reading holds the server to
+    // write_buffer_cap + one write of output.
     thread_local std::string out;
-    out.clear();
-    const Progress p = process(app_, *session, conn.peek(), current_responses(), out);
-    conn.discard(p.consumed);
-    if (!out.empty()) conn.write(out);
-    if (out.capacity() > kKeepCapacity) std::string().swap(out);  // after a big static file
+    Progress p;
+    do {
+      if (conn.outbound_full()) break;
+      out.clear();
+      p = process(app_, *session, conn.peek(), cached, out, kOutputPerWrite);
+      conn.discard(p.consumed);
+      if (!out.empty()) conn.write(out);
+    } while (p.more && !p.close);
+    if (out.capacity() > kKeepCapacity) std::string().swap(out);  // after a large response
     return p.close ? gnet::Action::close : gnet::Action::none;
   }
 
@@ -95,7 +116,9 @@ class HttpServer final : public gnet::EventHandler {
   }
 
  private:
-  static constexpr std::size_t kKeepCapacity = 1024 * 1024;
+  // Responses are written once this much has been produced (one write per read below it).
+  static constexpr std::size_t kOutputPerWrite = 256 * 1024;
+  static constexpr std::size_t kKeepCapacity = 2 * 1024 * 1024;
   const App& app_;
 };
 
@@ -143,6 +166,7 @@ int main(int argc, char** argv) {
   auto result = gnet::run(server, where,
                           {.num_event_loop = loops,
                            .reuse_port = reuse_port,
+                           .max_inbound_buffered = max_inbound_buffered(app.limits()),
                            .ticker = true,
                            .idle_timeout = std::chrono::seconds(idle_timeout)});
   if (!result) {

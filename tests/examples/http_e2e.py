@@ -11,6 +11,8 @@ Usage: http_e2e.py BINARY CASE
 Hostile clients (each: the server's RSS growth stays under HOSTILE_RSS_BOUND_MIB per hostile
 connection while a well-behaved client on another connection keeps being served):
   chunk_ext_stuffing   chunked POSTs of 1-byte chunks behind long extensions (413 / 400)
+  pipeline_100k        100 000 pipelined requests sent before reading any response: all
+                       answered, in order, nothing stalls
 
 Every case starts its own server on a free port (--port 0; the port is read back from the
 "listening on" line) and kills that server, by PID, in a finally block. Nothing here depends on
@@ -600,6 +602,73 @@ def case_chunk_ext_stuffing(binary):
         server.kill()
 
 
+CONTENT_LENGTH_RE = re.compile(rb"\r\nContent-Length: (\d+)\r\n")
+
+
+def parse_responses(data, count):
+    """[(status, body)] for `count` responses (Content-Length framing), by offsets: no copying."""
+    out = []
+    pos = 0
+    for _ in range(count):
+        end = data.find(b"\r\n\r\n", pos)
+        check(end >= 0, f"response {len(out)} truncated")
+        m = CONTENT_LENGTH_RE.search(data, pos, end + 2)
+        n = int(m.group(1)) if m else 0
+        out.append((int(data[pos + 9:pos + 12]), data[end + 4:end + 4 + n]))
+        pos = end + 4 + n
+    check(pos == len(data), f"{len(data) - pos} bytes after the last response")
+    return out
+
+
+def case_pipeline_100k(binary):
+    """A client pipelines 100 000 requests and reads nothing until it has sent them all. The
+    server answers only while its outbound queue is under the cap, so it stops reading and the
+    client's sends wait on the kernel buffers; once it reads, the rest is answered. Every
+    response must arrive, in order, without a stall (a stall fails the 60 s socket timeout)."""
+    server = Server(binary)
+    watch = None
+    try:
+        watch = Watch(server)
+        n = 100_000
+        requests, expected = [], []
+        for i in range(n):
+            if i % 1000 == 999:
+                body = b"%d" % i
+                requests.append(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+                expected.append(body)
+            elif i % 2:
+                requests.append(b"GET /json HTTP/1.1\r\nHost: a\r\n\r\n")
+                expected.append(b'{"message":"Hello, World!"}')
+            else:
+                requests.append(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+                expected.append(b"Hello, World!")
+        data = b"".join(requests)
+
+        def client():
+            s = connect(server.port)
+            try:
+                s.sendall(data)
+                got = bytearray()
+                count = 0
+                while count < n:
+                    b = s.recv(1 << 20)
+                    check(b, f"connection closed after {len(got)} bytes")
+                    got += b
+                    count = got.count(b"HTTP/1.1 200 OK\r\n")  # bodies never contain it
+                responses = parse_responses(bytes(got), n)
+                for i, (status, body) in enumerate(responses):
+                    check(status == 200 and body == expected[i], f"response {i}: {status} {body[:40]!r}")
+                print(f"{len(data)} bytes of requests, {len(got)} bytes of responses, in order")
+            finally:
+                s.close()
+
+        watch.run(client)
+    finally:
+        if watch:
+            watch.close()
+        server.kill()
+
+
 CASES = {
     "curl": case_curl,
     "pipeline": case_pipeline,
@@ -607,6 +676,7 @@ CASES = {
     "load": case_load,
     "shutdown": case_shutdown,
     "chunk_ext_stuffing": case_chunk_ext_stuffing,
+    "pipeline_100k": case_pipeline_100k,
 }
 
 

@@ -408,6 +408,41 @@ TEST(HttpProcess, SplitAtEveryByteBoundaryGivesIdenticalOutput) {
   EXPECT_EQ(out, expected);
 }
 
+// Backpressure: process() stops producing once `out` holds out_limit bytes, leaving the rest
+// of a pipeline unconsumed; calling again continues in order, and the concatenation equals the
+// unlimited answer.
+TEST(HttpProcess, OutputLimitLeavesTheRestOfAPipelineUnconsumed) {
+  const App app = default_app();
+  const ResponseCache cached(kDate);
+  std::string pipeline;
+  for (int i = 0; i < 200; ++i) {
+    pipeline += i % 3 == 0 ? "GET /json HTTP/1.1\r\nHost: a\r\n\r\n"
+                           : "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\n" +
+                                 std::to_string(1000 + i);
+  }
+  const std::string expected = run_whole(app, pipeline);
+  constexpr std::size_t kLimit = 1000;
+  Session session(app.limits());
+  std::string_view rest = pipeline;
+  std::string all;
+  int calls = 0;
+  for (;;) {
+    std::string out;
+    const Progress p = process(app, session, rest, cached, out, kLimit);
+    ++calls;
+    ASSERT_FALSE(p.close);
+    // At most one response past the limit (every response here is under 200 bytes).
+    EXPECT_LT(out.size(), kLimit + 200);
+    rest.remove_prefix(p.consumed);
+    all += out;
+    if (!p.more) break;
+    EXPECT_FALSE(rest.empty());
+  }
+  EXPECT_TRUE(rest.empty());
+  EXPECT_GT(calls, 10);
+  EXPECT_EQ(all, expected);
+}
+
 TEST(HttpProcess, ContinueSentOnce) {
   const App app = default_app();
   FakeConn c(app);
