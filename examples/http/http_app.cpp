@@ -1,9 +1,7 @@
 // examples/http/http_app.cpp — see http_app.hpp.
 #include "http_app.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -112,13 +110,6 @@ void append_method_not_allowed(std::string& out, const Request& req, std::string
   append_status_page(out, req, 405, date, keep_alive, {"Allow: ", allow, "\r\n"});
 }
 
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 }  // namespace
 
 std::string_view status_text(int status) noexcept {
@@ -208,7 +199,14 @@ App::App(AppConfig config, std::string* error) : config_(std::move(config)) {
     if (error) *error = "--root /: refusing to serve the whole filesystem";
     return;
   }
+  std::string open_error;
+  DocRoot doc_root(resolved, config_.resolution, &open_error);
+  if (!doc_root.is_open()) {
+    if (error) *error = "--root " + open_error;
+    return;
+  }
   root_ = resolved;
+  doc_root_ = std::move(doc_root);
   if (error) error->clear();
 }
 
@@ -224,7 +222,8 @@ void ResponseCache::set_date(std::string_view date) {
   append_simple(json_, get, 200, date_, "application/json", kJson, true);
 }
 
-bool App::respond(const Request& req, const ResponseCache& cached, std::string& out) const {
+bool App::respond(const Request& req, const ResponseCache& cached, std::string& out, FileBody& file,
+                  std::string& scratch) const {
   const bool keep = req.keep_alive;
   const std::string_view m = req.method;
   // The hot path: GET / and GET /json on a kept-alive HTTP/1.1 connection, one append each.
@@ -283,90 +282,60 @@ bool App::respond(const Request& req, const ResponseCache& cached, std::string& 
     append_method_not_allowed(out, req, date, keep, "GET, HEAD, OPTIONS");
     return keep;
   }
-  serve_file(req, keep, date, out);
+  serve_file(req, keep, date, out, file, scratch);
   return keep;
 }
 
-void App::serve_file(const Request& req, bool keep, std::string_view date,
-                     std::string& out) const {
-  std::string rel;
+void App::serve_file(const Request& req, bool keep, std::string_view date, std::string& out,
+                     FileBody& file, std::string& rel) const {
   if (!percent_decode(req.path, rel)) {
     append_status_page(out, req, 400, date, keep);
     return;
   }
-  // Refuse any ".." segment outright (also "\" is an ordinary character on Linux).
-  for (std::size_t i = 0; i <= rel.size();) {
-    auto next = rel.find('/', i);
+  // Segments: ".." is refused outright (403), whatever the resolution would make of it; a
+  // dot-file or dot-directory (".git", ".env", ".htpasswd") is not there (404) unless asked.
+  // "\" is an ordinary character on Linux.
+  for (std::size_t i = 0; i < rel.size();) {
+    std::size_t next = rel.find('/', i);
     if (next == std::string::npos) next = rel.size();
-    if (std::string_view(rel).substr(i, next - i) == "..") {
+    const std::string_view segment = std::string_view(rel).substr(i, next - i);
+    if (segment == "..") {
       append_status_page(out, req, 403, date, keep);
+      return;
+    }
+    if (!segment.empty() && segment.front() == '.' && !config_.serve_dotfiles) {
+      append_status_page(out, req, 404, date, keep);
       return;
     }
     i = next + 1;
   }
+  const bool trailing_slash = !rel.empty() && rel.back() == '/';
+  rel.erase(0, rel.find_first_not_of('/'));  // relative to the root
 
-  std::string full = root_ + rel;
-  struct stat st {};
-  if (::stat(full.c_str(), &st) != 0) {
-    append_status_page(out, req, errno == EACCES ? 403 : 404, date, keep);
-    return;
-  }
-  if (S_ISDIR(st.st_mode)) {
-    if (rel.empty() || rel.back() != '/') {
+  DocRoot::Found found = doc_root_.find(rel);
+  if (found.status == 0 && found.directory) {
+    if (!trailing_slash) {
       const std::string_view q = req.query.empty() ? std::string_view{} : std::string_view("?");
       append_status_page(out, req, 301, date, keep,
                          {"Location: ", req.path, "/", q, req.query, "\r\n"});
       return;
     }
-    full += "index.html";
+    rel += "index.html";
+    found = doc_root_.find(rel);
+    if (found.status == 0 && found.directory) found.status = 404;
   }
-
-  // Symlinks may point anywhere: the resolved file must still be inside the root.
-  char resolved[PATH_MAX];
-  if (::realpath(full.c_str(), resolved) == nullptr) {
-    append_status_page(out, req, errno == EACCES ? 403 : 404, date, keep);
-    return;
-  }
-  const std::string_view real = resolved;
-  if (real.size() <= root_.size() || real.substr(0, root_.size()) != root_ ||
-      real[root_.size()] != '/') {
-    append_status_page(out, req, 403, date, keep);
+  if (found.status != 0) {
+    append_status_page(out, req, found.status, date, keep);
     return;
   }
 
-  FdCloser fd{::open(resolved, O_RDONLY | O_CLOEXEC | O_NOCTTY)};
-  if (fd.fd < 0) {
-    append_status_page(out, req, errno == EACCES ? 403 : 404, date, keep);
-    return;
-  }
-  if (::fstat(fd.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    append_status_page(out, req, 404, date, keep);
-    return;
-  }
-  const auto size = static_cast<std::size_t>(st.st_size);
-  if (size > config_.max_file_bytes) {
-    append_status_page(out, req, 500, date, keep);
-    return;
-  }
-
-  // The file is read on the loop thread: fine for small files on a local disk (see the docs).
-  const std::size_t mark = out.size();
-  append_head(out, 200, date, content_type_for(rel), size, keep, req.version_minor);
+  append_head(out, 200, date, content_type_for(rel), found.size, keep, req.version_minor);
   out += "\r\n";
-  if (req.method == "HEAD") return;
-  const std::size_t body_at = out.size();
-  out.resize(body_at + size);
-  std::size_t got = 0;
-  while (got < size) {
-    const ssize_t n = ::read(fd.fd, out.data() + body_at + got, size - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  if (got != size) {  // the file shrank or failed under us
-    out.resize(mark);
-    append_status_page(out, req, 500, date, keep);
-  }
+  if (req.method == "HEAD" || found.size == 0) return;
+  // The body is not read here: the connection streams it next (sendfile, paced by its cap).
+  file.file = std::move(found.file);
+  file.offset = 0;
+  file.remaining = found.size;
 }
 
 Progress process(const App& app, Session& s, std::string_view in, const ResponseCache& cached,
@@ -393,7 +362,13 @@ Progress process(const App& app, Session& s, std::string_view in, const Response
     }
     p.consumed += r.consumed;
     s.continue_sent = false;
-    if (!app.respond(s.request, cached, out)) {
+    const bool keep = app.respond(s.request, cached, out, s.file, s.path_scratch);
+    if (s.file.active()) {
+      // The file's body goes next: nothing after it until it is sent.
+      s.close_after_file = !keep;
+      break;
+    }
+    if (!keep) {
       p.close = true;
       break;
     }

@@ -4,10 +4,13 @@
 //   GET|HEAD /       200 text/plain        "Hello, World!"
 //   GET|HEAD /json   200 application/json  {"message":"Hello, World!"}
 //   POST     /echo   200, the request body back (Content-Type copied from the request)
-//   GET|HEAD /<file> static files under --root (when given): ".." segments refused with 403,
-//                    symlinks leading outside the root refused with 403, a directory serves its
-//                    index.html (301 to add the trailing slash first), files above
-//                    max_file_bytes answered 500.
+//   GET|HEAD /<file> static files under --root (when given), opened beneath the root with no
+//                    check-then-open gap (doc_root.hpp): ".." segments and symlinks leading
+//                    outside the root refused with 403, dot-files (any segment starting with
+//                    '.') 404 unless serve_dotfiles, anything but a regular file or directory
+//                    (FIFO, device, socket) 404 without being opened; a directory serves its
+//                    index.html (301 to add the trailing slash first). Any size: the body is
+//                    not read here but streamed by the connection (FileBody).
 //   OPTIONS <any>    204 with Allow
 // A known path with another method gets 405 + Allow; anything else 404.
 //
@@ -17,10 +20,12 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <ctime>
 #include <string>
 #include <string_view>
 
+#include "doc_root.hpp"
 #include "http_parser.hpp"
 
 namespace http_example {
@@ -46,28 +51,48 @@ class ResponseCache {
 struct AppConfig {
   std::string root;  // static files directory; empty disables static files
   Limits limits;
-  std::size_t max_file_bytes = 16 * 1024 * 1024;
+  bool serve_dotfiles = false;  // serve paths with a segment starting with '.' (never "..")
+  Resolution resolution = Resolution::automatic;  // tests force the fallback with this
+};
+
+// A static file's body, owed after its response head: the connection streams it (sendfile,
+// paced by its outbound cap) before it answers the next request.
+struct FileBody {
+  UniqueFd file;
+  std::uint64_t offset = 0;
+  std::uint64_t remaining = 0;
+  bool active() const noexcept { return remaining > 0; }
+  void clear() noexcept {
+    file.reset();
+    offset = 0;
+    remaining = 0;
+  }
 };
 
 class App {
  public:
-  // Resolves config.root with realpath(3). On failure (not a directory, missing) `error` says
-  // why and the App is not usable.
+  // Opens config.root (resolved with realpath(3) for messages). On failure (not a directory,
+  // missing) `error` says why and the App is not usable.
   explicit App(AppConfig config, std::string* error = nullptr);
 
   const Limits& limits() const noexcept { return config_.limits; }
   const std::string& root() const noexcept { return root_; }
+  const DocRoot& doc_root() const noexcept { return doc_root_; }
 
-  // Appends the response to one complete request. Returns false when the connection must be
-  // closed after it (Connection: close, HTTP/1.0 without keep-alive).
-  bool respond(const Request& req, const ResponseCache& cached, std::string& out) const;
+  // Appends the response to one complete request; for a static file only its head, and `file`
+  // is set to the body the caller must send next. `scratch` is reused for the decoded path.
+  // Returns false when the connection must be closed after it (Connection: close, HTTP/1.0
+  // without keep-alive).
+  bool respond(const Request& req, const ResponseCache& cached, std::string& out, FileBody& file,
+               std::string& scratch) const;
 
  private:
-  void serve_file(const Request& req, bool keep_alive, std::string_view date,
-                  std::string& out) const;
+  void serve_file(const Request& req, bool keep_alive, std::string_view date, std::string& out,
+                  FileBody& file, std::string& rel) const;
 
   AppConfig config_;
   std::string root_;  // realpath of config_.root, no trailing slash; empty when disabled
+  DocRoot doc_root_;
 };
 
 // One connection's protocol state.
@@ -76,6 +101,10 @@ struct Session {
   RequestParser parser;
   Request request;
   bool continue_sent = false;  // "100 Continue" already sent for the request being received
+  FileBody file;               // a static file's body still to send, before anything else
+  bool close_after_file = false;  // the request that asked for `file` ends the connection
+  bool reads_paused = false;      // reading paused until `file` is sent
+  std::string path_scratch;    // decoded static paths (reused: no allocation per request)
 };
 
 struct Progress {
@@ -87,8 +116,11 @@ struct Progress {
 // Handles the complete requests at the start of `in` (the connection's unconsumed input),
 // appending their responses to `out` — the caller writes them with one write. Stops before the
 // next request once `out` holds out_limit bytes or more (`more` is then set), so `out` never
-// exceeds out_limit + one response. A partial request at the end is left unconsumed. On a
-// protocol error the error response is appended, all input is consumed and close is set.
+// exceeds out_limit + one response. Stops after a response whose body is a file
+// (session.file is then active, and session.close_after_file says whether the connection ends
+// after it): the caller writes `out`, sends the file, then calls again for the rest. A partial
+// request at the end is left unconsumed. On a protocol error the error response is appended,
+// all input is consumed and close is set.
 Progress process(const App& app, Session& session, std::string_view in,
                  const ResponseCache& cached, std::string& out,
                  std::size_t out_limit = static_cast<std::size_t>(-1));

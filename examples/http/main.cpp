@@ -5,8 +5,9 @@
 //
 // The protocol logic lives in http_parser.* and http_app.* (unit-tested without sockets); this
 // file only connects it to gnet: per connection a Session (parser state) as the Conn context;
-// on_traffic answers every complete request in the input with one write; the ticker refreshes
-// the Date header's clock.
+// serve() answers the complete requests in the input, one write per read, while the outbound
+// queue is under its cap, and streams static files (file_sender.hpp); the ticker refreshes the
+// Date header's clock.
 #include <CLI/CLI.hpp>
 #include <gnet/gnet.hpp>
 
@@ -16,8 +17,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <memory>
 #include <string>
 
+#include "file_sender.hpp"
 #include "http_app.hpp"
 
 namespace {
@@ -25,6 +28,10 @@ namespace {
 using namespace http_example;
 
 std::atomic<gnet::Engine*> g_engine{nullptr};
+
+// gnet's outbound cap per connection (Options::write_buffer_cap, its default): responses stop
+// being produced past it, and a static file moves at most this much per loop turn.
+constexpr std::size_t kWriteBufferCap = 1024 * 1024;
 
 // Pipelined requests a client may have sent ahead of responses it has not read yet, beyond one
 // request in progress: while the server waits for the peer to read (outbound queue full) it
@@ -78,31 +85,23 @@ class HttpServer final : public gnet::EventHandler {
   }
 
   gnet::Action on_open(gnet::Conn& conn) override {
-    conn.set_context(Session(app_.limits()));
+    // std::any holds copyable values only; a Session owns descriptors, so it is held by pointer.
+    conn.set_context(std::make_shared<Session>(app_.limits()));
     return gnet::Action::none;
   }
 
   gnet::Action on_traffic(gnet::Conn& conn) override {
-    Session* session = conn.context<Session>();
+    Session* session = session_of(conn);
     if (session == nullptr) return gnet::Action::close;
-    const ResponseCache& cached = current_responses();
-    // One output buffer per loop thread, reused: the responses to one read go out in one write
-    // (a read of many pipelined requests with large responses: one write per kOutputPerWrite).
-    // Requests are answered only while the connection's outbound queue is under its cap; the
-    // rest stays unconsumed and the engine calls on_traffic again once the peer has read enough
-    // (gnet's backpressure), so a client that pipelines without reading holds the server to
-    // write_buffer_cap + one write of output.
-    thread_local std::string out;
-    Progress p;
-    do {
-      if (conn.outbound_full()) break;
-      out.clear();
-      p = process(app_, *session, conn.peek(), cached, out, kOutputPerWrite);
-      conn.discard(p.consumed);
-      if (!out.empty()) conn.write(out);
-    } while (p.more && !p.close);
-    if (out.capacity() > kKeepCapacity) std::string().swap(out);  // after a large response
-    return p.close ? gnet::Action::close : gnet::Action::none;
+    return serve(conn, *session);
+  }
+
+  // The peer has read half the queued output: a static file continues.
+  void on_low_water(gnet::Conn& conn) override {
+    Session* session = session_of(conn);
+    if (session != nullptr && session->file.active() && serve(conn, *session) == gnet::Action::close) {
+      conn.close();
+    }
   }
 
   gnet::TickResult on_tick() override {
@@ -116,6 +115,69 @@ class HttpServer final : public gnet::EventHandler {
   }
 
  private:
+  static Session* session_of(gnet::Conn& conn) {
+    auto* held = conn.context<std::shared_ptr<Session>>();
+    return held == nullptr ? nullptr : held->get();
+  }
+
+  // Sends what the connection owes, in order: the rest of a static file, then the responses to
+  // the complete requests buffered, as long as the outbound queue is under its cap. The
+  // responses to one read go out in one write (one per kOutputPerWrite when they are large),
+  // from one output buffer per loop thread. Whatever stays unconsumed is handed back by gnet:
+  // on_traffic again once the queue drains (backpressure), on_low_water for a file.
+  gnet::Action serve(gnet::Conn& conn, Session& s) {
+    thread_local std::string out;
+    const ResponseCache& cached = current_responses();
+    gnet::Action action = gnet::Action::none;
+    for (;;) {
+      if (s.file.active()) {
+        const SendState sent = send_file(conn, s.file, kWriteBufferCap);
+        if (sent == SendState::failed) {
+          action = gnet::Action::close;
+          break;
+        }
+        if (sent != SendState::done) {
+          // No new requests are read while the file streams: the kernel holds them back.
+          if (!s.reads_paused) conn.pause_read();
+          s.reads_paused = true;
+          if (sent == SendState::yielded) continue_later(conn);
+          break;
+        }
+        s.file.clear();
+        if (s.reads_paused) conn.resume_read();  // gnet hands over pipelined requests waiting
+        s.reads_paused = false;
+        if (s.close_after_file) {
+          action = gnet::Action::close;
+          break;
+        }
+      }
+      if (conn.outbound_full()) break;
+      out.clear();
+      const Progress p = process(app_, s, conn.peek(), cached, out, kOutputPerWrite);
+      conn.discard(p.consumed);
+      if (!out.empty()) conn.write(out);
+      if (p.close) {
+        action = gnet::Action::close;
+        break;
+      }
+      if (s.file.active()) continue;  // its body goes next
+      if (!p.more) break;
+    }
+    if (out.capacity() > kKeepCapacity) std::string().swap(out);  // after a large response
+    return action;
+  }
+
+  // A file whose reader keeps up: continue in a later loop turn, after other connections.
+  void continue_later(gnet::Conn& conn) {
+    gnet::Loop& loop = conn.loop();
+    (void)loop.post([this, &loop, handle = conn.handle()] {
+      gnet::Conn* c = loop.lookup(handle);
+      if (c == nullptr || c->closing()) return;
+      Session* s = session_of(*c);
+      if (s != nullptr && s->file.active() && serve(*c, *s) == gnet::Action::close) c->close();
+    });
+  }
+
   // Responses are written once this much has been produced (one write per read below it).
   static constexpr std::size_t kOutputPerWrite = 256 * 1024;
   static constexpr std::size_t kKeepCapacity = 2 * 1024 * 1024;
@@ -132,6 +194,7 @@ int main(int argc, char** argv) {
   bool reuse_port = false;
   int idle_timeout = 60;
   std::string root;
+  bool serve_dotfiles = false;
   cli.add_option("--host", host, "address to listen on (IPv4, IPv6 or name)")
       ->capture_default_str();
   cli.add_option("--port", port, "TCP port (0 = any free port)")
@@ -143,13 +206,15 @@ int main(int argc, char** argv) {
   cli.add_flag("--reuse-port", reuse_port, "one SO_REUSEPORT listener per loop");
   cli.add_option("--root", root, "serve static files from this directory")
       ->check(CLI::ExistingDirectory);
+  cli.add_flag("--serve-dotfiles", serve_dotfiles,
+               "serve paths with a segment starting with '.' (.git, .env); refused with 404 by default");
   cli.add_option("--idle-timeout", idle_timeout, "close connections idle this long (s, 0 = never)")
       ->check(CLI::Range(0, 86400))
       ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
 
   std::string error;
-  const App app(AppConfig{.root = root}, &error);
+  const App app(AppConfig{.root = root, .serve_dotfiles = serve_dotfiles}, &error);
   if (!error.empty()) {
     std::fprintf(stderr, "http: %s\n", error.c_str());
     return 1;
@@ -166,6 +231,7 @@ int main(int argc, char** argv) {
   auto result = gnet::run(server, where,
                           {.num_event_loop = loops,
                            .reuse_port = reuse_port,
+                           .write_buffer_cap = kWriteBufferCap,
                            .max_inbound_buffered = max_inbound_buffered(app.limits()),
                            .ticker = true,
                            .idle_timeout = std::chrono::seconds(idle_timeout)});

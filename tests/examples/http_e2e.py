@@ -13,6 +13,12 @@ connection while a well-behaved client on another connection keeps being served)
   chunk_ext_stuffing   chunked POSTs of 1-byte chunks behind long extensions (413 / 400)
   pipeline_100k        100 000 pipelined requests sent before reading any response: all
                        answered, in order, nothing stalls
+  static_stream        files larger than the outbound cap stream whole (fast and slow
+                       readers, pipelined between other requests, in order)
+  amplifying_pipeline  thousands of pipelined GETs of a large file, never read
+  fifo                 a FIFO in the docroot: 404 at once, the loop never blocks
+  symlink_escape       symlinks out of the root (absolute, climbing, to a directory): 403
+  dotfile              .env, .git/ refused with 404 (served with --serve-dotfiles)
 
 Every case starts its own server on a free port (--port 0; the port is read back from the
 "listening on" line) and kills that server, by PID, in a finally block. Nothing here depends on
@@ -669,6 +675,246 @@ def case_pipeline_100k(binary):
         server.kill()
 
 
+def make_docroot():
+    """A temporary docroot: www/ with a small file and a 24 MiB one, secret.txt beside it."""
+    tmp = tempfile.mkdtemp(prefix="http_e2e_")
+    www = os.path.join(tmp, "www")
+    os.makedirs(os.path.join(www, "sub"))
+    with open(os.path.join(www, "hello.txt"), "wb") as f:
+        f.write(b"static hello\n")
+    big = os.urandom(1 << 20) * 24  # 24 MiB: many times the 1 MiB outbound cap
+    with open(os.path.join(www, "big.bin"), "wb") as f:
+        f.write(big)
+    with open(os.path.join(tmp, "secret.txt"), "wb") as f:
+        f.write(b"top secret")
+    return tmp, www, big
+
+
+def read_response(s, buf=b""):
+    """Reads one response (Content-Length framing) from s; returns (status, body, rest)."""
+    while b"\r\n\r\n" not in buf:
+        b = s.recv(65536)
+        check(b, f"connection closed mid-head: {buf[:100]!r}")
+        buf += b
+    end = buf.index(b"\r\n\r\n")
+    m = CONTENT_LENGTH_RE.search(buf, 0, end + 2)
+    n = int(m.group(1)) if m else 0
+    chunks = [buf[end + 4:]]
+    have = len(chunks[0])
+    while have < n:
+        b = s.recv(1 << 20)
+        check(b, f"connection closed after {have} of {n} body bytes")
+        chunks.append(b)
+        have += len(b)
+    data = b"".join(chunks)
+    return int(buf[9:12]), data[:n], data[n:]
+
+
+def case_static_stream(binary):
+    """Static files bigger than the outbound cap: sent whole with sendfile when the reader keeps
+    up and through gnet's queue when it does not, in order with the responses around them."""
+    tmp, www, big = make_docroot()
+    server = None
+    watch = None
+    try:
+        server = Server(binary, "--root", www)
+        watch = Watch(server)
+
+        def fast():
+            s = connect(server.port)
+            try:
+                s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"
+                          b"HEAD /big.bin HTTP/1.1\r\nHost: a\r\n\r\nGET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n"
+                          b"GET /hello.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                status, body, rest = read_response(s)
+                check(status == 200 and body == big, "first big.bin differs")
+                status, body, rest = read_response(s, rest)
+                check(status == 200 and body == b"Hello, World!", f"GET / after big.bin: {body[:50]!r}")
+                # HEAD: the head alone, with the file's length.
+                check(rest.startswith(b"HTTP/1.1 200 OK\r\n") or not rest, "HEAD response")
+                while b"\r\n\r\n" not in rest:
+                    rest += s.recv(65536)
+                head_end = rest.index(b"\r\n\r\n") + 4
+                check(b"\r\nContent-Length: %d\r\n" % len(big) in rest[:head_end], "HEAD length")
+                status, body, rest = read_response(s, rest[head_end:])
+                check(status == 200 and body == big, "second big.bin differs")
+                status, body, rest = read_response(s, rest)
+                check(status == 200 and body == b"static hello\n", "hello.txt after big.bin")
+                check(rest + read_to_eof(s) == b"", "bytes after Connection: close")
+            finally:
+                s.close()
+
+        def slow():
+            # 64 KiB every 5 ms: the socket fills, the file goes through gnet's queue, and
+            # on_low_water keeps it going.
+            s = connect(server.port)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+            try:
+                s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\nGET /json HTTP/1.1\r\nHost: a\r\n\r\n")
+                got = bytearray()
+                want = len(big) + 2000
+                while True:
+                    b = s.recv(64 * 1024)
+                    check(b, "slow reader: connection closed")
+                    got += b
+                    if got.endswith(b'{"message":"Hello, World!"}'):
+                        break
+                    check(len(got) < want, "slow reader: more bytes than expected")
+                    time.sleep(0.005)
+                end = got.index(b"\r\n\r\n") + 4
+                check(bytes(got[end:end + len(big)]) == big, "slow reader: big.bin differs")
+                check(got[end + len(big):].startswith(b"HTTP/1.1 200 OK\r\n"), "slow reader: /json after the file")
+            finally:
+                s.close()
+
+        watch.run(fast, slow, timeout=300)
+        r = subprocess.run(["curl", "-sS", "--max-time", "120", f"http://127.0.0.1:{server.port}/big.bin"],
+                           capture_output=True) if shutil.which("curl") else None
+        if r is not None:
+            check(r.returncode == 0 and r.stdout == big, f"curl big.bin: {r.returncode} {r.stderr!r}")
+    finally:
+        if watch:
+            watch.close()
+        if server:
+            server.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def case_amplifying_pipeline(binary):
+    """Two clients each pipeline 2 000 GETs of a 24 MiB file (47 GiB of responses from 80 KB of
+    requests) and never read. The server sends until its outbound cap and waits; the file is
+    never read whole; the rest of the server carries on."""
+    tmp, www, _ = make_docroot()
+    server = None
+    watch = None
+    try:
+        server = Server(binary, "--root", www)
+        watch = Watch(server, hostile_connections=2)
+        request = b"GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n"
+
+        def hostile():
+            s = connect(server.port)
+            try:
+                s.sendall(request * 2000)
+                # Never read; hold the connection while the main thread watches RSS and serves
+                # the good client (about 3 s), then check the server still talks to us.
+                for _ in range(30):
+                    time.sleep(0.1)
+                s.settimeout(60)
+                status, body, _ = read_response(s)
+                check(status == 200 and len(body) == 24 << 20, "hostile client's first response")
+            finally:
+                s.close()
+
+        watch.run(hostile, hostile)
+    finally:
+        if watch:
+            watch.close()
+        if server:
+            server.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def case_fifo(binary):
+    """A FIFO in the docroot: opening it for reading would block the (only) loop until a writer
+    came. It is never opened: 404 at once, and the well-behaved client is served."""
+    tmp, www, _ = make_docroot()
+    server = None
+    watch = None
+    try:
+        os.mkfifo(os.path.join(www, "pipe"))
+        os.mkfifo(os.path.join(www, "sub", "index.html"))
+        server = Server(binary, "--root", www, "--loops", "1")
+        watch = Watch(server)
+
+        def hostile():
+            for path in (b"/pipe", b"/sub/", b"/pipe?x", b"/%70ipe"):
+                for method in (b"GET", b"HEAD"):
+                    got = exchange(server.port, [method + b" " + path + b" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"])
+                    check(status_of(got) == 404, f"{method} {path}: {got[:100]!r}")
+
+        watch.run(hostile, timeout=60)
+    finally:
+        if watch:
+            watch.close()
+        if server:
+            server.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def case_symlink_escape(binary):
+    """Symlinks that lead out of the root, absolute or climbing, to files or directories:
+    403, and the outside file's content is never sent. A symlink inside the root works."""
+    tmp, www, _ = make_docroot()
+    server = None
+    watch = None
+    try:
+        os.makedirs(os.path.join(tmp, "outside"))
+        with open(os.path.join(tmp, "outside", "data.txt"), "wb") as f:
+            f.write(b"top secret")
+        os.symlink(os.path.join(tmp, "secret.txt"), os.path.join(www, "absolute"))
+        os.symlink("../secret.txt", os.path.join(www, "climb"))
+        os.symlink("../../secret.txt", os.path.join(www, "sub", "climb2"))
+        os.symlink(os.path.join(tmp, "outside"), os.path.join(www, "outdir"))
+        os.symlink("/etc/passwd", os.path.join(www, "passwd"))
+        os.symlink("hello.txt", os.path.join(www, "inside"))
+        server = Server(binary, "--root", www)
+        watch = Watch(server)
+
+        def hostile():
+            for path in (b"/absolute", b"/climb", b"/sub/climb2", b"/outdir/data.txt", b"/outdir/",
+                         b"/passwd", b"/%61bsolute"):
+                got = exchange(server.port, [b"GET " + path + b" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"])
+                check(status_of(got) == 403, f"{path}: {got[:100]!r}")
+                check(b"top secret" not in got and b"root:" not in got, f"{path}: leaked")
+            got = exchange(server.port, [b"GET /inside HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"])
+            check(got.endswith(b"\r\n\r\nstatic hello\n"), f"/inside: {got[:100]!r}")
+
+        watch.run(hostile, timeout=60)
+    finally:
+        if watch:
+            watch.close()
+        if server:
+            server.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def case_dotfile(binary):
+    """Dot-files and dot-directories (.env, .git/) are 404 unless --serve-dotfiles is given."""
+    tmp, www, _ = make_docroot()
+    server = None
+    watch = None
+    try:
+        os.makedirs(os.path.join(www, ".git"))
+        with open(os.path.join(www, ".git", "config"), "wb") as f:
+            f.write(b"[remote] url=secret")
+        with open(os.path.join(www, ".env"), "wb") as f:
+            f.write(b"SECRET=1")
+        paths = (b"/.env", b"/.git/config", b"/.git/", b"/%2eenv", b"/sub/../.env", b"/./.env")
+        server = Server(binary, "--root", www)
+        watch = Watch(server)
+
+        def hostile():
+            for path in paths:
+                got = exchange(server.port, [b"GET " + path + b" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"])
+                check(status_of(got) in (403, 404), f"{path}: {got[:100]!r}")
+                check(b"SECRET" not in got and b"secret" not in got, f"{path}: leaked")
+
+        watch.run(hostile, timeout=60)
+        watch.close()
+        watch = None
+        server.kill()
+        server = Server(binary, "--root", www, "--serve-dotfiles")
+        got = exchange(server.port, [b"GET /.env HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"])
+        check(got.endswith(b"\r\n\r\nSECRET=1"), f"--serve-dotfiles /.env: {got[:100]!r}")
+    finally:
+        if watch:
+            watch.close()
+        if server:
+            server.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 CASES = {
     "curl": case_curl,
     "pipeline": case_pipeline,
@@ -677,6 +923,11 @@ CASES = {
     "shutdown": case_shutdown,
     "chunk_ext_stuffing": case_chunk_ext_stuffing,
     "pipeline_100k": case_pipeline_100k,
+    "static_stream": case_static_stream,
+    "amplifying_pipeline": case_amplifying_pipeline,
+    "fifo": case_fifo,
+    "symlink_escape": case_symlink_escape,
+    "dotfile": case_dotfile,
 }
 
 

@@ -1,6 +1,7 @@
 // Unit tests of examples/http's parser and request processing (no sockets).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -22,14 +23,28 @@ constexpr std::string_view kDate = "Sun, 06 Nov 1994 08:49:37 GMT";
 struct FakeConn {
   explicit FakeConn(const App& app) : app(app), session(app.limits()), cached(kDate) {}
 
-  // Delivers bytes, runs one "on_traffic" and returns what it wrote.
+  // Delivers bytes, runs one "on_traffic" and returns what it wrote. A static file's body is
+  // read here as the server would stream it, then the rest of the input is processed.
   std::string deliver(std::string_view bytes) {
     if (closed) return {};
     pending.append(bytes);
     std::string out;
-    const Progress p = process(app, session, pending, cached, out);
-    pending.erase(0, p.consumed);
-    if (p.close) closed = true;
+    for (;;) {
+      const Progress p = process(app, session, pending, cached, out);
+      pending.erase(0, p.consumed);
+      if (p.close) closed = true;
+      if (!session.file.active()) break;
+      std::string body(session.file.remaining, '\0');
+      EXPECT_EQ(::pread(session.file.file.get(), body.data(), body.size(),
+                        static_cast<off_t>(session.file.offset)),
+                static_cast<ssize_t>(body.size()));
+      out += body;
+      session.file.clear();
+      if (session.close_after_file) {
+        closed = true;
+        break;
+      }
+    }
     return out;
   }
 
@@ -501,6 +516,12 @@ class HttpStatic : public ::testing::Test {
     std::ofstream(base_ + "/secret.txt") << "secret";
     ASSERT_EQ(::symlink((base_ + "/secret.txt").c_str(), (root_ + "/escape").c_str()), 0);
     ASSERT_EQ(::symlink("hello.txt", (root_ + "/inside").c_str()), 0);
+    ASSERT_EQ(::symlink("../secret.txt", (root_ + "/climb").c_str()), 0);
+    ASSERT_EQ(::symlink("sub", (root_ + "/subdir-link").c_str()), 0);
+    ASSERT_EQ(::mkfifo((root_ + "/fifo").c_str(), 0644), 0);
+    ASSERT_EQ(::mkdir((root_ + "/.git").c_str(), 0755), 0);
+    std::ofstream(root_ + "/.git/config") << "[core]\n";
+    std::ofstream(root_ + "/.env") << "SECRET=1\n";
   }
   void TearDown() override {
     const std::string cmd = "rm -rf '" + base_ + "'";
@@ -546,6 +567,69 @@ TEST_F(HttpStatic, ServesFilesAndRefusesEscapes) {
     EXPECT_EQ(out.find("secret"), std::string::npos) << bad;
   }
   EXPECT_EQ(status_of(get(app, "/bad%zzescape")), 400);
+}
+
+// Neither a FIFO nor a device is ever opened for reading (a FIFO would block the loop until a
+// writer came; a device's open can have effects): 404, and this returns at once.
+TEST_F(HttpStatic, FifoAndDeviceAreNotServed) {
+  for (Resolution how : {Resolution::openat2, Resolution::component_walk}) {
+    std::string err;
+    const App app(AppConfig{.root = root_, .resolution = how}, &err);
+    ASSERT_TRUE(err.empty()) << err;
+    EXPECT_EQ(status_of(get(app, "/fifo")), 404);
+    EXPECT_EQ(status_of(get(app, "/fifo", "HEAD")), 404);
+  }
+  // A character device (/dev/null's numbers) inside the root: only root may create one.
+  if (::mknod((root_ + "/null").c_str(), S_IFCHR | 0666, makedev(1, 3)) != 0) {
+    GTEST_SKIP() << "mknod needs privileges: device case not run";
+  }
+  const App app(AppConfig{.root = root_}, nullptr);
+  EXPECT_EQ(status_of(get(app, "/null")), 404);
+}
+
+TEST_F(HttpStatic, DotFilesAreRefusedUnlessAsked) {
+  const App app(AppConfig{.root = root_}, nullptr);
+  for (const char* path : {"/.env", "/.git/config", "/.git/", "/%2egit/config", "/sub/.hidden",
+                           "/./hello.txt"}) {
+    const std::string out = get(app, path);
+    EXPECT_EQ(status_of(out), 404) << path;
+    EXPECT_EQ(out.find("SECRET"), std::string::npos) << path;
+  }
+  const App open_app(AppConfig{.root = root_, .serve_dotfiles = true}, nullptr);
+  std::string out = get(open_app, "/.env");
+  EXPECT_EQ(status_of(out), 200);
+  EXPECT_EQ(out.substr(out.size() - 9), "SECRET=1\n");
+  EXPECT_EQ(status_of(get(open_app, "/.git/config")), 200);
+  EXPECT_EQ(status_of(get(open_app, "/./hello.txt")), 200);
+  EXPECT_EQ(status_of(get(open_app, "/../secret.txt")), 403);  // ".." is never a dot-file
+}
+
+// Both resolutions keep every path beneath the root; openat2 follows symlinks that stay inside,
+// the component walk follows none.
+TEST_F(HttpStatic, ResolutionStaysBeneathTheRoot) {
+  std::string err;
+  const App beneath(AppConfig{.root = root_, .resolution = Resolution::openat2}, &err);
+  ASSERT_TRUE(err.empty()) << err;
+  const App walk(AppConfig{.root = root_, .resolution = Resolution::component_walk}, &err);
+  ASSERT_TRUE(err.empty()) << err;
+  EXPECT_EQ(beneath.doc_root().resolution(), Resolution::openat2);
+  EXPECT_EQ(walk.doc_root().resolution(), Resolution::component_walk);
+  for (const App* app : {&beneath, &walk}) {
+    for (const char* bad : {"/escape", "/climb"}) {
+      const std::string out = get(*app, bad);
+      EXPECT_EQ(status_of(out), 403) << bad;
+      EXPECT_EQ(out.find("secret"), std::string::npos) << bad;
+    }
+    EXPECT_EQ(status_of(get(*app, "/hello.txt")), 200);
+    EXPECT_EQ(status_of(get(*app, "/sub/index.html")), 200);
+    EXPECT_EQ(status_of(get(*app, "/sub/")), 200);
+    EXPECT_EQ(status_of(get(*app, "/hello.txt/")), 404);
+    EXPECT_EQ(status_of(get(*app, "/missing/x")), 404);
+  }
+  EXPECT_EQ(status_of(get(beneath, "/inside")), 200);
+  EXPECT_EQ(status_of(get(beneath, "/subdir-link/index.html")), 200);
+  EXPECT_EQ(status_of(get(walk, "/inside")), 403);
+  EXPECT_NE(status_of(get(walk, "/subdir-link/index.html")), 200);
 }
 
 TEST_F(HttpStatic, BadRootIsReported) {
