@@ -122,6 +122,7 @@ std::string_view status_text(int status) noexcept {
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
     case 411: return "Length Required";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
@@ -348,6 +349,7 @@ Progress process(const App& app, Session& s, std::string_view in, const Response
     }
     const ParseResult r = s.parser.parse(in.substr(p.consumed), s.request);
     if (r.state == ParseState::incomplete) {
+      p.head_pending = s.parser.in_head();
       if (r.expect_continue && !s.continue_sent) {
         out += "HTTP/1.1 100 Continue\r\n\r\n";
         s.continue_sent = true;

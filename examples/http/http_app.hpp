@@ -15,13 +15,15 @@
 // A known path with another method gets 405 + Allow; anything else 404.
 //
 // Every response carries Server, Date, Content-Type (when it has a body) and Content-Length.
-// Protocol errors (400/413/417/431/501/505) carry "Connection: close" and end the connection;
+// Protocol errors (400/408/413/417/431/501/505) carry "Connection: close" and end the connection;
 // 403/404/405 keep it open.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <ctime>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -105,12 +107,17 @@ struct Session {
   bool close_after_file = false;  // the request that asked for `file` ends the connection
   bool reads_paused = false;      // reading paused until `file` is sent
   std::string path_scratch;    // decoded static paths (reused: no allocation per request)
+  // The request-head deadline (slowloris): when the first byte of the head being received
+  // arrived (nullopt while no head is partly received), and the timer that checks it (0: none).
+  std::optional<std::chrono::steady_clock::time_point> head_since;
+  std::uint64_t head_timer = 0;
 };
 
 struct Progress {
   std::size_t consumed = 0;  // bytes of `in` to discard
   bool close = false;        // close the connection once `out` is written
   bool more = false;         // stopped at out_limit: complete requests may be left in `in`
+  bool head_pending = false; // `in` ends with part of a request head (the deadline applies)
 };
 
 // Handles the complete requests at the start of `in` (the connection's unconsumed input),

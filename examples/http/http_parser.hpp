@@ -101,6 +101,8 @@ class RequestParser {
 
   const Limits& limits() const noexcept { return limits_; }
   void reset() noexcept;
+  // True until the current request's head has been parsed (then its body is awaited).
+  bool in_head() const noexcept { return head_end_ == 0; }
 
  private:
   enum class Body : std::uint8_t { none, length, chunked };

@@ -66,7 +66,8 @@ const ResponseCache& current_responses() {
 
 class HttpServer final : public gnet::EventHandler {
  public:
-  explicit HttpServer(const App& app) : app_(app) {}
+  HttpServer(const App& app, std::chrono::nanoseconds header_timeout)
+      : app_(app), header_timeout_(header_timeout) {}
 
   gnet::Action on_boot(gnet::Engine& engine) override {
     g_engine.store(&engine);
@@ -94,6 +95,12 @@ class HttpServer final : public gnet::EventHandler {
     Session* session = session_of(conn);
     if (session == nullptr) return gnet::Action::close;
     return serve(conn, *session);
+  }
+
+  gnet::Action on_close(gnet::Conn& conn, std::error_code) override {
+    Session* session = session_of(conn);
+    if (session != nullptr && session->head_timer != 0) conn.loop().cancel(session->head_timer);
+    return gnet::Action::none;
   }
 
   // The peer has read half the queued output: a static file continues.
@@ -129,6 +136,8 @@ class HttpServer final : public gnet::EventHandler {
     thread_local std::string out;
     const ResponseCache& cached = current_responses();
     gnet::Action action = gnet::Action::none;
+    bool consumed = false;      // some request completed (or failed) in this call
+    bool head_pending = false;  // the input ends with part of a request head
     for (;;) {
       if (s.file.active()) {
         const SendState sent = send_file(conn, s.file, kWriteBufferCap);
@@ -155,6 +164,8 @@ class HttpServer final : public gnet::EventHandler {
       out.clear();
       const Progress p = process(app_, s, conn.peek(), cached, out, kOutputPerWrite);
       conn.discard(p.consumed);
+      consumed = consumed || p.consumed != 0;
+      head_pending = p.head_pending;
       if (!out.empty()) conn.write(out);
       if (p.close) {
         action = gnet::Action::close;
@@ -164,7 +175,43 @@ class HttpServer final : public gnet::EventHandler {
       if (!p.more) break;
     }
     if (out.capacity() > kKeepCapacity) std::string().swap(out);  // after a large response
+    if (action != gnet::Action::close) watch_head(conn, s, head_pending, consumed);
     return action;
+  }
+
+  // The request-head deadline (slowloris): a head must be complete within header_timeout_ of
+  // its first byte, however its bytes trickle in. At most one timer per connection, armed when
+  // a partial head is first left over; when it fires it re-arms only if a head is still
+  // partly received, for what is left of that head's deadline.
+  void watch_head(gnet::Conn& conn, Session& s, bool head_pending, bool consumed) {
+    if (!head_pending) {
+      s.head_since.reset();
+      return;
+    }
+    if (header_timeout_ == std::chrono::nanoseconds::zero()) return;
+    // A request completed in this call: the partial head is the next one's, started now.
+    if (consumed || !s.head_since) s.head_since = std::chrono::steady_clock::now();
+    if (s.head_timer == 0) arm_head_timer(conn, s, header_timeout_);
+  }
+
+  void arm_head_timer(gnet::Conn& conn, Session& s, std::chrono::nanoseconds delay) {
+    gnet::Loop& loop = conn.loop();
+    s.head_timer = loop.run_after(delay, [this, &loop, handle = conn.handle()] {
+      gnet::Conn* c = loop.lookup(handle);
+      Session* session = c == nullptr ? nullptr : session_of(*c);
+      if (session == nullptr) return;
+      session->head_timer = 0;
+      if (!session->head_since || c->closing()) return;
+      const auto elapsed = std::chrono::steady_clock::now() - *session->head_since;
+      if (elapsed < header_timeout_) {
+        arm_head_timer(*c, *session, header_timeout_ - elapsed);
+        return;
+      }
+      std::string out;
+      append_error(408, "request head not received in time", current_responses().date(), out);
+      c->write(out);
+      c->close();
+    });
   }
 
   // A file whose reader keeps up: continue in a later loop turn, after other connections.
@@ -182,6 +229,7 @@ class HttpServer final : public gnet::EventHandler {
   static constexpr std::size_t kOutputPerWrite = 256 * 1024;
   static constexpr std::size_t kKeepCapacity = 2 * 1024 * 1024;
   const App& app_;
+  const std::chrono::nanoseconds header_timeout_;  // zero: no request-head deadline
 };
 
 }  // namespace
@@ -193,6 +241,7 @@ int main(int argc, char** argv) {
   int loops = 1;
   bool reuse_port = false;
   int idle_timeout = 60;
+  double header_timeout = 10;
   std::string root;
   bool serve_dotfiles = false;
   cli.add_option("--host", host, "address to listen on (IPv4, IPv6 or name)")
@@ -208,6 +257,11 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingDirectory);
   cli.add_flag("--serve-dotfiles", serve_dotfiles,
                "serve paths with a segment starting with '.' (.git, .env); refused with 404 by default");
+  cli.add_option("--header-timeout", header_timeout,
+                 "a request head must arrive within this long of its first byte, else 408 and "
+                 "close (s, 0 = no limit)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
   cli.add_option("--idle-timeout", idle_timeout, "close connections idle this long (s, 0 = never)")
       ->check(CLI::Range(0, 86400))
       ->capture_default_str();
@@ -225,7 +279,8 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
 
-  HttpServer server(app);
+  HttpServer server(app, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::duration<double>(header_timeout)));
   const bool v6 = host.find(':') != std::string::npos;
   const std::string where = "tcp://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
   auto result = gnet::run(server, where,

@@ -19,15 +19,17 @@ connection while a well-behaved client on another connection keeps being served)
   fifo                 a FIFO in the docroot: 404 at once, the loop never blocks
   symlink_escape       symlinks out of the root (absolute, climbing, to a directory): 403
   dotfile              .env, .git/ refused with 404 (served with --serve-dotfiles)
+  slowloris            heads trickled one byte a second: 408 at --header-timeout from their
+                       first byte; idle keep-alive connections closed at --idle-timeout
 
 Every case starts its own server on a free port (--port 0; the port is read back from the
 "listening on" line) and kills that server, by PID, in a finally block. Nothing here depends on
-timing: waits are only upper bounds against hangs.
+timing: waits are only upper bounds against hangs. (slowloris relies on an ordering with a wide
+margin: a 2 s head deadline fires long before a head trickled at one byte a second (67 s) ends.)
 Exit status: 0 pass, 1 fail, 77 skipped (a client tool is missing).
 """
 import json
 import os
-import threading
 import re
 import select
 import shutil
@@ -36,6 +38,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SKIP = 77
@@ -915,6 +918,74 @@ def case_dotfile(binary):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def case_slowloris(binary):
+    """20 connections each trickle a request head one byte a second (a head that would take a
+    minute). The head deadline runs from its first byte and trickled bytes do not extend it:
+    each gets 408 and is closed at --header-timeout (2 s), long before its head is done. A head
+    sent in pieces within the deadline is answered, and the deadline does not apply between
+    requests on a kept-alive connection; that idle time is --idle-timeout's."""
+    server = Server(binary, "--header-timeout", "2")
+    watch = None
+    try:
+        watch = Watch(server, hostile_connections=20)
+        head = b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: " + b"s" * 30 + b"\r\n\r\n"
+
+        def trickle():
+            s = connect(server.port)
+            try:
+                sent = 0
+                for i in range(len(head)):
+                    try:
+                        s.sendall(head[i:i + 1])
+                    except (BrokenPipeError, ConnectionResetError):
+                        break
+                    sent += 1
+                    r, _, _ = select.select([s], [], [], 1.0)
+                    if r:
+                        break  # the server answered (and closes): stop trickling
+                got = read_to_eof(s)
+                check(status_of(got) == 408, f"trickled head: want 408, got {got[:100]!r}")
+                check(b"\r\nConnection: close\r\n" in got, "408 without Connection: close")
+                check(sent < len(head), "the whole head was trickled before the server gave up")
+            finally:
+                s.close()
+
+        def in_pieces():
+            req = b"GET /json HTTP/1.1\r\nHost: a\r\n\r\n"
+            got = exchange(server.port, [req[:5], req[5:17], req[17:30], req[30:] + b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"], pause=0.2)
+            check(got.count(b"HTTP/1.1 200 OK") == 2, f"head in pieces within the deadline: {got[:200]!r}")
+
+        def keep_alive_idle():
+            s = connect(server.port)
+            try:
+                for _ in range(2):
+                    s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+                    status, body, rest = read_response(s)
+                    check(status == 200 and not rest, "keep-alive request")
+                    time.sleep(3)  # longer than --header-timeout: no head is pending meanwhile
+            finally:
+                s.close()
+
+        watch.run(*([trickle] * 20), in_pieces, keep_alive_idle, timeout=120)
+    finally:
+        if watch:
+            watch.close()
+        server.kill()
+
+    # An idle keep-alive connection is closed at --idle-timeout (a clean EOF).
+    server = Server(binary, "--idle-timeout", "1")
+    try:
+        s = connect(server.port)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        status, _, rest = read_response(s)
+        check(status == 200 and not rest, "first request")
+        s.settimeout(60)
+        check(read_to_eof(s) == b"", "idle keep-alive connection: bytes instead of EOF")
+        s.close()
+    finally:
+        server.kill()
+
+
 CASES = {
     "curl": case_curl,
     "pipeline": case_pipeline,
@@ -928,6 +999,7 @@ CASES = {
     "fifo": case_fifo,
     "symlink_escape": case_symlink_escape,
     "dotfile": case_dotfile,
+    "slowloris": case_slowloris,
 }
 
 

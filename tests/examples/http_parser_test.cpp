@@ -458,6 +458,25 @@ TEST(HttpProcess, OutputLimitLeavesTheRestOfAPipelineUnconsumed) {
   EXPECT_EQ(all, expected);
 }
 
+// What the request-head deadline keys on: the input ends inside a request head (not between
+// requests, not inside a body).
+TEST(HttpProcess, HeadPendingOnlyWhileAHeadIsPartlyReceived) {
+  const App app = default_app();
+  const ResponseCache cached(kDate);
+  Session session(app.limits());
+  std::string out;
+  const auto pending = [&](std::string_view in) {
+    return process(app, session, in, cached, out).head_pending;
+  };
+  EXPECT_FALSE(pending(""));
+  EXPECT_TRUE(pending("G"));
+  EXPECT_TRUE(pending("\r\n"));
+  EXPECT_TRUE(pending("GET / HTTP/1.1\r\nHost: a\r\n"));
+  EXPECT_FALSE(pending("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+  EXPECT_TRUE(pending("GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /json HT"));
+  EXPECT_FALSE(pending("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nab"));
+}
+
 TEST(HttpProcess, ContinueSentOnce) {
   const App app = default_app();
   FakeConn c(app);
