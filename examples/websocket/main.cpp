@@ -10,9 +10,9 @@
 // client gets to read our close frame instead of a TCP reset).
 //
 // Broadcast across loops: connections live on different loop threads, and a Conn& may only be
-// touched on its own loop inside its own callback. So the registry holds ConnHandles, and a
-// message is delivered with ConnHandle::async_write, which posts the bytes to the owning loop.
-// The frame is built once per message (each async_write takes its own copy of it).
+// touched on its own loop. BroadcastRegistry (broadcast_registry.hpp) posts each message to every
+// member's loop, sharing one copy of the frame, and disconnects with 1008 a member whose output
+// backlog passes --max-member-backlog (it does not read: its queue would grow without bound).
 #include <CLI/CLI.hpp>
 #include <gnet/gnet.hpp>
 
@@ -21,13 +21,14 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
-#include <mutex>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
+#include "broadcast_registry.hpp"
 #include "chat_page.hpp"
+#include "memory_return.hpp"
 #include "ws_codec.hpp"
 #include "ws_handshake.hpp"
 
@@ -38,6 +39,16 @@ using namespace std::chrono_literals;
 // How long the server waits for the client's close frame after sending its own.
 constexpr auto kCloseTimeout = 3s;
 
+// Default --max-member-backlog: the output a broadcast member may have waiting (posted to its
+// loop and queued by the library) before it is disconnected with 1008. Four maximum-size
+// messages at the default --max-message; the kernel's socket buffers hold more on top of it.
+constexpr std::size_t kDefaultMaxMemberBacklog = 4u << 20;
+
+// Once members that left have freed this much queued output, the next tick hands the free
+// memory back to the kernel (see memory_return.hpp: RSS would otherwise stay at the peak after a
+// crowd of non-readers leaves).
+constexpr std::size_t kTrimAfterReleased = 1u << 20;
+
 std::atomic<gnet::Engine*> g_engine{nullptr};
 
 void on_signal(int) {
@@ -46,50 +57,21 @@ void on_signal(int) {
 
 enum class Mode { echo, broadcast };
 
-// Every upgraded connection in broadcast mode, reachable from any loop thread.
-class Registry {
- public:
-  void add(std::uint64_t id, gnet::ConnHandle handle) {
-    std::lock_guard lock(mutex_);
-    members_.emplace(id, std::move(handle));
-  }
-
-  // Unregisters id. With a farewell (a close frame), posts it to the connection while still
-  // holding the lock, so it lands after every frame a broadcast has already posted there and no
-  // broadcast can post after it. Returns false when id was not registered (farewell not sent).
-  bool remove(std::uint64_t id, std::string farewell = {}) {
-    std::lock_guard lock(mutex_);
-    auto it = members_.find(id);
-    if (it == members_.end()) return false;
-    if (!farewell.empty()) it->second.async_write(std::move(farewell));
-    members_.erase(it);
-    return true;
-  }
-
-  // Posts frame to every member; returns how many. The lock is held while posting (see remove).
-  std::size_t broadcast(const std::string& frame) {
-    std::lock_guard lock(mutex_);
-    for (const auto& [id, handle] : members_) handle.async_write(frame);
-    return members_.size();
-  }
-
- private:
-  std::mutex mutex_;
-  std::unordered_map<std::uint64_t, gnet::ConnHandle> members_;
-};
-
 struct Session {
   enum class State { http, websocket, closing };
+  explicit Session(std::uint64_t id, std::size_t max_message) : id(id), rx(max_message) {}
   State state = State::http;
   std::uint64_t id = 0;
   bool upgraded = false;
   bool farewell_posted = false;  // our close frame went out via the registry (async)
   ws::Receiver rx;
+  std::shared_ptr<BroadcastRegistry::Member> member;  // broadcast mode, once upgraded
 };
 
 class Server final : public gnet::EventHandler {
  public:
-  Server(Mode mode, std::size_t max_message) : mode_(mode), max_message_(max_message) {}
+  Server(Mode mode, std::size_t max_message, std::size_t max_member_backlog)
+      : mode_(mode), max_message_(max_message), registry_(max_member_backlog) {}
 
   gnet::Action on_boot(gnet::Engine& engine) override {
     engine_ = &engine;
@@ -97,33 +79,36 @@ class Server final : public gnet::EventHandler {
     auto addrs = engine.listen_addresses();
     std::string where = addrs.empty() ? "?" : addrs.front().to_string();
     std::printf("websocket: listening on http://%s/ (ws://%s/ws)\n", where.c_str(), where.c_str());
-    std::printf("websocket: mode %s, %d loop(s), max message %zu bytes\n",
-                mode_ == Mode::echo ? "echo" : "broadcast", engine.num_loops(), max_message_);
+    std::printf("websocket: mode %s, %d loop(s), max message %zu bytes, max member backlog %zu bytes\n",
+                mode_ == Mode::echo ? "echo" : "broadcast", engine.num_loops(), max_message_,
+                registry_.max_backlog());
     std::fflush(stdout);
     return gnet::Action::none;
   }
 
   void on_shutdown(gnet::Engine&) override {
     g_engine.store(nullptr);
-    std::printf("websocket: stopped\n");
+    std::printf("websocket: stopped; %llu member(s) disconnected for an output backlog over %zu bytes\n",
+                static_cast<unsigned long long>(registry_.evictions()), registry_.max_backlog());
     std::fflush(stdout);
   }
 
   gnet::TickResult on_tick() override {
-    std::fprintf(stderr, "websocket: %zu connection(s), %zu websocket client(s)\n",
-                 engine_ ? engine_->count_connections() : 0, clients_.load());
+    std::fprintf(stderr, "websocket: %zu connection(s), %zu websocket client(s), %llu evicted\n",
+                 engine_ ? engine_->count_connections() : 0, clients_.load(),
+                 static_cast<unsigned long long>(registry_.evictions()));
+    if (registry_.take_released() >= kTrimAfterReleased) ws::return_free_memory();
     return {1s};
   }
 
   gnet::Action on_open(gnet::Conn& conn) override {
-    conn.set_context(Session{Session::State::http, next_id_.fetch_add(1), false, false,
-                             ws::Receiver(max_message_)});
+    conn.set_context(Session(next_id_.fetch_add(1), max_message_));
     return gnet::Action::none;
   }
 
   gnet::Action on_close(gnet::Conn& conn, std::error_code) override {
     if (Session* s = conn.context<Session>(); s && s->upgraded) {
-      if (mode_ == Mode::broadcast) registry_.remove(s->id);
+      if (s->member) registry_.closed(*s->member);
       clients_.fetch_sub(1);
     }
     return gnet::Action::none;
@@ -187,7 +172,7 @@ class Server final : public gnet::EventHandler {
         s.state = Session::State::websocket;
         s.upgraded = true;
         clients_.fetch_add(1);
-        if (mode_ == Mode::broadcast) registry_.add(s.id, conn.handle());
+        if (mode_ == Mode::broadcast) s.member = registry_.add(s.id, conn);
         break;
       }
       const bool keep = req.keep_alive();
@@ -231,7 +216,7 @@ class Server final : public gnet::EventHandler {
           if (s.state == Session::State::websocket) {
             // The client started the closing handshake: echo its status code, then close TCP
             // (RFC 6455 §7.1.1: the server closes the connection first).
-            if (mode_ == Mode::broadcast) registry_.remove(s.id);
+            if (s.member) registry_.remove(*s.member);
             ws::append_close_frame(out, e.code == ws::close_code::no_status ? 0 : e.code);
             close_now = true;
           } else if (s.farewell_posted) {
@@ -247,7 +232,7 @@ class Server final : public gnet::EventHandler {
                        static_cast<unsigned>(e.code), e.reason.c_str());
           s.state = Session::State::closing;
           std::string farewell = ws::build_close_frame(e.code, e.reason);
-          if (mode_ == Mode::broadcast && registry_.remove(s.id, farewell)) {
+          if (s.member && registry_.remove(*s.member, farewell)) {
             s.farewell_posted = true;
           } else {
             out += farewell;
@@ -264,7 +249,7 @@ class Server final : public gnet::EventHandler {
   const Mode mode_;
   const std::size_t max_message_;
   gnet::Engine* engine_ = nullptr;
-  Registry registry_;
+  BroadcastRegistry registry_;
   std::atomic<std::uint64_t> next_id_{1};
   std::atomic<std::size_t> clients_{0};
 };
@@ -278,6 +263,7 @@ int main(int argc, char** argv) {
   int loops = 0;
   std::string mode_name = "broadcast";
   std::size_t max_message = 1 << 20;
+  std::size_t max_member_backlog = kDefaultMaxMemberBacklog;
   app.add_option("--host", host, "address to listen on (IPv4, IPv6 or name)")->capture_default_str();
   app.add_option("--port", port, "TCP port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
   app.add_option("--loops", loops, "event loops (default: one per core)")->check(CLI::Range(1, 1024));
@@ -287,10 +273,26 @@ int main(int argc, char** argv) {
   app.add_option("--max-message", max_message, "largest message accepted, in bytes (beyond: close 1009)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))
       ->capture_default_str();
+  auto* backlog_flag =
+      app.add_option("--max-member-backlog", max_member_backlog,
+                     "broadcast: output a member may have waiting, in bytes, before it is "
+                     "disconnected with 1008 (at least --max-message + 14)")
+          ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40))
+          ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  // A member must be able to hold one message of the largest size.
+  const std::size_t min_backlog = max_message + ws::kMaxHeaderSize;
+  if (max_member_backlog < min_backlog) {
+    if (backlog_flag->count() > 0) {
+      std::fprintf(stderr, "websocket: --max-member-backlog %zu cannot hold one message: at least %zu\n",
+                   max_member_backlog, min_backlog);
+      return 2;
+    }
+    max_member_backlog = min_backlog;  // the default follows a large --max-message
+  }
 
   const Mode mode = mode_name == "echo" ? Mode::echo : Mode::broadcast;
-  Server server(mode, max_message);
+  Server server(mode, max_message, max_member_backlog);
   const bool v6 = host.find(':') != std::string::npos;
   const std::string address = "tcp://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 

@@ -42,6 +42,7 @@ inline constexpr std::uint16_t going_away = 1001;
 inline constexpr std::uint16_t protocol_error = 1002;
 inline constexpr std::uint16_t no_status = 1005;  // never on the wire: "close frame had no code"
 inline constexpr std::uint16_t invalid_data = 1007;
+inline constexpr std::uint16_t policy_violation = 1008;
 inline constexpr std::uint16_t too_big = 1009;
 inline constexpr std::uint16_t internal_error = 1011;
 }  // namespace close_code

@@ -6,7 +6,8 @@ foreach(name websocket_utf8_test websocket_codec_test websocket_handshake_test)
   target_link_libraries(${name} PRIVATE gnet_example_websocket_core)
 endforeach()
 
-foreach(case http echo fragmentation ping close_codes protocol_errors broadcast shutdown)
+foreach(case http echo fragmentation ping close_codes protocol_errors broadcast shutdown
+             slow_members members_leave)
   add_test(NAME example_websocket_${case}
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/websocket_e2e.py $<TARGET_FILE:websocket> ${case})
   # 77: python3-websockets is missing (the script says so).

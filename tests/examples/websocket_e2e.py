@@ -55,10 +55,10 @@ def check(cond, what):
 class Server:
     """The example binary on 127.0.0.1 and a kernel-chosen port."""
 
-    def __init__(self, binary, *args):
+    def __init__(self, binary, *args, env=None):
         self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", "0", *args],
-                                     stdout=subprocess.PIPE, stderr=self.stderr, text=True)
+                                     stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env)
         self.lines = []
         found = threading.Event()
 
@@ -83,8 +83,23 @@ class Server:
         self.url = "ws://127.0.0.1:%d/ws" % self.port
 
     def stderr_tail(self, n=4000):
+        return self.stderr_text()[-n:]
+
+    def stderr_text(self):
         self.stderr.seek(0)
-        return self.stderr.read().decode(errors="replace")[-n:]
+        return self.stderr.read().decode(errors="replace")
+
+    def wait_stderr(self, pattern, what, since=0):
+        """Waits (failure deadline) until the server's stderr from offset since on matches the
+        regex; returns the match."""
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            m = re.search(pattern, self.stderr_text()[since:])
+            if m:
+                return m
+            check(self.proc.poll() is None, "server died waiting for %s:\n%s" % (what, self.stderr_tail()))
+            check(time.monotonic() < deadline, "%s never logged:\n%s" % (what, self.stderr_tail()))
+            time.sleep(0.05)
 
     def stop(self):
         """SIGTERM, then require a clean exit (status 0) within the deadline."""
@@ -129,9 +144,14 @@ def run_async(coro, what):
 class Raw:
     """A hand-rolled client: sends whatever frames it is told to, reads server frames."""
 
-    def __init__(self, port, path="/ws", upgrade=True):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+    def __init__(self, port, path="/ws", upgrade=True, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:  # before connect, so the window is small from the start (no autotuning)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(DEADLINE)
+        self.sock.connect(("127.0.0.1", port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.local_port = self.sock.getsockname()[1]
         self.buf = b""
         if upgrade:
             self.sock.sendall(upgrade_request(port, path))
@@ -229,7 +249,9 @@ def frame(opcode, payload=b"", fin=True, masked=True, rsv=0):
     if not masked:
         return head + payload
     key = os.urandom(4)
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    mask = (key * (n // 4 + 1))[:n]  # XOR as big integers: fast for megabytes
+    masked = (int.from_bytes(payload, "big") ^ int.from_bytes(mask, "big")).to_bytes(n, "big")
+    return head + key + masked
 
 
 def upgrade_request(port, path="/ws", extra=""):
@@ -623,7 +645,7 @@ def case_shutdown(binary):
         srv.stop()
         # Bad flag values exit non-zero with a message.
         for args in (["--mode", "shout"], ["--port", "70000"], ["--loops", "0"],
-                     ["--max-message", "0"], ["--nonsense"]):
+                     ["--max-message", "0"], ["--max-member-backlog", "100"], ["--nonsense"]):
             p = subprocess.run([binary, *args], capture_output=True, text=True, timeout=DEADLINE)
             check(p.returncode != 0, "%s accepted" % args)
             check((p.stdout + p.stderr).strip(), "%s: no message" % args)
@@ -640,6 +662,270 @@ def case_shutdown(binary):
         srv.kill()  # by PID; a no-op once stopped
 
 
+# ---------------------------------------------------------------- hostile clients: helpers
+#
+# Each hostile case measures the server's resident memory (VmRSS from /proc) against a bound
+# written below, while well-behaved members on other connections keep being served.
+
+MiB = 1 << 20
+MAX_MESSAGE = 1 << 20  # the server's --max-message default
+MAX_MEMBER_BACKLOG = 4 << 20  # the server's --max-member-backlog default
+HOSTILE_RCVBUF = 64 << 10  # non-readers' receive buffer: the kernel absorbs little for them
+
+
+def hostile_env():
+    """The server's environment for memory measurements. AddressSanitizer keeps freed memory in
+    a 256 MiB quarantine, so RSS would measure ASan rather than the server: these cases turn the
+    quarantine off (every other case keeps it)."""
+    env = dict(os.environ)
+    opts = env.get("ASAN_OPTIONS", "")
+    env["ASAN_OPTIONS"] = (opts + ":" if opts else "") + "quarantine_size_mb=0"
+    return env
+
+
+class Rss:
+    """The server's VmRSS, its baseline (taken at construction) and the peak seen by sample()."""
+
+    def __init__(self, srv):
+        self.pid = srv.proc.pid
+        with open("/proc/%d/maps" % self.pid) as f:
+            # ThreadSanitizer's shadow is a multiple of the heap: a byte bound would mean nothing.
+            self.measurable = "libtsan" not in f.read()
+        self.baseline = self.now()
+        self.peak = self.baseline
+
+    def now(self):
+        with open("/proc/%d/status" % self.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise Failure("no VmRSS for %d" % self.pid)
+
+    def sample(self):
+        value = self.now()
+        self.peak = max(self.peak, value)
+        return value
+
+    def check_growth(self, bound, what):
+        self.sample()
+        growth = self.peak - self.baseline
+        print("%s: RSS %.1f MiB, peak %.1f MiB: growth %.1f MiB (bound %.1f MiB)%s"
+              % (what, self.baseline / MiB, self.peak / MiB, growth / MiB, bound / MiB,
+                 "" if self.measurable else " -- not checked under ThreadSanitizer"))
+        if self.measurable:
+            check(growth <= bound, "%s: RSS grew %.1f MiB, over the bound of %.1f MiB"
+                  % (what, growth / MiB, bound / MiB))
+
+    def wait_below(self, bound, what):
+        """Waits (failure deadline) until RSS is at most baseline + bound."""
+        if not self.measurable:
+            print("%s: not checked under ThreadSanitizer" % what)
+            return
+        deadline = time.monotonic() + DEADLINE
+        while self.now() - self.baseline > bound:
+            check(time.monotonic() < deadline, "%s: RSS stayed %.1f MiB over the baseline (bound "
+                  "%.1f MiB)" % (what, (self.now() - self.baseline) / MiB, bound / MiB))
+            time.sleep(0.1)
+        print("%s: RSS back to %.1f MiB over the baseline (bound %.1f MiB)"
+              % (what, (self.now() - self.baseline) / MiB, bound / MiB))
+
+
+class Member:
+    """A well-behaved chat member on a raw socket: a thread reads every frame as it arrives and
+    keeps the data messages' payloads; the test thread may send on it meanwhile."""
+
+    def __init__(self, port):
+        self.raw = Raw(port)
+        self.messages = []
+        self.close_code = None
+        self.error = None
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        try:
+            while True:
+                fin, op, payload = self.raw.recv_frame()
+                with self.cond:
+                    if op == 0x8:
+                        self.close_code = struct.unpack("!H", payload[:2])[0] if payload else 1005
+                        self.cond.notify_all()
+                        return
+                    if op in (0x1, 0x2):
+                        check(fin, "the server fragmented a message")
+                        self.messages.append(payload)
+                        self.cond.notify_all()
+        except Exception as e:  # noqa: BLE001 - reported by the waiting test thread
+            with self.cond:
+                self.error = e
+                self.cond.notify_all()
+
+    def wait_count(self, n, what):
+        """Waits until n messages have arrived (failure deadline)."""
+        with self.cond:
+            ok = self.cond.wait_for(lambda: len(self.messages) >= n or self.error is not None
+                                    or self.close_code is not None, DEADLINE)
+            check(ok, "%s: %d of %d messages within %ss" % (what, len(self.messages), n, DEADLINE))
+            check(len(self.messages) >= n, "%s: connection ended after %d of %d messages (close "
+                  "%s, %r)" % (what, len(self.messages), n, self.close_code, self.error))
+
+    def round_trip(self, text):
+        """Sends a text message and waits for the broadcast of it to come back: the member is
+        still served."""
+        data = text.encode()
+        with self.cond:
+            start = len(self.messages)
+        self.raw.send_frame(0x1, data)
+        with self.cond:
+            ok = self.cond.wait_for(lambda: data in self.messages[start:] or self.error is not None
+                                    or self.close_code is not None, DEADLINE)
+            check(ok and data in self.messages[start:], "well-behaved member not served: %r not "
+                  "received (close %s, %r)" % (text, self.close_code, self.error))
+
+    def close(self):
+        try:
+            self.raw.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.raw.close()
+        self.thread.join(DEADLINE)
+
+
+class LateReader(threading.Thread):
+    """A member that never read until the server logged its eviction; then it reads all that
+    is waiting for it, up to the close frame."""
+
+    def __init__(self, srv, raw):
+        super().__init__(daemon=True)
+        self.srv, self.raw = srv, raw
+        self.code = None
+        self.frames = 0
+        self.error = None
+        self.start()
+
+    def run(self):
+        try:
+            self.srv.wait_stderr(r"disconnecting 127\.0\.0\.1:%d with 1008" % self.raw.local_port,
+                                 "the eviction of the late reader")
+            while True:
+                fin, op, payload = self.raw.recv_frame()
+                if op == 0x8:
+                    self.code = struct.unpack("!H", payload[:2])[0]
+                    return
+                self.frames += 1
+        except Exception as e:  # noqa: BLE001 - checked by the test thread
+            self.error = e
+
+
+# The fan-out flood of issue 12: one sender of FLOOD_MESSAGES x FLOOD_SIZE binary messages to a
+# chat with members that never read. Two well-behaved members (the sender and an observer) read
+# everything and never fall more than WELL_BEHAVED_LAG messages behind.
+FLOOD_SIZE = 100_000
+WELL_BEHAVED_LAG = 8
+
+
+def flood_payload(i):
+    return struct.pack("!I", i) * (FLOOD_SIZE // 4)
+
+
+def flood(rss, sender, observer, messages):
+    for i in range(messages):
+        sender.raw.send_frame(0x2, flood_payload(i))
+        rss.sample()
+        for m in (sender, observer):
+            m.wait_count(i + 1 - WELL_BEHAVED_LAG, "well-behaved member during the flood")
+    for m in (sender, observer):
+        m.wait_count(messages, "well-behaved member after the flood")
+        check(len(m.messages) == messages and
+              all(m.messages[i] == flood_payload(i) for i in range(messages)),
+              "a well-behaved member did not receive every broadcast message in order")
+        del m.messages[:]
+
+
+# ---------------------------------------------------------------- hostile clients: cases
+
+
+# 20 non-readers each hold at most the backlog cap plus a frame that passes it; 64 MiB covers the
+# well-behaved members, the frames in flight, the library's block pools and sanitizer overhead.
+SLOW_MEMBERS = 20
+SLOW_MESSAGES = 200  # 20 MB per member: far beyond the cap plus the kernel's socket buffers
+SLOW_RSS_BOUND = SLOW_MEMBERS * (MAX_MEMBER_BACKLOG + 2 * FLOOD_SIZE) + 64 * MiB
+
+
+def case_slow_members(binary):
+    srv = Server(binary, "--mode", "broadcast", "--loops", "2", env=hostile_env())
+    conns = []
+    try:
+        sender, observer = Member(srv.port), Member(srv.port)
+        conns += [sender, observer]
+        hostile = [Raw(srv.port, rcvbuf=HOSTILE_RCVBUF) for _ in range(SLOW_MEMBERS)]
+        conns += hostile
+        rss = Rss(srv)
+        late = LateReader(srv, hostile[0])
+        flood(rss, sender, observer, SLOW_MESSAGES)
+        rss.check_growth(SLOW_RSS_BOUND, "%d members that never read" % SLOW_MEMBERS)
+        # Every non-reader is disconnected and counted; the well-behaved ones are not.
+        srv.wait_stderr(r", %d evicted\n" % SLOW_MEMBERS, "the count of %d evictions" % SLOW_MEMBERS)
+        late.join(DEADLINE)
+        check(late.error is None, "late reader: %r" % late.error)
+        check(late.code == 1008, "late reader got close %s after %d frames, not 1008"
+              % (late.code, late.frames))
+        sender.round_trip("still a member")
+        observer.wait_count(1, "observer after the evictions")
+        for c in conns:
+            c.close()
+        srv.stop()  # SIGTERM; requires a clean exit
+        check(any(re.search(r"stopped; %d member\(s\) disconnected for an output backlog over %d "
+                            r"bytes" % (SLOW_MEMBERS, MAX_MEMBER_BACKLOG), l) for l in srv.lines),
+              "eviction count at shutdown: %r" % srv.lines[-2:])
+    finally:
+        for c in conns:
+            c.close()
+        srv.kill()  # by PID; a no-op once stopped
+
+
+# Members that leave with a backlog: their queues are freed and the memory handed back to the
+# kernel. The cap is raised so that nobody is evicted: they hold their queues until they leave.
+LEAVE_MEMBERS = 10
+LEAVE_MESSAGES = 100  # 10 MB per member, about 6 MiB of it queued in the server
+LEAVE_BACKLOG = 16 * MiB
+LEAVE_HELD_AT_LEAST = 32 * MiB  # the test means something only if the members held memory
+LEAVE_RETURN_BOUND = 32 * MiB  # what may stay after they left: pools, allocator, ASan shadow
+
+
+def case_members_leave(binary):
+    srv = Server(binary, "--mode", "broadcast", "--loops", "2",
+                 "--max-member-backlog", str(LEAVE_BACKLOG), env=hostile_env())
+    conns = []
+    try:
+        rss = Rss(srv)  # before anyone connects: the memory must come back to this
+        sender, observer = Member(srv.port), Member(srv.port)
+        conns += [sender, observer]
+        hostile = [Raw(srv.port, rcvbuf=HOSTILE_RCVBUF) for _ in range(LEAVE_MEMBERS)]
+        flood(rss, sender, observer, LEAVE_MESSAGES)
+        rss.check_growth(LEAVE_MEMBERS * (LEAVE_BACKLOG + 2 * FLOOD_SIZE) + 64 * MiB,
+                         "%d members holding their backlog" % LEAVE_MEMBERS)
+        if rss.measurable:
+            check(rss.peak - rss.baseline >= LEAVE_HELD_AT_LEAST, "the members held only %.1f MiB: "
+                  "the test proves nothing" % ((rss.peak - rss.baseline) / MiB))
+        since = len(srv.stderr_text())
+        for h in hostile:
+            h.close()
+        srv.wait_stderr(r"\b2 websocket client\(s\), 0 evicted\n", "the departure of the members",
+                        since)
+        rss.wait_below(LEAVE_RETURN_BOUND, "%d members left" % LEAVE_MEMBERS)
+        sender.round_trip("after the departures")
+        observer.wait_count(1, "observer after the departures")
+        for c in conns:
+            c.close()
+        srv.stop()  # SIGTERM; requires a clean exit
+    finally:
+        for c in conns:
+            c.close()
+        srv.kill()  # by PID; a no-op once stopped
+
+
 CASES = {
     "http": case_http,
     "echo": case_echo,
@@ -649,6 +935,8 @@ CASES = {
     "protocol_errors": case_protocol_errors,
     "broadcast": case_broadcast,
     "shutdown": case_shutdown,
+    "slow_members": case_slow_members,
+    "members_leave": case_members_leave,
 }
 
 
