@@ -39,6 +39,11 @@ using namespace std::chrono_literals;
 // How long the server waits for the client's close frame after sending its own.
 constexpr auto kCloseTimeout = 3s;
 
+// Default --handshake-timeout: a connection must complete a request head within this long of
+// opening (or of its previous request), or it is closed. Bytes trickled meanwhile do not extend it,
+// so a client cannot hold a connection (and its partial head) by sending one byte now and then.
+constexpr double kDefaultHandshakeTimeoutSeconds = 10.0;
+
 // Default --max-member-backlog: the output a broadcast member may have waiting (posted to its
 // loop and queued by the library) before it is disconnected with 1008. Four maximum-size
 // messages at the default --max-message; the kernel's socket buffers hold more on top of it.
@@ -66,12 +71,17 @@ struct Session {
   bool farewell_posted = false;  // our close frame went out via the registry (async)
   ws::Receiver rx;
   std::shared_ptr<BroadcastRegistry::Member> member;  // broadcast mode, once upgraded
+  gnet::TimerId head_deadline = 0;  // HTTP state: closes the connection unless a head completes
 };
 
 class Server final : public gnet::EventHandler {
  public:
-  Server(Mode mode, std::size_t max_message, std::size_t max_member_backlog)
-      : mode_(mode), max_message_(max_message), registry_(max_member_backlog) {}
+  Server(Mode mode, std::size_t max_message, std::size_t max_member_backlog,
+         std::chrono::milliseconds handshake_timeout)
+      : mode_(mode),
+        max_message_(max_message),
+        handshake_timeout_(handshake_timeout),
+        registry_(max_member_backlog) {}
 
   gnet::Action on_boot(gnet::Engine& engine) override {
     engine_ = &engine;
@@ -103,11 +113,14 @@ class Server final : public gnet::EventHandler {
 
   gnet::Action on_open(gnet::Conn& conn) override {
     conn.set_context(Session(next_id_.fetch_add(1), max_message_));
+    arm_head_deadline(conn, *conn.context<Session>());
     return gnet::Action::none;
   }
 
   gnet::Action on_close(gnet::Conn& conn, std::error_code) override {
-    if (Session* s = conn.context<Session>(); s && s->upgraded) {
+    Session* s = conn.context<Session>();
+    if (s != nullptr) cancel_head_deadline(conn, *s);
+    if (s != nullptr && s->upgraded) {
       if (s->member) registry_.closed(*s->member);
       clients_.fetch_sub(1);
     }
@@ -134,6 +147,33 @@ class Server final : public gnet::EventHandler {
   }
 
  private:
+  // (Re)starts the clock for the next request head: at open and after each complete request.
+  void arm_head_deadline(gnet::Conn& conn, Session& s) {
+    cancel_head_deadline(conn, s);
+    gnet::Loop& loop = conn.loop();
+    s.head_deadline = loop.run_after(handshake_timeout_, [&loop, h = conn.handle()] {
+      gnet::Conn* c = loop.lookup(h);
+      Session* session = c != nullptr ? c->context<Session>() : nullptr;
+      if (session == nullptr || session->state != Session::State::http) return;
+      session->head_deadline = 0;
+      // A partial head gets 408 (a client that just sent nothing more on a kept-alive
+      // connection gets no response, so it cannot mistake one for the answer to a request that
+      // crossed it).
+      const bool partial = c->inbound_buffered() > 0;
+      std::fprintf(stderr, "websocket: closing %s: no complete request head within the handshake timeout\n",
+                   c->remote_addr().to_string().c_str());
+      if (partial) {
+        c->write(ws::http_response(408, "text/plain; charset=utf-8", "request head not completed in time\n", false));
+      }
+      c->close();
+    });
+  }
+
+  void cancel_head_deadline(gnet::Conn& conn, Session& s) {
+    if (s.head_deadline != 0) conn.loop().cancel(s.head_deadline);
+    s.head_deadline = 0;
+  }
+
   // Handles HTTP requests at the start of in (keep-alive: possibly several). Returns the bytes
   // consumed; switches s to websocket state after an upgrade (the rest of in is WebSocket data).
   std::size_t serve_http(gnet::Conn& conn, Session& s, std::string_view in, std::string& out,
@@ -171,6 +211,7 @@ class Server final : public gnet::EventHandler {
         // already a broadcast recipient.
         s.state = Session::State::websocket;
         s.upgraded = true;
+        cancel_head_deadline(conn, s);
         clients_.fetch_add(1);
         if (mode_ == Mode::broadcast) s.member = registry_.add(s.id, conn);
         break;
@@ -187,7 +228,11 @@ class Server final : public gnet::EventHandler {
       } else {
         out += ws::http_response(404, "text/plain; charset=utf-8", "not found\n", keep);
       }
-      if (!keep) close_now = true;
+      if (!keep) {
+        close_now = true;
+      } else {
+        arm_head_deadline(conn, s);  // the next request gets a full timeout of its own
+      }
     }
     return used;
   }
@@ -248,6 +293,7 @@ class Server final : public gnet::EventHandler {
 
   const Mode mode_;
   const std::size_t max_message_;
+  const std::chrono::milliseconds handshake_timeout_;
   gnet::Engine* engine_ = nullptr;
   BroadcastRegistry registry_;
   std::atomic<std::uint64_t> next_id_{1};
@@ -264,6 +310,7 @@ int main(int argc, char** argv) {
   std::string mode_name = "broadcast";
   std::size_t max_message = 1 << 20;
   std::size_t max_member_backlog = kDefaultMaxMemberBacklog;
+  double handshake_timeout = kDefaultHandshakeTimeoutSeconds;
   app.add_option("--host", host, "address to listen on (IPv4, IPv6 or name)")->capture_default_str();
   app.add_option("--port", port, "TCP port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
   app.add_option("--loops", loops, "event loops (default: one per core)")->check(CLI::Range(1, 1024));
@@ -272,6 +319,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-message", max_message, "largest message accepted, in bytes (beyond: close 1009)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--handshake-timeout", handshake_timeout,
+                 "seconds a connection has to complete a request head (the upgrade included), from "
+                 "when it opened or its previous request completed; trickled bytes do not extend it")
+      ->check(CLI::Range(0.001, 86400.0))
       ->capture_default_str();
   auto* backlog_flag =
       app.add_option("--max-member-backlog", max_member_backlog,
@@ -292,7 +344,8 @@ int main(int argc, char** argv) {
   }
 
   const Mode mode = mode_name == "echo" ? Mode::echo : Mode::broadcast;
-  Server server(mode, max_message, max_member_backlog);
+  const auto head_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(handshake_timeout * 1000.0));
+  Server server(mode, max_message, max_member_backlog, head_timeout);
   const bool v6 = host.find(':') != std::string::npos;
   const std::string address = "tcp://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 

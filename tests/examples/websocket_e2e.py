@@ -926,6 +926,104 @@ def case_members_leave(binary):
         srv.kill()  # by PID; a no-op once stopped
 
 
+# Slowloris against the handshake: connections that trickle an upgrade request that never ends,
+# or send nothing at all. --handshake-timeout is HEAD_TIMEOUT; a trickler sends one byte every
+# TRICKLE_GAP, so if trickled bytes extended the deadline it would never be closed.
+HEAD_TIMEOUT = 2.0
+TRICKLE_GAP = 0.25
+TRICKLERS = 150
+SILENT = 50
+# Each holds a partial head (under 8 KiB) and a connection's bookkeeping.
+HEAD_RSS_BOUND = (TRICKLERS + SILENT) * 16 * 1024 + 16 * MiB
+
+
+def case_handshake_deadline(binary):
+    srv = Server(binary, "--mode", "broadcast", "--loops", "2",
+                 "--handshake-timeout", str(HEAD_TIMEOUT), env=hostile_env())
+    socks = []
+    observer = None
+    try:
+        observer = Member(srv.port)
+        rss = Rss(srv)
+        # Trickling starts with a valid request line and Host, then a header that never ends.
+        start = ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Trickle: " % srv.port).encode()
+        tricklers, silent = [], []
+        for i in range(TRICKLERS + SILENT):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=DEADLINE)
+            s.setblocking(False)
+            socks.append(s)
+            if i < TRICKLERS:
+                s.sendall(start)
+                tricklers.append(s)
+            else:
+                silent.append(s)
+        open_socks = {s: b"" for s in socks}  # what each got back so far
+        sent = {s: 0 for s in tricklers}  # bytes trickled after the start
+        ended = {}  # socket -> what it received before the server closed it
+        deadline = time.monotonic() + DEADLINE
+        rounds = 0
+        while open_socks:
+            check(time.monotonic() < deadline, "%d connections still open after %ss (handshake "
+                  "timeout %ss)" % (len(open_socks), DEADLINE, HEAD_TIMEOUT))
+            for s in list(open_socks):
+                try:
+                    data = s.recv(65536)
+                except BlockingIOError:
+                    data = None
+                except ConnectionResetError:
+                    data = b""
+                if data:
+                    open_socks[s] += data
+                    continue
+                if data == b"":
+                    ended[s] = open_socks.pop(s)
+                    continue
+                if s in sent:
+                    try:
+                        s.send(b"a")
+                        sent[s] += 1
+                    except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                        pass
+            rss.sample()
+            # Meanwhile a well-behaved member is served.
+            observer.round_trip("round %d" % rounds)
+            rounds += 1
+            time.sleep(TRICKLE_GAP)
+        # Closed at the deadline, although bytes kept coming after it: the tricklers sent more
+        # than HEAD_TIMEOUT / TRICKLE_GAP bytes each only if the deadline had been extended.
+        for s in tricklers:
+            check(ended[s].startswith(b"HTTP/1.1 408 "), "trickler got %r, not 408" % ended[s][:60])
+        for s in silent:
+            check(ended[s] == b"", "silent connection got %r" % ended[s][:60])
+        print("tricklers sent %d-%d bytes each before the close" % (min(sent.values()), max(sent.values())))
+        logged = len(re.findall(r"no complete request head within the handshake timeout",
+                                srv.stderr_text()))
+        check(logged == TRICKLERS + SILENT, "%d deadline closes logged, want %d"
+              % (logged, TRICKLERS + SILENT))
+        rss.check_growth(HEAD_RSS_BOUND, "%d trickling and %d silent handshakes" % (TRICKLERS, SILENT))
+
+        # The deadline restarts after each complete request: a keep-alive client asking for the
+        # page every TRICKLE_GAP stays connected for longer than HEAD_TIMEOUT.
+        page = Raw(srv.port, upgrade=False)
+        requests = int(2 * HEAD_TIMEOUT / TRICKLE_GAP)
+        for _ in range(requests):
+            page.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, _, _ = page.read_http_response()
+            check(status == 200, "keep-alive page request -> %s" % status)
+            time.sleep(TRICKLE_GAP)
+        page.close()
+        # Upgraded connections have no deadline: the observer outlived every one of them.
+        observer.round_trip("still here")
+        observer.close()
+        srv.stop()  # SIGTERM; requires a clean exit
+    finally:
+        for s in socks:
+            s.close()
+        if observer:
+            observer.close()
+        srv.kill()  # by PID; a no-op once stopped
+
+
 CASES = {
     "http": case_http,
     "echo": case_echo,
@@ -937,6 +1035,7 @@ CASES = {
     "shutdown": case_shutdown,
     "slow_members": case_slow_members,
     "members_leave": case_members_leave,
+    "handshake_deadline": case_handshake_deadline,
 }
 
 
