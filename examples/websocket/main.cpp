@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "broadcast_registry.hpp"
@@ -77,10 +78,11 @@ struct Session {
 class Server final : public gnet::EventHandler {
  public:
   Server(Mode mode, std::size_t max_message, std::size_t max_member_backlog,
-         std::chrono::milliseconds handshake_timeout)
+         std::chrono::milliseconds handshake_timeout, std::vector<std::string> allowed_origins)
       : mode_(mode),
         max_message_(max_message),
         handshake_timeout_(handshake_timeout),
+        allowed_origins_(std::move(allowed_origins)),
         registry_(max_member_backlog) {}
 
   gnet::Action on_boot(gnet::Engine& engine) override {
@@ -92,6 +94,13 @@ class Server final : public gnet::EventHandler {
     std::printf("websocket: mode %s, %d loop(s), max message %zu bytes, max member backlog %zu bytes\n",
                 mode_ == Mode::echo ? "echo" : "broadcast", engine.num_loops(), max_message_,
                 registry_.max_backlog());
+    if (allowed_origins_.empty()) {
+      std::printf("websocket: Origin not checked: any web page may connect (see --allowed-origin)\n");
+    } else {
+      std::string list;
+      for (const std::string& o : allowed_origins_) list += (list.empty() ? "" : " ") + o;
+      std::printf("websocket: upgrades only from Origin: %s\n", list.c_str());
+    }
     std::fflush(stdout);
     return gnet::Action::none;
   }
@@ -201,7 +210,7 @@ class Server final : public gnet::EventHandler {
         break;
       }
       if (req.path == "/ws") {
-        ws::UpgradeResult up = ws::validate_upgrade(req);
+        ws::UpgradeResult up = ws::validate_upgrade(req, allowed_origins_);
         out += up.response;
         if (!up.ok) {
           close_now = true;
@@ -294,6 +303,7 @@ class Server final : public gnet::EventHandler {
   const Mode mode_;
   const std::size_t max_message_;
   const std::chrono::milliseconds handshake_timeout_;
+  const std::vector<std::string> allowed_origins_;  // empty: Origin not checked
   gnet::Engine* engine_ = nullptr;
   BroadcastRegistry registry_;
   std::atomic<std::uint64_t> next_id_{1};
@@ -311,6 +321,7 @@ int main(int argc, char** argv) {
   std::size_t max_message = 1 << 20;
   std::size_t max_member_backlog = kDefaultMaxMemberBacklog;
   double handshake_timeout = kDefaultHandshakeTimeoutSeconds;
+  std::vector<std::string> allowed_origins;
   app.add_option("--host", host, "address to listen on (IPv4, IPv6 or name)")->capture_default_str();
   app.add_option("--port", port, "TCP port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
   app.add_option("--loops", loops, "event loops (default: one per core)")->check(CLI::Range(1, 1024));
@@ -325,6 +336,12 @@ int main(int argc, char** argv) {
                  "when it opened or its previous request completed; trickled bytes do not extend it")
       ->check(CLI::Range(0.001, 86400.0))
       ->capture_default_str();
+  app.add_option("--allowed-origin", allowed_origins,
+                 "accept upgrades only with this Origin header, e.g. https://chat.example.com "
+                 "(repeatable; others get 403). Without it any web page may connect")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->check([](const std::string& origin) { return ws::origin_entry_problem(origin); });
   auto* backlog_flag =
       app.add_option("--max-member-backlog", max_member_backlog,
                      "broadcast: output a member may have waiting, in bytes, before it is "
@@ -345,7 +362,7 @@ int main(int argc, char** argv) {
 
   const Mode mode = mode_name == "echo" ? Mode::echo : Mode::broadcast;
   const auto head_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(handshake_timeout * 1000.0));
-  Server server(mode, max_message, max_member_backlog, head_timeout);
+  Server server(mode, max_message, max_member_backlog, head_timeout, std::move(allowed_origins));
   const bool v6 = host.find(':') != std::string::npos;
   const std::string address = "tcp://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 

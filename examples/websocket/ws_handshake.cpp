@@ -193,7 +193,35 @@ std::string http_response(int status, std::string_view content_type, std::string
   return out;
 }
 
-UpgradeResult validate_upgrade(const HttpRequest& req) {
+bool origin_allowed(const HttpRequest& req, std::span<const std::string> allowed) {
+  std::size_t count = 0;
+  std::string_view origin;
+  for (const auto& [name, value] : req.headers) {
+    if (!iequals(name, "Origin")) continue;
+    ++count;
+    origin = value;
+  }
+  if (count != 1) return false;
+  return std::any_of(allowed.begin(), allowed.end(),
+                     [origin](const std::string& entry) { return iequals(entry, origin); });
+}
+
+std::string origin_entry_problem(std::string_view text) {
+  if (text == "null") return {};
+  const std::size_t sep = text.find("://");
+  if (sep == std::string_view::npos || sep == 0) return "an origin is scheme://host[:port], e.g. https://chat.example.com";
+  if (!is_token(text.substr(0, sep))) return "malformed scheme";
+  const std::string_view host = text.substr(sep + 3);
+  if (host.empty()) return "no host";
+  if (host.find('/') != std::string_view::npos) return "an origin has no path (not even a trailing /)";
+  for (char c : host) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7F) return "space or control character";
+  }
+  return {};
+}
+
+UpgradeResult validate_upgrade(const HttpRequest& req, std::span<const std::string> allowed_origins) {
   UpgradeResult r;
   auto refuse = [&r](int status, std::string why, std::string_view extra = {}) {
     r.ok = false;
@@ -219,6 +247,9 @@ UpgradeResult validate_upgrade(const HttpRequest& req) {
   auto key = req.header("Sec-WebSocket-Key");
   if (!key) return refuse(400, "missing Sec-WebSocket-Key");
   if (!is_valid_client_key(*key)) return refuse(400, "malformed Sec-WebSocket-Key");
+  if (!allowed_origins.empty() && !origin_allowed(req, allowed_origins)) {
+    return refuse(403, "Origin not allowed");
+  }
 
   r.ok = true;
   r.status = 101;

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -58,7 +59,7 @@ bool is_valid_client_key(std::string_view key);
 
 struct UpgradeResult {
   bool ok = false;
-  int status = 0;         // 101 when ok, else 400 / 426
+  int status = 0;         // 101 when ok, else 400 / 403 / 426
   std::string response;   // the full HTTP response to write
   std::string error;      // why not, when !ok
 };
@@ -68,7 +69,22 @@ struct UpgradeResult {
 // Sec-WebSocket-Key, "Sec-WebSocket-Version: 13". A request without "Upgrade: websocket" or
 // with another version gets 426 (with "Sec-WebSocket-Version: 13" for the latter, RFC 6455
 // §4.2.2); the other failures 400. No subprotocol or extension is selected.
-UpgradeResult validate_upgrade(const HttpRequest& request);
+//
+// allowed_origins, when not empty, guards against cross-site WebSocket hijacking: a browser
+// opens a WebSocket to any server a page names, with that server's cookies, and the handshake is
+// not subject to the same-origin policy; the only sign of the page's site is the Origin header
+// the browser adds (RFC 6455 §10.2). An otherwise valid upgrade whose Origin is not in the list
+// (or that has none, or more than one) gets 403. Empty list: Origin is not looked at.
+UpgradeResult validate_upgrade(const HttpRequest& request,
+                               std::span<const std::string> allowed_origins = {});
+
+// Whether request carries exactly one Origin header equal to an entry of allowed (ASCII
+// case-insensitive: RFC 6454 serializes scheme and host in lower case, a browser sends them so).
+bool origin_allowed(const HttpRequest& request, std::span<const std::string> allowed);
+
+// Whether text can be an --allowed-origin entry: "null", or scheme "://" host [":" port] with
+// no path (a trailing "/" would never match what browsers send). Returns the problem, or empty.
+std::string origin_entry_problem(std::string_view text);
 
 // A complete HTTP/1.1 response with Content-Length. keep_alive=false adds "Connection: close".
 // extra_headers are "Name: value\r\n" lines.

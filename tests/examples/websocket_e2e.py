@@ -144,7 +144,7 @@ def run_async(coro, what):
 class Raw:
     """A hand-rolled client: sends whatever frames it is told to, reads server frames."""
 
-    def __init__(self, port, path="/ws", upgrade=True, rcvbuf=None):
+    def __init__(self, port, path="/ws", upgrade=True, rcvbuf=None, extra=""):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:  # before connect, so the window is small from the start (no autotuning)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -154,7 +154,7 @@ class Raw:
         self.local_port = self.sock.getsockname()[1]
         self.buf = b""
         if upgrade:
-            self.sock.sendall(upgrade_request(port, path))
+            self.sock.sendall(upgrade_request(port, path, extra))
             head = self.read_http_head()
             check(head.startswith(b"HTTP/1.1 101 "), "upgrade refused: %r" % head)
 
@@ -734,8 +734,8 @@ class Member:
     """A well-behaved chat member on a raw socket: a thread reads every frame as it arrives and
     keeps the data messages' payloads; the test thread may send on it meanwhile."""
 
-    def __init__(self, port):
-        self.raw = Raw(port)
+    def __init__(self, port, extra=""):
+        self.raw = Raw(port, extra=extra)
         self.messages = []
         self.close_code = None
         self.error = None
@@ -1024,6 +1024,86 @@ def case_handshake_deadline(binary):
         srv.kill()  # by PID; a no-op once stopped
 
 
+# Cross-site WebSocket hijacking: with --allowed-origin, upgrades from other pages get 403.
+ALLOWED = ("http://chat.example", "https://Chat.Example:8443")
+REFUSED_UPGRADES = 300
+ORIGIN_RSS_BOUND = 16 * MiB  # refused upgrades are closed at once: nothing accumulates
+
+
+def upgrade_status(port, extra):
+    """Sends an upgrade with extra header lines; returns the status, after the server closed
+    a refused connection."""
+    c = Raw(port, upgrade=False)
+    c.send(upgrade_request(port, extra=extra))
+    status, _, _ = c.read_http_response()
+    if status != 101:
+        c.expect_eof()
+    c.close()
+    return status
+
+
+def case_origin(binary):
+    args = ["--mode", "broadcast", "--loops", "2"]
+    for o in ALLOWED:
+        args += ["--allowed-origin", o]
+    srv = Server(binary, *args, env=hostile_env())
+    observer = None
+    try:
+        check(any("upgrades only from Origin: " + " ".join(ALLOWED) in l for l in srv.lines),
+              "startup line: %r" % srv.lines)
+        # Browsers send the page's origin; raw sockets let the test send anything.
+        observer = Member(srv.port, extra="Origin: http://chat.example\r\n")  # an allowed page
+        rss = Rss(srv)
+        for origin, want in (("http://chat.example", 101), ("HTTPS://chat.example:8443", 101),
+                             ("http://evil.example", 403), ("http://chat.example.evil.example", 403),
+                             ("https://chat.example", 403), ("null", 403)):
+            got = upgrade_status(srv.port, "Origin: %s\r\n" % origin)
+            check(got == want, "Origin %s -> %s, want %s" % (origin, got, want))
+        check(upgrade_status(srv.port, "") == 403, "no Origin -> not 403")
+        check(upgrade_status(srv.port, "Origin: http://chat.example\r\nOrigin: http://evil.example\r\n")
+              == 403, "two Origins -> not 403")
+
+        async def lib():  # what a client library sees
+            try:
+                async with connect(srv.url, origin="http://evil.example"):
+                    raise Failure("upgrade from http://evil.example accepted")
+            except websockets.exceptions.InvalidStatusCode as e:
+                check(e.status_code == 403, "websockets client: %s" % e.status_code)
+            async with connect(srv.url, origin="http://chat.example") as ws:
+                await ws.send("from an allowed page")
+                check(await bounded(ws.recv()) == "from an allowed page", "allowed client served")
+
+        run_async(lib(), "origin via websockets")
+        # Many refused upgrades: nothing accumulates, the member is served meanwhile.
+        for i in range(REFUSED_UPGRADES):
+            check(upgrade_status(srv.port, "Origin: http://evil%d.example\r\n" % i) == 403,
+                  "refused upgrade %d" % i)
+            if i % 50 == 0:
+                rss.sample()
+                observer.round_trip("between refusals %d" % i)
+        rss.check_growth(ORIGIN_RSS_BOUND, "%d refused upgrades" % REFUSED_UPGRADES)
+        observer.close()
+        srv.stop()  # SIGTERM; requires a clean exit
+
+        # Without the flag, today's behaviour: any page may connect (the risk is documented,
+        # and the server says so at startup).
+        srv = Server(binary, "--mode", "broadcast", "--loops", "1")
+        check(any("Origin not checked" in l for l in srv.lines), "startup warning: %r" % srv.lines)
+        check(upgrade_status(srv.port, "Origin: http://evil.example\r\n") == 101,
+              "without --allowed-origin, an upgrade from any page is accepted")
+        srv.stop()
+        # A malformed entry is refused at startup.
+        for bad in ("https://chat.example/", "chat.example"):
+            p = subprocess.run([binary, "--allowed-origin", bad], capture_output=True, text=True,
+                               timeout=DEADLINE)
+            check(p.returncode != 0 and "--allowed-origin" in p.stderr + p.stdout,
+                  "--allowed-origin %s accepted" % bad)
+    finally:
+        if observer:
+            observer.close()
+        srv.kill()  # by PID; a no-op once stopped
+
+
 CASES = {
     "http": case_http,
     "echo": case_echo,
@@ -1036,6 +1116,7 @@ CASES = {
     "slow_members": case_slow_members,
     "members_leave": case_members_leave,
     "handshake_deadline": case_handshake_deadline,
+    "origin": case_origin,
 }
 
 

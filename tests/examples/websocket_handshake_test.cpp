@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "ws_handshake.hpp"
 
@@ -180,6 +181,47 @@ TEST(WebSocketHandshake, EachInvalidUpgradeIsRefused) {
   }
   ws::UpgradeResult v8 = ws::validate_upgrade(parse_ok(with_header(g, "Sec-WebSocket-Version", "8")));
   EXPECT_NE(v8.response.find("Sec-WebSocket-Version: 13\r\n"), std::string::npos);
+}
+
+TEST(WebSocketHandshake, WithoutAnAllowListOriginIsNotChecked) {
+  // Today's behaviour, documented as a risk: any page may connect.
+  EXPECT_TRUE(ws::validate_upgrade(parse_ok(with_header(kGoodUpgrade, "Origin", "http://evil.example"))).ok);
+  EXPECT_TRUE(ws::validate_upgrade(parse_ok(with_header(kGoodUpgrade, "Origin", ""))).ok);
+}
+
+TEST(WebSocketHandshake, AllowedOriginsRefuseOtherPagesWith403) {
+  const std::vector<std::string> allowed = {"http://example.com", "https://Chat.Example:8443"};
+  const std::string g = kGoodUpgrade;  // Origin: http://example.com
+  EXPECT_TRUE(ws::validate_upgrade(parse_ok(g), allowed).ok);
+  EXPECT_TRUE(ws::validate_upgrade(parse_ok(with_header(g, "Origin", "https://chat.example:8443")), allowed).ok);
+  EXPECT_TRUE(ws::validate_upgrade(parse_ok(with_header(g, "Origin", "HTTP://EXAMPLE.COM")), allowed).ok);
+  const Refusal refused[] = {
+      {"other site", with_header(g, "Origin", "http://evil.example"), 403},
+      {"suffix of an allowed one", with_header(g, "Origin", "http://example.com.evil.example"), 403},
+      {"other scheme", with_header(g, "Origin", "https://example.com"), 403},
+      {"other port", with_header(g, "Origin", "https://chat.example"), 403},
+      {"opaque origin", with_header(g, "Origin", "null"), 403},
+      {"no Origin", with_header(g, "Origin", ""), 403},
+      {"two Origins", g.substr(0, g.size() - 2) + "Origin: http://evil.example\r\n\r\n", 403},
+  };
+  for (const Refusal& c : refused) {
+    ws::UpgradeResult u = ws::validate_upgrade(parse_ok(c.request), allowed);
+    EXPECT_FALSE(u.ok) << c.name;
+    EXPECT_EQ(u.status, 403) << c.name;
+    EXPECT_EQ(u.response.rfind("HTTP/1.1 403 Forbidden\r\n", 0), 0u) << c.name;
+  }
+  // Other faults keep their own status: the Origin check comes last.
+  EXPECT_EQ(ws::validate_upgrade(parse_ok(with_header(g, "Sec-WebSocket-Version", "8")), allowed).status, 426);
+}
+
+TEST(WebSocketHandshake, AllowedOriginEntriesAreOrigins) {
+  for (const char* good : {"https://chat.example.com", "http://127.0.0.1:8080", "null", "http://[::1]:9"}) {
+    EXPECT_EQ(ws::origin_entry_problem(good), "") << good;
+  }
+  for (const char* bad : {"", "chat.example.com", "https://", "https://chat.example.com/", "https://a/b",
+                          "://x", "ht tp://x", "http://a b"}) {
+    EXPECT_NE(ws::origin_entry_problem(bad), "") << bad;
+  }
 }
 
 TEST(WebSocketHandshake, ResponsesCarryContentLength) {
