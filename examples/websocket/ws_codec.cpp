@@ -141,6 +141,7 @@ std::size_t Receiver::feed(std::string_view data, std::vector<Event>& events) {
     if (status == HeaderStatus::malformed) {  // garbage: nothing after it can be trusted
       events.push_back(fail(close_code::protocol_error, "64-bit payload length with top bit set"));
       start_draining();
+      framing_lost_ = true;
       return data.size();
     }
     // A failure found from the header skips that frame's payload (it may still be arriving),
@@ -240,6 +241,7 @@ std::size_t Receiver::feed(std::string_view data, std::vector<Event>& events) {
 }
 
 std::size_t Receiver::drain(std::string_view data, std::vector<Event>& events) {
+  if (framing_lost_) return data.size();
   std::size_t used = 0;
   while (used < data.size()) {
     if (skip_ > 0) {
@@ -252,7 +254,10 @@ std::size_t Receiver::drain(std::string_view data, std::vector<Event>& events) {
     FrameHeader h;
     const HeaderStatus status = parse_frame_header(rest, h);
     if (status == HeaderStatus::incomplete) return used;
-    if (status == HeaderStatus::malformed) return data.size();
+    if (status == HeaderStatus::malformed) {
+      framing_lost_ = true;
+      return data.size();
+    }
     if (static_cast<Opcode>(h.opcode) == Opcode::close && h.payload_length <= kMaxControlPayload) {
       if (rest.size() - h.header_length < h.payload_length) return used;  // wait for it whole
       std::string payload(rest.substr(h.header_length, static_cast<std::size_t>(h.payload_length)));

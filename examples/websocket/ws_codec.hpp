@@ -143,6 +143,10 @@ class Receiver {
   // draining
   bool draining_ = false;
   std::uint64_t skip_ = 0;  // payload bytes of the current frame still to skip
+  // After a malformed header there are no frame boundaries left to find: every later byte is
+  // dropped and no close frame is recognized in it (else a close would be found or not
+  // depending on how the bytes were split into reads). The server's close timeout ends it.
+  bool framing_lost_ = false;
 };
 
 }  // namespace ws

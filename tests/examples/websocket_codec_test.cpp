@@ -409,6 +409,27 @@ TEST(WebSocketReceiver, DrainFindsACloseInTheSameRead) {
   EXPECT_EQ(f.events[1].code, 1000);
 }
 
+// A 64-bit length with its top bit set leaves no frame boundary to trust: what follows is
+// dropped whole, and a close frame in it is not taken -- whether it came in the same read or a
+// later one (found by fuzz/ws_frame: the two used to differ).
+TEST(WebSocketReceiver, NoCloseIsFoundAfterAMalformedLength) {
+  std::string bad64 = "\x82\xFF\x80";
+  bad64.append(7, '\0');
+  bad64.append(4, 'm');
+  const std::string close = client_frame(0x8, close_payload(1000));
+  Receiver together(kMax);
+  Fed a = feed(together, bad64 + close);
+  ASSERT_EQ(a.events.size(), 1u);
+  EXPECT_EQ(a.events[0].code, 1002);
+  EXPECT_EQ(a.used, bad64.size() + close.size());
+  Receiver apart(kMax);
+  Fed b = feed(apart, bad64);
+  ASSERT_EQ(b.events.size(), 1u);
+  Fed c = feed(apart, close);
+  EXPECT_TRUE(c.events.empty());
+  EXPECT_EQ(c.used, close.size());
+}
+
 TEST(WebSocketReceiver, DrainIgnoresDataAndWaitsForAWholeClose) {
   Receiver rx(kMax);
   rx.start_draining();
