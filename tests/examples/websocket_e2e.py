@@ -1104,6 +1104,165 @@ def case_origin(binary):
         srv.kill()  # by PID; a no-op once stopped
 
 
+def close_code_in(data):
+    """The status code of the first close frame among the server frames in data (a member may
+    get broadcast messages before it)."""
+    pos = 0
+    while True:
+        check(len(data) >= pos + 2, "no close frame from the server (%d bytes)" % len(data))
+        b0, b1 = data[pos], data[pos + 1]
+        n, pos = b1 & 0x7F, pos + 2
+        if n == 126:
+            n, pos = struct.unpack("!H", data[pos:pos + 2])[0], pos + 2
+        elif n == 127:
+            n, pos = struct.unpack("!Q", data[pos:pos + 8])[0], pos + 8
+        check(len(data) >= pos + n, "a server frame cut short")
+        if b0 & 0x0F == 0x8:
+            check(n >= 2, "close frame without a code")
+            return struct.unpack("!H", data[pos:pos + 2])[0]
+        pos += n
+
+
+def stream_until_closed(srv, rss, observer, first_chunks, next_chunk, what):
+    """Hostile clients that keep sending, ignoring what the server says, until the server closes
+    them. first_chunks: one list of bytes to send first per client; next_chunk: bytes sent over
+    and over after them. Meanwhile RSS is sampled and the observer must be served. Returns what
+    each client received before the server closed it."""
+    socks = []
+    for _ in first_chunks:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(DEADLINE)
+        s.connect(("127.0.0.1", srv.port))
+        s.sendall(upgrade_request(srv.port))
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(1)
+            check(chunk, "no handshake response")
+            head += chunk
+        check(head.startswith(b"HTTP/1.1 101 "), "upgrade refused: %r" % head)
+        s.setblocking(False)
+        socks.append(s)
+    queued = {s: list(chunks) for s, chunks in zip(socks, first_chunks)}  # sent before repeats
+    out = {s: b"" for s in socks}  # bytes of the current chunk still to send
+    got = {s: b"" for s in socks}
+    sent = {s: 0 for s in socks}
+    open_socks = set(socks)
+    deadline = time.monotonic() + DEADLINE
+    rounds = 0
+    try:
+        while open_socks:
+            check(time.monotonic() < deadline, "%s: %d hostile connections still open after %ss"
+                  % (what, len(open_socks), DEADLINE))
+            for s in list(open_socks):
+                try:
+                    while True:
+                        data = s.recv(65536)
+                        if not data:
+                            open_socks.discard(s)
+                            break
+                        got[s] += data
+                except BlockingIOError:
+                    pass
+                except ConnectionResetError:
+                    open_socks.discard(s)  # closed while our bytes kept coming: a reset
+                if s not in open_socks:
+                    continue
+                if not out[s]:  # whole chunks only, so the stream stays made of whole frames
+                    out[s] = queued[s].pop(0) if queued[s] else next_chunk
+                try:
+                    n = s.send(out[s])
+                    out[s] = out[s][n:]
+                    sent[s] += n
+                except BlockingIOError:
+                    pass
+                except (BrokenPipeError, ConnectionResetError):
+                    open_socks.discard(s)
+            rss.sample()
+            if rounds % 20 == 0:
+                observer.round_trip("%s round %d" % (what, rounds))
+            rounds += 1
+            time.sleep(0.002)
+    finally:
+        for s in socks:
+            s.close()
+    print("%s: hostile clients sent %s KiB before the server closed them"
+          % (what, " ".join("%d" % (sent[s] // 1024) for s in socks)))
+    return [got[s] for s in socks]
+
+
+# A fragmented message that never ends: a text frame without FIN, then continuation frames of
+# ENDLESS_FRAGMENT bytes forever. The server must stop it at --max-message (1009) and, since the
+# client keeps sending instead of answering the close, cut it off after its close timeout.
+ENDLESS_CLIENTS = 10
+ENDLESS_FRAGMENT = 16 * 1024
+# Each holds at most the message being assembled (--max-message) and one read's worth of a
+# partial frame; 32 MiB for the rest (the observer, allocator, sanitizer).
+ENDLESS_RSS_BOUND = ENDLESS_CLIENTS * (MAX_MESSAGE + 128 * 1024) + 32 * MiB
+
+
+def case_endless_message(binary):
+    srv = Server(binary, "--mode", "broadcast", "--loops", "2", env=hostile_env())
+    observer = None
+    try:
+        observer = Member(srv.port)
+        rss = Rss(srv)
+        start = frame(0x1, b"a" * ENDLESS_FRAGMENT, fin=False)
+        more = frame(0x0, b"a" * ENDLESS_FRAGMENT, fin=False)
+        got = stream_until_closed(srv, rss, observer, [[start]] * ENDLESS_CLIENTS, more,
+                                  "endless fragmented message")
+        for data in got:
+            check(close_code_in(data) == 1009, "endless message closed with %s, not 1009"
+                  % close_code_in(data))
+        rss.check_growth(ENDLESS_RSS_BOUND, "%d endless fragmented messages" % ENDLESS_CLIENTS)
+        check(all(m.startswith(b"endless fragmented message round") for m in observer.messages),
+              "a fragment of the endless message was broadcast")
+        observer.close()
+        srv.stop()  # SIGTERM; requires a clean exit
+    finally:
+        if observer:
+            observer.close()
+        srv.kill()  # by PID; a no-op once stopped
+
+
+# Declared payload lengths of 2^63 (the top bit is reserved: 1002, and no frame boundary is left
+# to trust) and 2^63 - 1 (legal encoding, far over --max-message: 1009 from the header alone),
+# each followed by an endless stream of bytes; and a ping declaring 2^63 - 1 (1002).
+HUGE_CLIENTS = 6  # per kind
+HUGE_RSS_BOUND = 3 * HUGE_CLIENTS * 256 * 1024 + 32 * MiB  # nothing of the payload is kept
+
+
+def case_huge_length(binary):
+    srv = Server(binary, "--mode", "broadcast", "--loops", "2", env=hostile_env())
+    observer = None
+    try:
+        observer = Member(srv.port)
+        rss = Rss(srv)
+        key = os.urandom(4)
+
+        def header(opcode, length):
+            return bytes([0x80 | opcode, 0x80 | 127]) + struct.pack("!Q", length) + key
+
+        kinds = [(header(0x2, 1 << 63), 1002), (header(0x2, (1 << 63) - 1), 1009),
+                 (header(0x9, (1 << 63) - 1), 1002)]
+        firsts = [[h] for h, _ in kinds for _ in range(HUGE_CLIENTS)]
+        wants = [code for _, code in kinds for _ in range(HUGE_CLIENTS)]
+        # The endless payload, with a close frame in it for good measure (after a malformed
+        # length it must not be taken: WebSocketReceiver.NoCloseIsFoundAfterAMalformedLength).
+        payload = os.urandom(16 * 1024) + frame(0x8, close_payload(1000))
+        got = stream_until_closed(srv, rss, observer, firsts, payload, "declared 2^63 lengths")
+        for data, want in zip(got, wants):
+            code = close_code_in(data)
+            check(code == want, "huge length closed with %s, want %s" % (code, want))
+        rss.check_growth(HUGE_RSS_BOUND, "%d huge declared lengths" % (3 * HUGE_CLIENTS))
+        observer.round_trip("after the huge lengths")
+        observer.close()
+        srv.stop()  # SIGTERM; requires a clean exit
+    finally:
+        if observer:
+            observer.close()
+        srv.kill()  # by PID; a no-op once stopped
+
+
 CASES = {
     "http": case_http,
     "echo": case_echo,
@@ -1117,6 +1276,8 @@ CASES = {
     "members_leave": case_members_leave,
     "handshake_deadline": case_handshake_deadline,
     "origin": case_origin,
+    "endless_message": case_endless_message,
+    "huge_length": case_huge_length,
 }
 
 
