@@ -78,11 +78,13 @@ struct Session {
 class Server final : public gnet::EventHandler {
  public:
   Server(Mode mode, std::size_t max_message, std::size_t max_member_backlog,
-         std::chrono::milliseconds handshake_timeout, std::vector<std::string> allowed_origins)
+         std::chrono::milliseconds handshake_timeout, std::vector<std::string> allowed_origins,
+         std::size_t max_inbound)
       : mode_(mode),
         max_message_(max_message),
         handshake_timeout_(handshake_timeout),
         allowed_origins_(std::move(allowed_origins)),
+        max_inbound_(max_inbound),
         registry_(max_member_backlog) {}
 
   gnet::Action on_boot(gnet::Engine& engine) override {
@@ -91,9 +93,10 @@ class Server final : public gnet::EventHandler {
     auto addrs = engine.listen_addresses();
     std::string where = addrs.empty() ? "?" : addrs.front().to_string();
     std::printf("websocket: listening on http://%s/ (ws://%s/ws)\n", where.c_str(), where.c_str());
-    std::printf("websocket: mode %s, %d loop(s), max message %zu bytes, max member backlog %zu bytes\n",
+    std::printf("websocket: mode %s, %d loop(s), max message %zu bytes, max member backlog %zu bytes, "
+                "max unconsumed input %zu bytes\n",
                 mode_ == Mode::echo ? "echo" : "broadcast", engine.num_loops(), max_message_,
-                registry_.max_backlog());
+                registry_.max_backlog(), max_inbound_);
     if (allowed_origins_.empty()) {
       std::printf("websocket: Origin not checked: any web page may connect (see --allowed-origin)\n");
     } else {
@@ -126,7 +129,11 @@ class Server final : public gnet::EventHandler {
     return gnet::Action::none;
   }
 
-  gnet::Action on_close(gnet::Conn& conn, std::error_code) override {
+  gnet::Action on_close(gnet::Conn& conn, std::error_code error) override {
+    if (error == gnet::Errc::inbound_limit) {
+      std::fprintf(stderr, "websocket: closed %s: it left more unconsumed input than allowed\n",
+                   conn.remote_addr().to_string().c_str());
+    }
     Session* s = conn.context<Session>();
     if (s != nullptr) cancel_head_deadline(conn, *s);
     if (s != nullptr && s->upgraded) {
@@ -304,11 +311,20 @@ class Server final : public gnet::EventHandler {
   const std::size_t max_message_;
   const std::chrono::milliseconds handshake_timeout_;
   const std::vector<std::string> allowed_origins_;  // empty: Origin not checked
+  const std::size_t max_inbound_;  // Options::max_inbound_buffered, for the startup line
   gnet::Engine* engine_ = nullptr;
   BroadcastRegistry registry_;
   std::atomic<std::uint64_t> next_id_{1};
   std::atomic<std::size_t> clients_{0};
 };
+
+// Options::max_inbound_buffered from the protocol's limits: the most a connection leaves
+// unconsumed is a partial request head (under kMaxRequestHead, or 431), or one partial frame (a
+// frame is rejected from its header when over max_message); two reads on top are what may arrive
+// with them. Past it gnet closes the connection (Errc::inbound_limit).
+std::size_t inbound_bound(std::size_t max_message, std::size_t read_buffer_cap) {
+  return ws::kMaxRequestHead + max_message + ws::kMaxHeaderSize + 2 * read_buffer_cap;
+}
 
 }  // namespace
 
@@ -362,16 +378,18 @@ int main(int argc, char** argv) {
 
   const Mode mode = mode_name == "echo" ? Mode::echo : Mode::broadcast;
   const auto head_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(handshake_timeout * 1000.0));
-  Server server(mode, max_message, max_member_backlog, head_timeout, std::move(allowed_origins));
+  gnet::Options options;
+  options.multicore = loops == 0;
+  options.num_event_loop = loops;
+  options.ticker = true;
+  options.max_inbound_buffered = inbound_bound(max_message, options.read_buffer_cap);
+  Server server(mode, max_message, max_member_backlog, head_timeout, std::move(allowed_origins),
+                options.max_inbound_buffered);
   const bool v6 = host.find(':') != std::string::npos;
   const std::string address = "tcp://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  gnet::Options options;
-  options.multicore = loops == 0;
-  options.num_event_loop = loops;
-  options.ticker = true;
   auto result = gnet::run(server, address, options);
   if (!result) {
     std::fprintf(stderr, "websocket: %s\n", result.error().message().c_str());
