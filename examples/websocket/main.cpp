@@ -45,6 +45,10 @@ constexpr auto kCloseTimeout = 3s;
 // so a client cannot hold a connection (and its partial head) by sending one byte now and then.
 constexpr double kDefaultHandshakeTimeoutSeconds = 10.0;
 
+// Replies of one on_traffic are gathered and written together; past this many bytes they are
+// written at once, so that Conn::outbound_full() accounts for them (see has_room()).
+constexpr std::size_t kReplyBatch = 64 * 1024;
+
 // Default --max-member-backlog: the output a broadcast member may have waiting (posted to its
 // loop and queued by the library) before it is disconnected with 1008. Four maximum-size
 // messages at the default --max-message; the kernel's socket buffers hold more on top of it.
@@ -147,7 +151,7 @@ class Server final : public gnet::EventHandler {
     Session* s = conn.context<Session>();
     if (s == nullptr) return gnet::Action::close;
     const std::string_view in = conn.peek();
-    std::string out;  // every reply of this call, written once at the end
+    std::string out;  // replies not written yet: written in batches, and once at the end
     std::size_t used = 0;
     bool close_now = false;
 
@@ -163,6 +167,16 @@ class Server final : public gnet::EventHandler {
   }
 
  private:
+  // Whether more replies may be produced now. Pending replies are written once they reach
+  // kReplyBatch (so outbound_full() sees them); past the library's high-water mark, no.
+  static bool has_room(gnet::Conn& conn, std::string& out) {
+    if (out.size() >= kReplyBatch) {
+      conn.write(out);
+      out.clear();
+    }
+    return !conn.outbound_full();
+  }
+
   // (Re)starts the clock for the next request head: at open and after each complete request.
   void arm_head_deadline(gnet::Conn& conn, Session& s) {
     cancel_head_deadline(conn, s);
@@ -195,7 +209,10 @@ class Server final : public gnet::EventHandler {
   std::size_t serve_http(gnet::Conn& conn, Session& s, std::string_view in, std::string& out,
                          bool& close_now) {
     std::size_t used = 0;
-    while (used < in.size() && !close_now) {
+    // Pipelined requests are answered only while the outbound queue has room: one read of
+    // 27-byte "GET /" requests would otherwise queue 2 400 chat pages (6 MB) at once. The
+    // requests left unconsumed are handed back by gnet once the queue drains.
+    while (used < in.size() && !close_now && has_room(conn, out)) {
       ws::ParseResult p = ws::parse_request(in.substr(used));
       if (p.status == ws::ParseStatus::incomplete) break;
       if (p.status == ws::ParseStatus::too_large) {
@@ -321,7 +338,9 @@ class Server final : public gnet::EventHandler {
 // Options::max_inbound_buffered from the protocol's limits: the most a connection leaves
 // unconsumed is a partial request head (under kMaxRequestHead, or 431), or one partial frame (a
 // frame is rejected from its header when over max_message); two reads on top are what may arrive
-// with them. Past it gnet closes the connection (Errc::inbound_limit).
+// with them. While replies to pipelined requests wait for the outbound queue to drain, requests
+// that keep arriving pile up: past the bound gnet closes the connection (Errc::inbound_limit),
+// which only a client that pipelines far ahead of its reading reaches.
 std::size_t inbound_bound(std::size_t max_message, std::size_t read_buffer_cap) {
   return ws::kMaxRequestHead + max_message + ws::kMaxHeaderSize + 2 * read_buffer_cap;
 }

@@ -7,7 +7,8 @@ foreach(name websocket_utf8_test websocket_codec_test websocket_handshake_test)
 endforeach()
 
 foreach(case http echo fragmentation ping close_codes protocol_errors broadcast shutdown
-             slow_members members_leave handshake_deadline origin endless_message huge_length)
+             slow_members members_leave handshake_deadline origin endless_message huge_length
+             pipelined_pages)
   add_test(NAME example_websocket_${case}
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/websocket_e2e.py $<TARGET_FILE:websocket> ${case})
   # 77: python3-websockets is missing (the script says so).

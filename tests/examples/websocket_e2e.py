@@ -173,6 +173,17 @@ class Raw:
         out, self.buf = self.buf[:n], self.buf[n:]
         return out
 
+    def read_bulk(self, n):
+        """Reads exactly n bytes; megabytes without quadratic copying."""
+        out = bytearray(self.buf[:n])
+        self.buf = self.buf[len(out):]
+        while len(out) < n:
+            data = self.sock.recv(min(1 << 20, n - len(out)))
+            if not data:
+                raise EOFError
+            out += data
+        return bytes(out)
+
     def read_http_head(self):
         while b"\r\n\r\n" not in self.buf:
             self._fill()
@@ -1263,6 +1274,71 @@ def case_huge_length(binary):
         srv.kill()  # by PID; a no-op once stopped
 
 
+# Amplifying pipeline: each client writes one read's worth of 27-byte "GET /" requests (each
+# answered with the chat page, about 100 times larger) and reads nothing for a while. The server
+# answers only while its outbound queue has room; the rest waits, unconsumed, until the client
+# reads. Before, one read made it queue every reply at once (about 6 MiB per client).
+PIPELINE_CLIENTS = 40
+PIPELINE_BYTES = 64 * 1024
+WRITE_BUFFER_CAP = 1 << 20  # gnet's Options::write_buffer_cap default
+# Each holds at most the queue cap, one batch of replies (64 KiB) and one read of requests; half
+# the cap again covers the allocator's and ASan's overhead on the queue's 16 KiB blocks. (Before,
+# this run grew 3.2 MiB per client.)
+PIPELINE_RSS_BOUND = PIPELINE_CLIENTS * (WRITE_BUFFER_CAP * 3 // 2 + 256 * 1024) + 16 * MiB
+
+
+def case_pipelined_pages(binary):
+    srv = Server(binary, "--mode", "broadcast", "--loops", "2", env=hostile_env())
+    observer = None
+    clients = []
+    try:
+        observer = Member(srv.port)
+        one = Raw(srv.port, upgrade=False)
+        one.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, body = one.read_http_response()
+        check(status == 200, "GET / -> %s" % status)
+        one.close()
+        request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+        count = PIPELINE_BYTES // len(request)
+        rss = Rss(srv)
+        for _ in range(PIPELINE_CLIENTS):
+            c = Raw(srv.port, upgrade=False)
+            c.send(request * count)
+            clients.append(c)
+        # Once every client has its first bytes, the server has answered what it will answer
+        # before they read.
+        for c in clients:
+            c.sock.recv(1, socket.MSG_PEEK)
+        for _ in range(10):
+            rss.sample()
+            time.sleep(0.03)
+        observer.round_trip("while pipelines wait")
+        # Every request is answered, in order, once the client reads: the server resumed on its
+        # own (no new byte arrived), as the queue drained.
+        for c in clients:
+            head = c.read_http_head()
+            check(head.startswith(b"HTTP/1.1 200 "), "pipelined GET / -> %r" % head[:40])
+            m = re.search(rb"\r\nContent-Length: (\d+)\r\n", head)
+            response = head + c.read_exact(int(m.group(1)))
+            check(response.endswith(body), "the first pipelined page differs")
+            rest = c.read_bulk((count - 1) * len(response))
+            check(rest == response * (count - 1), "pipelined responses differ")
+            rss.sample()
+        rss.check_growth(PIPELINE_RSS_BOUND, "%d clients pipelining %d page requests each"
+                         % (PIPELINE_CLIENTS, count))
+        for c in clients:
+            c.close()
+        observer.round_trip("after the pipelines")
+        observer.close()
+        srv.stop()  # SIGTERM; requires a clean exit
+    finally:
+        for c in clients:
+            c.close()
+        if observer:
+            observer.close()
+        srv.kill()  # by PID; a no-op once stopped
+
+
 CASES = {
     "http": case_http,
     "echo": case_echo,
@@ -1278,6 +1354,7 @@ CASES = {
     "origin": case_origin,
     "endless_message": case_endless_message,
     "huge_length": case_huge_length,
+    "pipelined_pages": case_pipelined_pages,
 }
 
 
