@@ -412,12 +412,16 @@ ParseResult RequestParser::fail(int status, std::string_view reason) {
 }
 
 ParseResult RequestParser::parse(std::string_view in, Request& req) {
-  // Leading empty lines are ignored (RFC 9112 2.2); they count as part of this request.
+  // The head must end within max_head_bytes; nothing past that is looked at.
+  const std::size_t limit = std::min(in.size(), limits_.max_head_bytes);
+  // Leading empty lines are ignored (RFC 9112 2.2); they count as part of this request, and
+  // against its head limit (so start <= limit: the fuzzer found a read past the buffer when a
+  // run of empty lines was longer than max_head_bytes).
   std::size_t start = 0;
-  while (start < in.size() && (in[start] == '\n' || in[start] == '\r')) {
+  while (start < limit && (in[start] == '\n' || in[start] == '\r')) {
     if (in[start] == '\n') {
       ++start;
-    } else if (start + 1 < in.size() && in[start + 1] == '\n') {
+    } else if (start + 1 < limit && in[start + 1] == '\n') {
       start += 2;
     } else {
       break;
@@ -426,11 +430,9 @@ ParseResult RequestParser::parse(std::string_view in, Request& req) {
 
   bool head_now = false;
   if (head_end_ == 0) {
-    // The head must end within max_head_bytes; nothing past that is looked at. A head is judged
-    // only once its blank line is in: until then it is incomplete, or 431 once max_head_bytes
-    // have arrived without one. So the verdict depends on the head's bytes alone, not on how
-    // they were split into reads.
-    const std::size_t limit = std::min(in.size(), limits_.max_head_bytes);
+    // A head is judged only once its blank line is in: until then it is incomplete, or 431 once
+    // max_head_bytes have arrived without one. So the verdict depends on the head's bytes
+    // alone, not on how they were split into reads.
     if (scanned_ != 0) {
       // An earlier call found no blank line: look for it in the new bytes only, so that a head
       // trickling in costs one pass over it, not one per arrival.
