@@ -4,9 +4,12 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <unordered_map>
 
@@ -24,6 +27,9 @@ constexpr std::string_view kNotFloat = "ERR value is not a valid float";
 constexpr std::string_view kSyntax = "ERR syntax error";
 constexpr std::string_view kNotPositive = "ERR value is out of range, must be positive";
 constexpr std::string_view kVersion = "7.0.0";
+// redis.conf's zset-max-listpack-entries and zset-max-listpack-value (see ZSet::compact).
+constexpr std::size_t kZsetCompactMaxMembers = 128;
+constexpr std::size_t kZsetCompactMaxBytes = 64;
 
 struct Ctx {
   Keyspace& ks;
@@ -39,6 +45,10 @@ struct Spec {
   int arity;  // > 0: exactly; < 0: at least -arity (the name included), as in Redis
 };
 
+bool is_c_space(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
 bool ieq(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -48,6 +58,19 @@ bool ieq(std::string_view a, std::string_view b) noexcept {
     if (x != y) return false;
   }
   return true;
+}
+
+// Redis compares options with strcasecmp() on C strings: the argument ends at its first NUL.
+bool opt_is(std::string_view arg, std::string_view name) noexcept {
+  return ieq(arg.substr(0, arg.find('\0')), name);
+}
+
+// Redis checks expire times for overflow against the wall clock (its deadlines are Unix
+// milliseconds); ours run on the steady clock, but the limits must be the same.
+long long wall_ms() noexcept {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string lower(std::string_view s) {
@@ -96,12 +119,18 @@ T* lookup_or_create(Ctx& c, Shard& s, std::string_view key) {
   return value;
 }
 
+// Redis's string2d(): strtod() over the whole argument, no leading space, no NaN, and an
+// overflow (+-1e400) or an underflow to zero (1e-400) is not a number.
 bool parse_double(std::string_view s, double& out) {
-  if (s.empty() || s.size() > 128 || s.front() == ' ' || s.front() == '\t') return false;
-  const std::string copy(s);
+  if (s.empty() || s.size() > 256 || is_c_space(s.front())) return false;
+  char buf[257];
+  std::memcpy(buf, s.data(), s.size());
+  buf[s.size()] = '\0';
   char* end = nullptr;
-  out = std::strtod(copy.c_str(), &end);
-  return end == copy.c_str() + copy.size() && !std::isnan(out);
+  errno = 0;
+  out = std::strtod(buf, &end);
+  if (end != buf + s.size() || std::isnan(out)) return false;
+  return !(errno == ERANGE && (std::isinf(out) || out == 0));
 }
 
 // Redis-style index range: negative counts from the end; clamps; false when empty.
@@ -143,7 +172,10 @@ void cmd_quit(Ctx& c) {
 void cmd_select(Ctx& c) {
   long long db = 0;
   if (!parse_int(c.args[1], db)) return reply_error(c.out, kNotInteger);
-  if (db != 0) return reply_error(c.out, "ERR DB index is out of range");
+  if (db < INT_MIN || db > INT_MAX) {
+    return reply_error(c.out, "ERR value is out of range, value must between -2147483648 and 2147483647");
+  }
+  if (db != 0) return reply_error(c.out, "ERR DB index is out of range");  // one database
   reply_status(c.out, "OK");
 }
 
@@ -263,8 +295,8 @@ void cmd_info(Ctx& c) {
 void cmd_dbsize(Ctx& c) { reply_int(c.out, static_cast<long long>(c.ks.size())); }
 
 void cmd_flush(Ctx& c) {
-  if (c.args.size() > 2) return arity_error(c);
-  if (c.args.size() == 2 && !ieq(c.args[1], "async") && !ieq(c.args[1], "sync")) {
+  if (c.args.size() > 2 ||
+      (c.args.size() == 2 && !opt_is(c.args[1], "async") && !opt_is(c.args[1], "sync"))) {
     return reply_error(c.out, kSyntax);
   }
   c.ks.clear();
@@ -302,21 +334,55 @@ void cmd_type(Ctx& c) {
   reply_status(c.out, kNames[e->value.index()]);
 }
 
+void invalid_expire_time(Ctx& c, std::string_view command) {
+  reply_error(c.out, "ERR invalid expire time in '" + std::string(command) + "' command");
+}
+
+// EXPIRE/PEXPIRE key amount [NX|XX|GT|LT], checked in Redis's order: options, the amount, its
+// overflow (against the wall clock, as Redis), then the key.
 void expire_generic(Ctx& c, long long unit_ms, std::string_view name) {
-  long long amount = 0;
-  if (!parse_int(c.args[2], amount)) return reply_error(c.out, kNotInteger);
-  if (c.args.size() > 3) return reply_error(c.out, "ERR Unsupported option " + std::string(c.args[3]));
-  long long ms = 0;
-  if (__builtin_mul_overflow(amount, unit_ms, &ms) || (ms > 0 && ms > LLONG_MAX - c.now)) {
-    return reply_error(c.out, "ERR invalid expire time in '" + std::string(name) + "' command");
+  bool nx = false, xx = false, gt = false, lt = false;
+  for (std::size_t i = 3; i < c.args.size(); ++i) {
+    const std::string_view a = c.args[i];
+    if (opt_is(a, "nx")) {
+      nx = true;
+    } else if (opt_is(a, "xx")) {
+      xx = true;
+    } else if (opt_is(a, "gt")) {
+      gt = true;
+    } else if (opt_is(a, "lt")) {
+      lt = true;
+    } else {
+      // addReplyErrorFormat() trims CR/LF off the end of the message.
+      std::string_view opt = a.substr(0, a.find('\0'));
+      while (!opt.empty() && (opt.back() == '\r' || opt.back() == '\n')) opt.remove_suffix(1);
+      return reply_error(c.out, "ERR Unsupported option " + std::string(opt));
+    }
   }
+  if (nx && (xx || gt || lt)) {
+    return reply_error(c.out, "ERR NX and XX, GT or LT options at the same time are not compatible");
+  }
+  if (gt && lt) return reply_error(c.out, "ERR GT and LT options at the same time are not compatible");
+  long long when = 0;  // milliseconds from now
+  if (!parse_int(c.args[2], when)) return reply_error(c.out, kNotInteger);
+  if (unit_ms == 1000) {
+    if (when > LLONG_MAX / 1000 || when < LLONG_MIN / 1000) return invalid_expire_time(c, name);
+    when *= 1000;
+  }
+  if (when > LLONG_MAX - wall_ms()) return invalid_expire_time(c, name);
   auto l = lock_key(c.ks, c.args[1]);
   Entry* e = l.shard.find(c.args[1], c.now);
   if (e == nullptr) return reply_int(c.out, 0);
-  if (ms <= 0) {
+  const bool has_ttl = e->expire_at != 0;
+  const long long current = e->expire_at - c.now;  // when has_ttl
+  if ((nx && has_ttl) || (xx && !has_ttl) || (gt && (!has_ttl || when <= current)) ||
+      (lt && has_ttl && when >= current)) {
+    return reply_int(c.out, 0);
+  }
+  if (when <= 0) {
     l.shard.erase(c.args[1]);  // a deadline in the past deletes the key, as in Redis
   } else {
-    l.shard.set_expiry(c.args[1], *e, c.now + ms);
+    l.shard.set_expiry(c.args[1], *e, c.now + when);
   }
   reply_int(c.out, 1);
 }
@@ -360,50 +426,72 @@ void cmd_keys(Ctx& c) {
 
 // ---------------------------------------------------------------- strings
 
+// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT unix-s|PXAT unix-ms|KEEPTTL], with Redis's
+// exact option grammar (an option may repeat; EX/PX/EXAT/PXAT/KEEPTTL exclude each other) and
+// its order of errors: syntax, then the expire time, then GET's type check.
 void cmd_set(Ctx& c) {
-  bool nx = false, xx = false, get = false, keep_ttl = false, has_ttl = false;
-  long long ttl_ms = 0;
-  for (std::size_t i = 3; i < c.args.size(); ++i) {
+  bool nx = false, xx = false, get = false, keep_ttl = false;
+  enum class Unit { none, ex, px, exat, pxat } unit = Unit::none;
+  std::string_view expire;
+  const std::size_t n = c.args.size();
+  for (std::size_t i = 3; i < n; ++i) {
     const std::string_view a = c.args[i];
-    const bool ex = ieq(a, "ex"), px = ieq(a, "px");
-    if (ieq(a, "nx") && !xx) {
+    const bool has_next = i + 1 < n;
+    auto expiry_option = [&](Unit u) {
+      if (keep_ttl || (unit != Unit::none && unit != u) || !has_next) return false;
+      unit = u;
+      expire = c.args[++i];
+      return true;
+    };
+    if (opt_is(a, "nx") && !xx) {
       nx = true;
-    } else if (ieq(a, "xx") && !nx) {
+    } else if (opt_is(a, "xx") && !nx) {
       xx = true;
-    } else if (ieq(a, "get")) {
+    } else if (opt_is(a, "get")) {
       get = true;
-    } else if (ieq(a, "keepttl") && !has_ttl) {
+    } else if (opt_is(a, "keepttl") && unit == Unit::none) {
       keep_ttl = true;
-    } else if ((ex || px) && !has_ttl && !keep_ttl && i + 1 < c.args.size()) {
-      long long v = 0;
-      if (!parse_int(c.args[i + 1], v)) return reply_error(c.out, kNotInteger);
-      if (v <= 0 || (ex && __builtin_mul_overflow(v, 1000LL, &v)) || v > LLONG_MAX - c.now) {
-        return reply_error(c.out, "ERR invalid expire time in 'set' command");
-      }
-      ttl_ms = v;
-      has_ttl = true;
-      ++i;
-    } else {
+    } else if (!((opt_is(a, "ex") && expiry_option(Unit::ex)) ||
+                 (opt_is(a, "px") && expiry_option(Unit::px)) ||
+                 (opt_is(a, "exat") && expiry_option(Unit::exat)) ||
+                 (opt_is(a, "pxat") && expiry_option(Unit::pxat)))) {
       return reply_error(c.out, kSyntax);
     }
+  }
+  std::int64_t deadline = 0;
+  if (unit != Unit::none) {
+    long long ms = 0;
+    if (!parse_int(expire, ms)) return reply_error(c.out, kNotInteger);
+    const bool seconds = unit == Unit::ex || unit == Unit::exat;
+    if (ms <= 0 || (seconds && ms > LLONG_MAX / 1000)) return invalid_expire_time(c, "set");
+    if (seconds) ms *= 1000;
+    const long long wall = wall_ms();
+    if (unit == Unit::ex || unit == Unit::px) {  // relative: Redis adds its clock, overflow-checked
+      if (ms > LLONG_MAX - wall) return invalid_expire_time(c, "set");
+      ms += wall;
+    }
+    // Unix milliseconds to the steady clock; a past deadline still needs a non-zero value.
+    deadline = std::max<std::int64_t>(1, c.now + (ms - wall));
   }
   const std::string_view key = c.args[1];
   auto l = lock_key(c.ks, key);
   Entry* e = l.shard.find(key, c.now);
-  const std::string* old = e ? std::get_if<std::string>(&e->value) : nullptr;
-  if (get && e != nullptr && old == nullptr) return reply_error(c.out, kWrongType);
-  const bool exists = e != nullptr;
-  std::string previous;
-  if (get && old != nullptr) previous = *old;
-  if ((nx && exists) || (xx && !exists)) {
-    if (get && exists) return reply_bulk(c.out, previous);
-    return reply_null(c.out);
+  if (get) {
+    if (e == nullptr) {
+      reply_null(c.out);
+    } else if (const auto* old = std::get_if<std::string>(&e->value)) {
+      reply_bulk(c.out, *old);
+    } else {
+      return reply_error(c.out, kWrongType);
+    }
+  }
+  if ((nx && e != nullptr) || (xx && e == nullptr)) {
+    if (!get) reply_null(c.out);
+    return;
   }
   Entry& entry = l.shard.assign(key, std::string(c.args[2]), c.now, keep_ttl);
-  if (has_ttl) l.shard.set_expiry(key, entry, c.now + ttl_ms);
-  if (!get) return reply_status(c.out, "OK");
-  if (exists) return reply_bulk(c.out, previous);
-  reply_null(c.out);
+  if (unit != Unit::none) l.shard.set_expiry(key, entry, deadline);
+  if (!get) reply_status(c.out, "OK");
 }
 
 void cmd_get(Ctx& c) {
@@ -474,8 +562,14 @@ void cmd_mset(Ctx& c) {
 
 void cmd_append(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
-  std::string* v = lookup_or_create<std::string>(c, l.shard, c.args[1]);
-  if (v == nullptr) return;
+  Entry* e = l.shard.find(c.args[1], c.now);
+  std::string* v = e != nullptr ? std::get_if<std::string>(&e->value) : nullptr;
+  if (e != nullptr && v == nullptr) return reply_error(c.out, kWrongType);
+  // Strings never grow past proto-max-bulk-len, as in Redis (a bound on one value).
+  if (v != nullptr && v->size() + c.args[2].size() > RespLimits{}.max_bulk_bytes) {
+    return reply_error(c.out, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+  }
+  if (v == nullptr) v = lookup_or_create<std::string>(c, l.shard, c.args[1]);
   v->append(c.args[2]);
   reply_int(c.out, static_cast<long long>(v->size()));
 }
@@ -563,12 +657,12 @@ void cmd_llen(Ctx& c) {
 }
 
 void cmd_lindex(Ctx& c) {
-  long long index = 0;
-  if (!parse_int(c.args[2], index)) return reply_error(c.out, kNotInteger);
   auto l = lock_key(c.ks, c.args[1]);
   List* list = nullptr;
   if (!lookup(c, l.shard, c.args[1], list)) return;
-  if (list == nullptr) return reply_null(c.out);
+  if (list == nullptr) return reply_null(c.out);  // Redis looks the key up before the index
+  long long index = 0;
+  if (!parse_int(c.args[2], index)) return reply_error(c.out, kNotInteger);
   const auto len = static_cast<long long>(list->size());
   if (index < 0) index += len;
   if (index < 0 || index >= len) return reply_null(c.out);
@@ -745,6 +839,11 @@ void cmd_zadd(Ctx& c) {
   for (std::size_t i = 2, k = 0; i + 1 < c.args.size(); i += 2, ++k) {
     const std::string_view member = c.args[i + 1];
     const auto it = z->scores.find(member);
+    if (member.size() > kZsetCompactMaxBytes ||
+        (it == z->scores.end() && z->scores.size() + 1 > kZsetCompactMaxMembers)) {
+      z->compact = false;
+    }
+    if (z->compact && scores[k] == 0) scores[k] = 0.0;  // -0 -> 0, as a listpack stores it
     if (it == z->scores.end()) {
       z->scores.emplace(std::string(member), scores[k]);
       z->by_score.emplace(scores[k], std::string(member));
@@ -798,11 +897,9 @@ void cmd_zscore(Ctx& c) {
 
 void cmd_zrange(Ctx& c) {
   bool with_scores = false;
-  if (c.args.size() == 5) {
-    if (!ieq(c.args[4], "withscores")) return reply_error(c.out, kSyntax);
+  for (std::size_t i = 4; i < c.args.size(); ++i) {
+    if (!opt_is(c.args[i], "withscores")) return reply_error(c.out, kSyntax);
     with_scores = true;
-  } else if (c.args.size() > 5) {
-    return reply_error(c.out, kSyntax);
   }
   long long start = 0, stop = 0;
   if (!parse_int(c.args[2], start) || !parse_int(c.args[3], stop)) {
@@ -865,14 +962,20 @@ CommandOutcome execute(Keyspace& ks, std::span<const std::string_view> args, std
   const auto& table = command_table();
   const auto it = args[0].size() <= 16 ? table.find(lower(args[0])) : table.end();
   if (it == table.end()) {
-    std::string msg = "ERR unknown command '";
-    msg.append(args[0].substr(0, 128));
-    msg += "', with args beginning with: ";
-    for (std::size_t i = 1; i < args.size() && msg.size() < 512; ++i) {
-      msg += '\'';
-      msg.append(args[i].substr(0, 128));
-      msg += "' ";
+    // Redis formats these with printf("%.128s"): each argument ends at its first NUL, and the
+    // list stops once it is 128 bytes long.
+    auto c_string = [](std::string_view a) { return a.substr(0, a.find('\0')); };
+    std::string list;
+    for (std::size_t i = 1; i < args.size() && list.size() < 128; ++i) {
+      const std::size_t room = 128 - list.size();
+      list += '\'';
+      list.append(c_string(args[i]).substr(0, room));
+      list += "' ";
     }
+    std::string msg = "ERR unknown command '";
+    msg.append(c_string(args[0]).substr(0, 128));
+    msg += "', with args beginning with: ";
+    msg += list;
     reply_error(out, msg);
     return {};
   }
@@ -894,6 +997,11 @@ Progress process(Keyspace& ks, Session& s, std::string_view in, std::string& out
     if (r.status == ParseStatus::error) {
       std::string msg = "ERR Protocol error: ";
       msg += r.error;
+      if (r.got != 0 || r.error == "expected '$'") {
+        msg += ", got '";
+        msg += r.got;
+        msg += '\'';
+      }
       reply_error(out, msg);
       p.consumed = in.size();
       p.close = true;

@@ -45,6 +45,10 @@ using Hash = std::unordered_map<std::string, std::string, KeyHash, KeyEq>;
 struct ZSet {
   std::set<std::pair<double, std::string>, std::less<>> by_score;  // score, then member
   std::unordered_map<std::string, double, KeyHash, KeyEq> scores;
+  // Whether redis-server would still hold this set as a listpack (at most 128 members of at
+  // most 64 bytes; it never converts back): a listpack stores a score of -0 as 0, and replies
+  // must show the same.
+  bool compact = true;
 };
 using Value = std::variant<std::string, List, Set, Hash, ZSet>;
 

@@ -3,15 +3,19 @@
 
 #include <algorithm>
 #include <charconv>
+#include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 namespace redis_example {
 namespace {
 
+// sdssplitargs() skips blanks with isspace() but ends an unquoted word only at these four.
 bool is_space(char c) noexcept {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || c == '\0';
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
+bool ends_word(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 int hex_digit(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';
@@ -41,14 +45,40 @@ std::size_t find_crlf(std::string_view in, std::size_t from, bool& bad) noexcept
 }  // namespace
 
 bool parse_int(std::string_view s, long long& out) noexcept {
+  // Redis's string2ll(): at most 20 bytes; "0" alone or a digit 1-9 then digits; an optional
+  // '-' in front (but not "-0"); nothing else, no overflow.
   if (s.empty() || s.size() > 20) return false;
-  if (s.front() == '-' && s.size() == 1) return false;
-  const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+  if (s.size() == 1 && s[0] == '0') {
+    out = 0;
+    return true;
+  }
+  std::size_t i = 0;
+  const bool negative = s[0] == '-';
+  if (negative && ++i == s.size()) return false;
+  if (s[i] < '1' || s[i] > '9') return false;
+  unsigned long long v = 0;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c < '0' || c > '9') return false;
+    if (__builtin_mul_overflow(v, 10ULL, &v) ||
+        __builtin_add_overflow(v, static_cast<unsigned long long>(c - '0'), &v)) {
+      return false;
+    }
+  }
+  constexpr auto kMax = static_cast<unsigned long long>(LLONG_MAX);
+  if (negative) {
+    if (v > kMax + 1) return false;
+    out = v == kMax + 1 ? LLONG_MIN : -static_cast<long long>(v);
+  } else {
+    if (v > kMax) return false;
+    out = static_cast<long long>(v);
+  }
+  return true;
 }
 
 bool split_inline(std::string_view line, std::vector<std::string>& out) {
   out.clear();
+  line = line.substr(0, line.find('\0'));  // Redis splits a C string: a NUL ends the line
   std::size_t p = 0;
   const std::size_t n = line.size();
   auto at = [&](std::size_t i) { return i < n ? line[i] : '\0'; };
@@ -96,7 +126,7 @@ bool split_inline(std::string_view line, std::vector<std::string>& out) {
           current.push_back(c);
         }
       } else {
-        if (p >= n || is_space(c)) {
+        if (p >= n || ends_word(c)) {
           done = true;
         } else if (c == '"') {
           in_dq = true;
@@ -184,8 +214,10 @@ ParseResult RespParser::parse(std::string_view in, std::vector<std::string_view>
   while (spans_.size() < expected_) {
     if (pos_ >= in.size()) return {};
     if (in[pos_] != '$') {
-      // Redis: "expected '$', got '%c'"; the character is left out to keep this static.
-      return fail("expected '$'");
+      const char got = in[pos_];
+      ParseResult r = fail("expected '$'");
+      r.got = got;
+      return r;
     }
     bool bad = false;
     const auto cr = find_crlf(in, std::max(pos_ + 1, scan_from_), bad);
@@ -263,9 +295,10 @@ void reply_double(std::string& out, double v) {
     reply_bulk(out, v > 0 ? "inf" : "-inf");
     return;
   }
+  // "%.17g" as Redis 7.0's addReplyDouble(): 0.1 is "0.10000000000000001" (7.2 went shortest).
   char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  reply_bulk(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+  const int n = std::snprintf(buf, sizeof buf, "%.17g", v);
+  reply_bulk(out, std::string_view(buf, static_cast<std::size_t>(n)));
 }
 
 }  // namespace redis_example

@@ -32,6 +32,7 @@ struct ParseResult {
   ParseStatus status = ParseStatus::incomplete;
   std::size_t consumed = 0;   // complete: bytes of this command
   std::string_view error;     // error: "invalid bulk length", ... (static string)
+  char got = 0;               // error "expected '$'": the byte found instead
 };
 
 class RespParser {
@@ -61,7 +62,9 @@ class RespParser {
 // False on unbalanced quotes (or a closing quote not followed by a space).
 bool split_inline(std::string_view line, std::vector<std::string>& out);
 
-// Strict integer parsing as Redis does it: optional '-', digits, nothing else, no overflow.
+// Integers exactly as Redis's string2ll() reads them (commands' arguments, stored values, the
+// "*<n>" and "$<len>" lines): optional '-', no leading zeros, no '+', no spaces, no "-0", at
+// most 20 bytes, no overflow.
 bool parse_int(std::string_view s, long long& out) noexcept;
 
 // ---- reply encoding (RESP2) ----
@@ -72,6 +75,6 @@ void reply_bulk(std::string& out, std::string_view s);
 void reply_null(std::string& out);        // "$-1" (nil bulk)
 void reply_null_array(std::string& out);  // "*-1"
 void reply_array(std::string& out, std::size_t n);
-void reply_double(std::string& out, double v);  // as a bulk string, "inf"/"-inf" for infinities
+void reply_double(std::string& out, double v);  // bulk "%.17g", "inf"/"-inf" (Redis 7.0)
 
 }  // namespace redis_example

@@ -344,7 +344,7 @@ def case_errors(binary):
         p = server.port
         protocol_errors = [
             (b"*abc\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
-            (b"*1\r\n+PING\r\n", b"-ERR Protocol error: expected '$'\r\n"),
+            (b"*1\r\n+PING\r\n", b"-ERR Protocol error: expected '$', got '+'\r\n"),
             (b"*1\r\n$-3\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
             (b"*1\r\n$x\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
             (b"*1\r\n$%d\r\n" % (MAX_BULK + 1), b"-ERR Protocol error: invalid bulk length\r\n"),

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <climits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -146,6 +147,20 @@ TEST(RespParser, ParseInt) {
   EXPECT_FALSE(parse_int("+1", v));
   EXPECT_FALSE(parse_int(" 1", v));
   EXPECT_FALSE(parse_int("1x", v));
+  // Redis's string2ll() refuses what strtoll/from_chars would take.
+  EXPECT_FALSE(parse_int("07", v));
+  EXPECT_FALSE(parse_int("00", v));
+  EXPECT_FALSE(parse_int("-0", v));
+  EXPECT_FALSE(parse_int("-07", v));
+  EXPECT_FALSE(parse_int("1 ", v));
+  EXPECT_FALSE(parse_int(std::string_view("1\0", 2), v));
+  EXPECT_FALSE(parse_int("18446744073709551616", v));
+  EXPECT_FALSE(parse_int("-9223372036854775809", v));
+  EXPECT_FALSE(parse_int("000000000000000000001", v));
+  EXPECT_TRUE(parse_int("0", v));
+  EXPECT_EQ(v, 0);
+  EXPECT_TRUE(parse_int("-9223372036854775808", v));
+  EXPECT_EQ(v, LLONG_MIN);
 }
 
 struct BadInput {
@@ -164,7 +179,7 @@ TEST(RespProtocol, ErrorsReplyAndClose) {
       {"bad count", "*x\r\n", "-ERR Protocol error: invalid multibulk length\r\n"},
       {"too many args", "*11\r\n", "-ERR Protocol error: invalid multibulk length\r\n"},
       {"count without LF", "*1\rx", "-ERR Protocol error: invalid multibulk length\r\n"},
-      {"not a bulk", "*1\r\n+PING\r\n", "-ERR Protocol error: expected '$'\r\n"},
+      {"not a bulk", "*1\r\n+PING\r\n", "-ERR Protocol error: expected '$', got '+'\r\n"},
       {"negative bulk", "*1\r\n$-1\r\n", "-ERR Protocol error: invalid bulk length\r\n"},
       {"bulk too long", "*1\r\n$1001\r\n", "-ERR Protocol error: invalid bulk length\r\n"},
       {"bulk not a number", "*1\r\n$1a\r\n", "-ERR Protocol error: invalid bulk length\r\n"},
@@ -257,6 +272,17 @@ TEST(RedisCommands, Counters) {
   EXPECT_EQ(run(ks, {"INCR", "big"}), "-ERR increment or decrement would overflow\r\n");
   EXPECT_EQ(run(ks, {"DECRBY", "n", "-9223372036854775808"}),
             "-ERR decrement would overflow\r\n");
+  // Stored values and increments Redis does not read as integers.
+  for (const char* bad : {"07", "00", "-0", "+1", " 1", "1 ", "0x10", "1e3", ""}) {
+    EXPECT_EQ(run(ks, {"SET", "odd", bad}), "+OK\r\n");
+    EXPECT_EQ(run(ks, {"INCR", "odd"}), "-ERR value is not an integer or out of range\r\n") << bad;
+    EXPECT_EQ(run(ks, {"DECR", "odd"}), "-ERR value is not an integer or out of range\r\n") << bad;
+    EXPECT_EQ(run(ks, {"INCRBY", "n", bad}), "-ERR value is not an integer or out of range\r\n")
+        << bad;
+    EXPECT_EQ(run(ks, {"DECRBY", "n", bad}), "-ERR value is not an integer or out of range\r\n")
+        << bad;
+  }
+  EXPECT_EQ(run(ks, {"GET", "n"}), "$2\r\n50\r\n");
 }
 
 TEST(RedisCommands, KeysAndTypes) {
@@ -358,6 +384,66 @@ TEST(RedisCommands, ServerCommands) {
   EXPECT_EQ(run(ks, {"GET"}), "-ERR wrong number of arguments for 'get' command\r\n");
   const std::string info = run(ks, {"INFO"});
   EXPECT_NE(info.find("redis_version:"), std::string::npos);
+}
+
+// Replies that once differed from redis-server 7.0's (found by redis_differential.py).
+TEST(RedisCommands, SameRepliesAsRedis) {
+  Keyspace ks;
+  const std::string not_int = "-ERR value is not an integer or out of range\r\n";
+  const std::string syntax = "-ERR syntax error\r\n";
+  // SET: options may repeat; errors come in Redis's order (syntax, expire time, GET's type).
+  EXPECT_EQ(run(ks, {"SET", "k", "v", "EX", "10", "EX", "20"}), "+OK\r\n");
+  EXPECT_EQ(run(ks, {"SET", "k", "v", "nx", "NX", "GET"}), bulk("v"));
+  EXPECT_EQ(run(ks, {"SET", "k", "v", "EX", "x", "PX", "1"}), syntax);
+  EXPECT_EQ(run(ks, {"SET", "k", "v", "EX", "x"}), not_int);
+  EXPECT_EQ(run(ks, {"SET", "k", "v", "EX", "10", "KEEPTTL"}), syntax);
+  EXPECT_EQ(run(ks, {"SET", "k", "v", "EXAT", "99999999999"}), "+OK\r\n");
+  EXPECT_EQ(run(ks, {"SET", "k", "v", "EX", "9223372036854775"}),
+            "-ERR invalid expire time in 'set' command\r\n");
+  EXPECT_EQ(run(ks, {"SET", "k", "v", std::string_view("NX\0junk", 7)}), "$-1\r\n");
+  run(ks, {"RPUSH", "list", "x"});
+  EXPECT_EQ(run(ks, {"SET", "list", "v", "EX", "0", "GET"}),
+            "-ERR invalid expire time in 'set' command\r\n");
+  EXPECT_EQ(run(ks, {"SET", "list", "v", "GET"}),
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+  // EXPIRE's NX|XX|GT|LT, checked before the amount; the overflow limit is the wall clock's.
+  EXPECT_EQ(run(ks, {"EXPIRE", "k", "100", "NX"}), ":0\r\n");  // k has a TTL from EXAT
+  EXPECT_EQ(run(ks, {"PERSIST", "k"}), ":1\r\n");
+  EXPECT_EQ(run(ks, {"EXPIRE", "k", "100", "XX"}), ":0\r\n");
+  EXPECT_EQ(run(ks, {"EXPIRE", "k", "100", "GT"}), ":0\r\n");
+  EXPECT_EQ(run(ks, {"EXPIRE", "k", "100", "LT"}), ":1\r\n");
+  EXPECT_EQ(run(ks, {"EXPIRE", "k", "200", "LT"}), ":0\r\n");
+  EXPECT_EQ(run(ks, {"EXPIRE", "k", "x", "BOGUS\r\n"}), "-ERR Unsupported option BOGUS\r\n");
+  EXPECT_EQ(run(ks, {"EXPIRE", "k", "1", "NX", "GT"}),
+            "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n");
+  EXPECT_EQ(run(ks, {"EXPIRE", "k", "9223372036854775"}),
+            "-ERR invalid expire time in 'expire' command\r\n");
+  EXPECT_EQ(run(ks, {"EXPIRE", "k", "07"}), not_int);
+  // LINDEX looks the key up before it reads the index.
+  EXPECT_EQ(run(ks, {"LINDEX", "missing", "x"}), "$-1\r\n");
+  EXPECT_EQ(run(ks, {"LINDEX", "list", "x"}), not_int);
+  // Scores as "%.17g"; -0 is 0 in a small sorted set (a listpack), -0 in a large one.
+  EXPECT_EQ(run(ks, {"ZADD", "z", "0.1", "a", "-0", "b", "1e-400", "c"}),
+            "-ERR value is not a valid float\r\n");
+  EXPECT_EQ(run(ks, {"ZADD", "z", "0.1", "a", "-0", "b"}), ":2\r\n");
+  EXPECT_EQ(run(ks, {"ZSCORE", "z", "a"}), bulk("0.10000000000000001"));
+  EXPECT_EQ(run(ks, {"ZSCORE", "z", "b"}), bulk("0"));
+  const std::string long_member(65, 'm');
+  EXPECT_EQ(run(ks, {"ZADD", "big", "-0", long_member}), ":1\r\n");
+  EXPECT_EQ(run(ks, {"ZSCORE", "big", long_member}), bulk("-0"));
+  EXPECT_EQ(run(ks, {"ZRANGE", "z", "0", "-1", "withscores", "WITHSCORES"}),
+            "*4\r\n" + bulk("b") + bulk("0") + bulk("a") + bulk("0.10000000000000001"));
+  EXPECT_EQ(run(ks, {"ZRANGE", "z", "x", "1", "BOGUS"}), syntax);
+  // SELECT, FLUSHDB, unknown commands (printf "%.128s": an argument ends at a NUL).
+  EXPECT_EQ(run(ks, {"SELECT", "2147483648"}),
+            "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n");
+  EXPECT_EQ(run(ks, {"SELECT", "00"}), not_int);
+  EXPECT_EQ(run(ks, {"FLUSHDB", "a", "b"}), syntax);
+  EXPECT_EQ(run(ks, {std::string_view("S\0ET", 4), std::string_view("a\0b", 3), "c\r\nd"}),
+            "-ERR unknown command 'S', with args beginning with: 'a' 'c  d' \r\n");
+  const std::string wide(200, 'w');
+  EXPECT_EQ(run(ks, {"NOPE", wide, "more"}),
+            "-ERR unknown command 'NOPE', with args beginning with: '" + wide.substr(0, 128) + "' \r\n");
 }
 
 TEST(RedisExpiry, TtlLazyAndSweep) {
