@@ -1,18 +1,18 @@
 // examples/redis/commands.cpp — see commands.hpp.
 #include "commands.hpp"
 
-#include <fnmatch.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <climits>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <charconv>
 #include <random>
 #include <unordered_map>
 
+#include "glob.hpp"
 #include "resp.hpp"
 
 namespace redis_example {
@@ -33,6 +33,7 @@ constexpr std::size_t kZsetCompactMaxBytes = 64;
 
 struct Ctx {
   Keyspace& ks;
+  const Config& config;
   Args args;
   std::string& out;
   std::int64_t now;
@@ -43,6 +44,7 @@ using Handler = void (*)(Ctx&);
 struct Spec {
   Handler fn;
   int arity;  // > 0: exactly; < 0: at least -arity (the name included), as in Redis
+  bool denyoom = false;  // may grow the key space: refused past maxmemory (Redis's flag)
 };
 
 bool is_c_space(char c) noexcept {
@@ -96,10 +98,12 @@ Locked lock_key(Keyspace& ks, std::string_view key) {
 }
 
 // Looks key up expecting a T. Returns false (after replying WRONGTYPE) when the key holds
-// another type; `value` is nullptr when the key is missing.
+// another type; `value` is nullptr when the key is missing. `entry` (if given) receives the
+// entry, for the byte accounting of commands that change the value.
 template <class T>
-bool lookup(Ctx& c, Shard& s, std::string_view key, T*& value) {
+bool lookup(Ctx& c, Shard& s, std::string_view key, T*& value, Entry** entry = nullptr) {
   Entry* e = s.find(key, c.now);
+  if (entry != nullptr) *entry = e;
   value = nullptr;
   if (e == nullptr) return true;
   value = std::get_if<T>(&e->value);
@@ -112,8 +116,9 @@ bool lookup(Ctx& c, Shard& s, std::string_view key, T*& value) {
 
 // Like lookup, but creates an empty T when the key is missing.
 template <class T>
-T* lookup_or_create(Ctx& c, Shard& s, std::string_view key) {
+T* lookup_or_create(Ctx& c, Shard& s, std::string_view key, Entry*& entry) {
   auto [e, created] = s.find_or_create<T>(key, c.now);
+  entry = e;
   T* value = std::get_if<T>(&e->value);
   if (value == nullptr) reply_error(c.out, kWrongType);
   return value;
@@ -205,7 +210,24 @@ void cmd_hello(Ctx& c) {
   reply_array(c.out, 0);
 }
 
-const std::unordered_map<std::string_view, Spec>& command_table();
+// The command table: names in lower case, looked up case-insensitively without a copy.
+struct NameHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    std::size_t h = 14695981039346656037ULL;  // FNV-1a over the lower-cased name
+    for (char ch : s) {
+      h ^= static_cast<unsigned char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+      h *= 1099511628211ULL;
+    }
+    return h;
+  }
+};
+struct NameEq {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const noexcept { return ieq(a, b); }
+};
+using CommandTable = std::unordered_map<std::string_view, Spec, NameHash, NameEq>;
+const CommandTable& command_table();
 
 void cmd_command(Ctx& c) {
   const auto& table = command_table();
@@ -224,7 +246,7 @@ void cmd_command(Ctx& c) {
   if (sub == "info") {
     reply_array(c.out, c.args.size() - 2);
     for (std::size_t i = 2; i < c.args.size(); ++i) {
-      const auto it = table.find(lower(c.args[i]));
+      const auto it = table.find(c.args[i]);
       if (it == table.end()) {
         reply_null_array(c.out);
         continue;
@@ -247,19 +269,21 @@ void cmd_config(Ctx& c) {
   const std::string sub = lower(c.args[1]);
   if (sub == "get") {
     if (c.args.size() < 3) return arity_error(c);
-    static const std::pair<const char*, std::string> kParams[] = {
+    const std::pair<const char*, std::string> kParams[] = {
         {"appendonly", "no"},
         {"save", ""},
         {"databases", "1"},
-        {"maxmemory", "0"},
-        {"timeout", "0"},
+        {"maxmemory", std::to_string(c.config.maxmemory)},
+        {"maxmemory-policy", "noeviction"},
+        {"timeout", std::to_string(c.config.timeout_seconds)},
         {"maxclients", "10000"},
-        {"proto-max-bulk-len", std::to_string(RespLimits{}.max_bulk_bytes)},
+        {"proto-max-bulk-len", std::to_string(c.config.limits.max_bulk_bytes)},
+        {"client-query-buffer-limit", std::to_string(c.config.limits.max_command_bytes)},
     };
     std::vector<const std::pair<const char*, std::string>*> hits;
     for (const auto& p : kParams) {
       for (std::size_t i = 2; i < c.args.size(); ++i) {
-        if (::fnmatch(lower(c.args[i]).c_str(), p.first, 0) == 0) {
+        if (glob_match(c.args[i], p.first, /*nocase=*/true)) {
           hits.push_back(&p);
           break;
         }
@@ -410,18 +434,25 @@ void cmd_persist(Ctx& c) {
   reply_int(c.out, 1);
 }
 
+// KEYS pattern: one reply with every live key that matches. The match is glob_match() (Redis's
+// syntax at O(pattern × key) per key); "*" matches every key, the empty one too, as in Redis.
 void cmd_keys(Ctx& c) {
-  const std::string pattern(c.args[1]);
-  std::vector<std::string> found;
+  const std::string_view pattern = c.args[1];
+  const bool all = pattern == "*";
+  std::string found;  // the matching keys, already encoded as bulk strings
+  std::size_t count = 0;
   for (std::size_t i = 0; i < Keyspace::kShards; ++i) {
     Shard& s = c.ks.shard_at(i);
     std::lock_guard lock(s.mutex);
     s.for_each_key(c.now, [&](const std::string& key) {
-      if (::fnmatch(pattern.c_str(), key.c_str(), 0) == 0) found.push_back(key);
+      if (all || glob_match(pattern, key)) {
+        reply_bulk(found, key);
+        ++count;
+      }
     });
   }
-  reply_array(c.out, found.size());
-  for (const auto& k : found) reply_bulk(c.out, k);
+  reply_array(c.out, count);
+  c.out += found;
 }
 
 // ---------------------------------------------------------------- strings
@@ -489,7 +520,7 @@ void cmd_set(Ctx& c) {
     if (!get) reply_null(c.out);
     return;
   }
-  Entry& entry = l.shard.assign(key, std::string(c.args[2]), c.now, keep_ttl);
+  Entry& entry = l.shard.set_string(key, c.args[2], c.now, keep_ttl);
   if (unit != Unit::none) l.shard.set_expiry(key, entry, deadline);
   if (!get) reply_status(c.out, "OK");
 }
@@ -513,11 +544,10 @@ void incr_by(Ctx& c, long long delta) {
   if (__builtin_add_overflow(current, delta, &result)) {
     return reply_error(c.out, "ERR increment or decrement would overflow");
   }
-  if (v != nullptr) {
-    *v = std::to_string(result);  // keeps the key's TTL, as Redis does
-  } else {
-    l.shard.assign(key, std::to_string(result), c.now);
-  }
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, result).ptr;
+  l.shard.set_string(key, std::string_view(digits, static_cast<std::size_t>(end - digits)), c.now,
+                     /*keep_ttl=*/true);  // INCR keeps the key's TTL, as Redis does
   reply_int(c.out, result);
 }
 
@@ -555,7 +585,7 @@ void cmd_mset(Ctx& c) {
   const auto keys = keys_of(c.args, 1, 2);
   Keyspace::MultiLock lock(c.ks, keys);
   for (std::size_t i = 1; i + 1 < c.args.size(); i += 2) {
-    c.ks.shard(c.args[i]).assign(c.args[i], std::string(c.args[i + 1]), c.now);
+    c.ks.shard(c.args[i]).set_string(c.args[i], c.args[i + 1], c.now);
   }
   reply_status(c.out, "OK");
 }
@@ -566,11 +596,12 @@ void cmd_append(Ctx& c) {
   std::string* v = e != nullptr ? std::get_if<std::string>(&e->value) : nullptr;
   if (e != nullptr && v == nullptr) return reply_error(c.out, kWrongType);
   // Strings never grow past proto-max-bulk-len, as in Redis (a bound on one value).
-  if (v != nullptr && v->size() + c.args[2].size() > RespLimits{}.max_bulk_bytes) {
+  if (v != nullptr && v->size() + c.args[2].size() > c.config.limits.max_bulk_bytes) {
     return reply_error(c.out, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
   }
-  if (v == nullptr) v = lookup_or_create<std::string>(c, l.shard, c.args[1]);
+  if (v == nullptr) v = lookup_or_create<std::string>(c, l.shard, c.args[1], e);
   v->append(c.args[2]);
+  l.shard.charge(*e, static_cast<std::ptrdiff_t>(c.args[2].size()));
   reply_int(c.out, static_cast<long long>(v->size()));
 }
 
@@ -585,15 +616,19 @@ void cmd_strlen(Ctx& c) {
 
 void push_generic(Ctx& c, bool left) {
   auto l = lock_key(c.ks, c.args[1]);
-  List* list = lookup_or_create<List>(c, l.shard, c.args[1]);
+  Entry* e = nullptr;
+  List* list = lookup_or_create<List>(c, l.shard, c.args[1], e);
   if (list == nullptr) return;
+  std::size_t added = 0;
   for (std::size_t i = 2; i < c.args.size(); ++i) {
     if (left) {
       list->emplace_front(c.args[i]);
     } else {
       list->emplace_back(c.args[i]);
     }
+    added += element_bytes(c.args[i]);
   }
+  l.shard.charge(*e, static_cast<std::ptrdiff_t>(added));
   reply_int(c.out, static_cast<long long>(list->size()));
 }
 
@@ -609,14 +644,16 @@ void pop_generic(Ctx& c, bool left) {
   }
   auto l = lock_key(c.ks, c.args[1]);
   List* list = nullptr;
-  if (!lookup(c, l.shard, c.args[1], list)) return;
+  Entry* e = nullptr;
+  if (!lookup(c, l.shard, c.args[1], list, &e)) return;
   if (list == nullptr) return has_count ? reply_null_array(c.out) : reply_null(c.out);
   auto pop_one = [&] {
+    const std::string& v = left ? list->front() : list->back();
+    reply_bulk(c.out, v);
+    l.shard.charge(*e, -static_cast<std::ptrdiff_t>(element_bytes(v)));
     if (left) {
-      reply_bulk(c.out, list->front());
       list->pop_front();
     } else {
-      reply_bulk(c.out, list->back());
       list->pop_back();
     }
   };
@@ -673,11 +710,15 @@ void cmd_lindex(Ctx& c) {
 
 void cmd_sadd(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
-  Set* set = lookup_or_create<Set>(c, l.shard, c.args[1]);
+  Entry* e = nullptr;
+  Set* set = lookup_or_create<Set>(c, l.shard, c.args[1], e);
   if (set == nullptr) return;
   long long added = 0;
   for (std::size_t i = 2; i < c.args.size(); ++i) {
-    if (set->emplace(c.args[i]).second) ++added;
+    if (set->emplace(c.args[i]).second) {
+      ++added;
+      l.shard.charge(*e, static_cast<std::ptrdiff_t>(element_bytes(c.args[i])));
+    }
   }
   reply_int(c.out, added);
 }
@@ -685,12 +726,14 @@ void cmd_sadd(Ctx& c) {
 void cmd_srem(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
   Set* set = nullptr;
-  if (!lookup(c, l.shard, c.args[1], set)) return;
+  Entry* e = nullptr;
+  if (!lookup(c, l.shard, c.args[1], set, &e)) return;
   long long removed = 0;
   if (set != nullptr) {
     for (std::size_t i = 2; i < c.args.size(); ++i) {
       const auto it = set->find(c.args[i]);
       if (it != set->end()) {
+        l.shard.charge(*e, -static_cast<std::ptrdiff_t>(element_bytes(*it)));
         set->erase(it);
         ++removed;
       }
@@ -747,14 +790,20 @@ void cmd_spop(Ctx& c) {
   }
   auto l = lock_key(c.ks, c.args[1]);
   Set* set = nullptr;
-  if (!lookup(c, l.shard, c.args[1], set)) return;
+  Entry* e = nullptr;
+  if (!lookup(c, l.shard, c.args[1], set, &e)) return;
   if (set == nullptr) return has_count ? reply_array(c.out, 0) : reply_null(c.out);
+  auto pop_one = [&] {
+    const std::string member = pop_random(*set);
+    l.shard.charge(*e, -static_cast<std::ptrdiff_t>(element_bytes(member)));
+    reply_bulk(c.out, member);
+  };
   if (!has_count) {
-    reply_bulk(c.out, pop_random(*set));
+    pop_one();
   } else {
     const auto n = std::min<std::size_t>(static_cast<std::size_t>(count), set->size());
     reply_array(c.out, n);
-    for (std::size_t i = 0; i < n; ++i) reply_bulk(c.out, pop_random(*set));
+    for (std::size_t i = 0; i < n; ++i) pop_one();
   }
   if (set->empty()) l.shard.erase(c.args[1]);
 }
@@ -764,12 +813,16 @@ void cmd_spop(Ctx& c) {
 void cmd_hset(Ctx& c) {
   if (c.args.size() % 2 != 0) return arity_error(c);
   auto l = lock_key(c.ks, c.args[1]);
-  Hash* hash = lookup_or_create<Hash>(c, l.shard, c.args[1]);
+  Entry* e = nullptr;
+  Hash* hash = lookup_or_create<Hash>(c, l.shard, c.args[1], e);
   if (hash == nullptr) return;
   long long added = 0;
   for (std::size_t i = 2; i + 1 < c.args.size(); i += 2) {
     auto [it, inserted] = hash->try_emplace(std::string(c.args[i]));
+    const std::size_t before = inserted ? 0 : element_bytes(it->first) + it->second.size();
     it->second.assign(c.args[i + 1]);
+    l.shard.charge(*e, static_cast<std::ptrdiff_t>(element_bytes(it->first) + it->second.size()) -
+                           static_cast<std::ptrdiff_t>(before));
     if (inserted) ++added;
   }
   reply_int(c.out, added);
@@ -788,12 +841,14 @@ void cmd_hget(Ctx& c) {
 void cmd_hdel(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
   Hash* hash = nullptr;
-  if (!lookup(c, l.shard, c.args[1], hash)) return;
+  Entry* e = nullptr;
+  if (!lookup(c, l.shard, c.args[1], hash, &e)) return;
   long long removed = 0;
   if (hash != nullptr) {
     for (std::size_t i = 2; i < c.args.size(); ++i) {
       const auto it = hash->find(c.args[i]);
       if (it != hash->end()) {
+        l.shard.charge(*e, -static_cast<std::ptrdiff_t>(element_bytes(it->first) + it->second.size()));
         hash->erase(it);
         ++removed;
       }
@@ -833,7 +888,8 @@ void cmd_zadd(Ctx& c) {
     scores.push_back(s);
   }
   auto l = lock_key(c.ks, c.args[1]);
-  ZSet* z = lookup_or_create<ZSet>(c, l.shard, c.args[1]);
+  Entry* e = nullptr;
+  ZSet* z = lookup_or_create<ZSet>(c, l.shard, c.args[1], e);
   if (z == nullptr) return;
   long long added = 0;
   for (std::size_t i = 2, k = 0; i + 1 < c.args.size(); i += 2, ++k) {
@@ -847,6 +903,7 @@ void cmd_zadd(Ctx& c) {
     if (it == z->scores.end()) {
       z->scores.emplace(std::string(member), scores[k]);
       z->by_score.emplace(scores[k], std::string(member));
+      l.shard.charge(*e, static_cast<std::ptrdiff_t>(2 * element_bytes(member)));
       ++added;
     } else if (it->second != scores[k]) {
       z->by_score.erase(std::pair<double, std::string>(it->second, it->first));
@@ -865,12 +922,14 @@ void cmd_zpopmin(Ctx& c) {
   }
   auto l = lock_key(c.ks, c.args[1]);
   ZSet* z = nullptr;
-  if (!lookup(c, l.shard, c.args[1], z)) return;
+  Entry* e = nullptr;
+  if (!lookup(c, l.shard, c.args[1], z, &e)) return;
   if (z == nullptr) return reply_array(c.out, 0);
   const auto n = std::min<std::size_t>(static_cast<std::size_t>(count), z->by_score.size());
   reply_array(c.out, n * 2);
   for (std::size_t i = 0; i < n; ++i) {
     auto node = z->by_score.extract(z->by_score.begin());
+    l.shard.charge(*e, -static_cast<std::ptrdiff_t>(2 * element_bytes(node.value().second)));
     reply_bulk(c.out, node.value().second);
     reply_double(c.out, node.value().first);
     z->scores.erase(node.value().second);
@@ -922,75 +981,89 @@ void cmd_zrange(Ctx& c) {
 
 // ---------------------------------------------------------------- table
 
-const std::unordered_map<std::string_view, Spec>& command_table() {
-  static const std::unordered_map<std::string_view, Spec> table = {
-      {"ping", {cmd_ping, -1}},       {"echo", {cmd_echo, 2}},
-      {"quit", {cmd_quit, -1}},       {"select", {cmd_select, 2}},
-      {"hello", {cmd_hello, -1}},     {"command", {cmd_command, -1}},
-      {"config", {cmd_config, -2}},   {"info", {cmd_info, -1}},
-      {"dbsize", {cmd_dbsize, 1}},    {"flushdb", {cmd_flush, -1}},
-      {"flushall", {cmd_flush, -1}},  {"del", {cmd_del, -2}},
-      {"exists", {cmd_exists, -2}},   {"type", {cmd_type, 2}},
-      {"expire", {cmd_expire, -3}},   {"pexpire", {cmd_pexpire, -3}},
-      {"ttl", {cmd_ttl, 2}},          {"pttl", {cmd_pttl, 2}},
-      {"persist", {cmd_persist, 2}},  {"keys", {cmd_keys, 2}},
-      {"set", {cmd_set, -3}},         {"get", {cmd_get, 2}},
-      {"incr", {cmd_incr, 2}},        {"decr", {cmd_decr, 2}},
-      {"incrby", {cmd_incrby, 3}},    {"decrby", {cmd_decrby, 3}},
-      {"mget", {cmd_mget, -2}},       {"mset", {cmd_mset, -3}},
-      {"append", {cmd_append, 3}},    {"strlen", {cmd_strlen, 2}},
-      {"lpush", {cmd_lpush, -3}},     {"rpush", {cmd_rpush, -3}},
-      {"lpop", {cmd_lpop, -2}},       {"rpop", {cmd_rpop, -2}},
-      {"lrange", {cmd_lrange, 4}},    {"llen", {cmd_llen, 2}},
-      {"lindex", {cmd_lindex, 3}},    {"sadd", {cmd_sadd, -3}},
-      {"srem", {cmd_srem, -3}},       {"spop", {cmd_spop, -2}},
-      {"scard", {cmd_scard, 2}},      {"sismember", {cmd_sismember, 3}},
-      {"smembers", {cmd_smembers, 2}}, {"hset", {cmd_hset, -4}},
-      {"hget", {cmd_hget, 3}},        {"hdel", {cmd_hdel, -3}},
-      {"hlen", {cmd_hlen, 2}},        {"hgetall", {cmd_hgetall, 2}},
-      {"zadd", {cmd_zadd, -4}},       {"zpopmin", {cmd_zpopmin, -2}},
-      {"zcard", {cmd_zcard, 2}},      {"zscore", {cmd_zscore, 3}},
+const CommandTable& command_table() {
+  // Spec: handler, arity, denyoom (Redis's flag: the write commands that can grow memory).
+  static const CommandTable table = {
+      {"ping", {cmd_ping, -1}},          {"echo", {cmd_echo, 2}},
+      {"quit", {cmd_quit, -1}},          {"select", {cmd_select, 2}},
+      {"hello", {cmd_hello, -1}},        {"command", {cmd_command, -1}},
+      {"config", {cmd_config, -2}},      {"info", {cmd_info, -1}},
+      {"dbsize", {cmd_dbsize, 1}},       {"flushdb", {cmd_flush, -1}},
+      {"flushall", {cmd_flush, -1}},     {"del", {cmd_del, -2}},
+      {"exists", {cmd_exists, -2}},      {"type", {cmd_type, 2}},
+      {"expire", {cmd_expire, -3}},      {"pexpire", {cmd_pexpire, -3}},
+      {"ttl", {cmd_ttl, 2}},             {"pttl", {cmd_pttl, 2}},
+      {"persist", {cmd_persist, 2}},     {"keys", {cmd_keys, 2}},
+      {"set", {cmd_set, -3, true}},      {"get", {cmd_get, 2}},
+      {"incr", {cmd_incr, 2, true}},     {"decr", {cmd_decr, 2, true}},
+      {"incrby", {cmd_incrby, 3, true}}, {"decrby", {cmd_decrby, 3, true}},
+      {"mget", {cmd_mget, -2}},          {"mset", {cmd_mset, -3, true}},
+      {"append", {cmd_append, 3, true}}, {"strlen", {cmd_strlen, 2}},
+      {"lpush", {cmd_lpush, -3, true}},  {"rpush", {cmd_rpush, -3, true}},
+      {"lpop", {cmd_lpop, -2}},          {"rpop", {cmd_rpop, -2}},
+      {"lrange", {cmd_lrange, 4}},       {"llen", {cmd_llen, 2}},
+      {"lindex", {cmd_lindex, 3}},       {"sadd", {cmd_sadd, -3, true}},
+      {"srem", {cmd_srem, -3}},          {"spop", {cmd_spop, -2}},
+      {"scard", {cmd_scard, 2}},         {"sismember", {cmd_sismember, 3}},
+      {"smembers", {cmd_smembers, 2}},   {"hset", {cmd_hset, -4, true}},
+      {"hget", {cmd_hget, 3}},           {"hdel", {cmd_hdel, -3}},
+      {"hlen", {cmd_hlen, 2}},           {"hgetall", {cmd_hgetall, 2}},
+      {"zadd", {cmd_zadd, -4, true}},    {"zpopmin", {cmd_zpopmin, -2}},
+      {"zcard", {cmd_zcard, 2}},         {"zscore", {cmd_zscore, 3}},
       {"zrange", {cmd_zrange, -4}},
   };
   return table;
 }
 
+void unknown_command(std::span<const std::string_view> args, std::string& out) {
+  // Redis formats this with printf("%.128s"): each argument ends at its first NUL, and the
+  // list stops once it is 128 bytes long.
+  auto c_string = [](std::string_view a) { return a.substr(0, a.find('\0')); };
+  std::string list;
+  for (std::size_t i = 1; i < args.size() && list.size() < 128; ++i) {
+    const std::size_t room = 128 - list.size();
+    list += '\'';
+    list.append(c_string(args[i]).substr(0, room));
+    list += "' ";
+  }
+  std::string msg = "ERR unknown command '";
+  msg.append(c_string(args[0]).substr(0, 128));
+  msg += "', with args beginning with: ";
+  msg += list;
+  reply_error(out, msg);
+}
+
 }  // namespace
 
-CommandOutcome execute(Keyspace& ks, std::span<const std::string_view> args, std::string& out) {
-  Ctx c{ks, args, out, now_ms(), {}};
+CommandOutcome execute(Keyspace& ks, const Config& config, std::span<const std::string_view> args,
+                       std::string& out, std::int64_t now) {
   const auto& table = command_table();
-  const auto it = args[0].size() <= 16 ? table.find(lower(args[0])) : table.end();
+  const auto it = table.find(args[0]);  // case-insensitive, no copy of the name
   if (it == table.end()) {
-    // Redis formats these with printf("%.128s"): each argument ends at its first NUL, and the
-    // list stops once it is 128 bytes long.
-    auto c_string = [](std::string_view a) { return a.substr(0, a.find('\0')); };
-    std::string list;
-    for (std::size_t i = 1; i < args.size() && list.size() < 128; ++i) {
-      const std::size_t room = 128 - list.size();
-      list += '\'';
-      list.append(c_string(args[i]).substr(0, room));
-      list += "' ";
-    }
-    std::string msg = "ERR unknown command '";
-    msg.append(c_string(args[0]).substr(0, 128));
-    msg += "', with args beginning with: ";
-    msg += list;
-    reply_error(out, msg);
+    unknown_command(args, out);
     return {};
   }
-  const int arity = it->second.arity;
+  const Spec& spec = it->second;
+  Ctx c{ks, config, args, out, now, {}};
   const auto n = static_cast<long long>(args.size());
-  if ((arity > 0 && n != arity) || (arity < 0 && n < -arity)) {
+  if ((spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity)) {
     arity_error(c);
     return {};
   }
-  it->second.fn(c);
+  // As Redis with maxmemory-policy noeviction: once the key space is past the limit, commands
+  // that may grow it are refused (reads and deletes still run). One command can pass the
+  // limit by at most its own size, which the query buffer limit bounds.
+  if (spec.denyoom && config.maxmemory != 0 && ks.used_bytes() > config.maxmemory) {
+    reply_error(out, "OOM command not allowed when used memory > 'maxmemory'.");
+    return {};
+  }
+  spec.fn(c);
   return c.outcome;
 }
 
 Progress process(Keyspace& ks, Session& s, std::string_view in, std::string& out) {
   Progress p;
+  const std::int64_t now = now_ms();  // one clock read for the batch
   while (p.consumed < in.size()) {
     const ParseResult r = s.parser.parse(in.substr(p.consumed), s.args);
     if (r.status == ParseStatus::incomplete) break;
@@ -1009,7 +1082,7 @@ Progress process(Keyspace& ks, Session& s, std::string_view in, std::string& out
     }
     p.consumed += r.consumed;
     if (s.args.empty()) continue;  // empty inline line, "*0"
-    if (execute(ks, s.args, out).close) {
+    if (execute(ks, *s.config, s.args, out, now).close) {
       p.close = true;
       break;
     }

@@ -1,11 +1,12 @@
 // examples/redis/commands.hpp — command execution against the key space (no sockets).
 //
-// Supported (case-insensitive), with Redis' reply shapes and error messages:
+// Supported (case-insensitive), with redis-server 7.0's reply bytes and error messages (the
+// differential test tests/examples/redis_differential.py compares them):
 //   connection  PING [msg], ECHO msg, QUIT, SELECT 0, COMMAND [COUNT|DOCS|INFO|LIST],
 //               CONFIG GET pattern..., CONFIG SET (refused), CONFIG RESETSTAT, INFO, HELLO (-ERR)
-//   keys        DEL, EXISTS, TYPE, EXPIRE, PEXPIRE, TTL, PTTL, PERSIST, KEYS, DBSIZE,
-//               FLUSHDB, FLUSHALL
-//   strings     SET key value [NX|XX] [EX s|PX ms|KEEPTTL] [GET], GET, INCR, DECR, INCRBY,
+//   keys        DEL, EXISTS, TYPE, EXPIRE, PEXPIRE (both with NX|XX|GT|LT), TTL, PTTL, PERSIST,
+//               KEYS, DBSIZE, FLUSHDB, FLUSHALL
+//   strings     SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL], GET, INCR, DECR, INCRBY,
 //               DECRBY, MGET, MSET, APPEND, STRLEN
 //   lists       LPUSH, RPUSH, LPOP [count], RPOP [count], LRANGE, LLEN, LINDEX
 //   sets        SADD, SREM, SPOP [count], SCARD, SISMEMBER, SMEMBERS
@@ -20,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config.hpp"
 #include "keyspace.hpp"
 #include "resp.hpp"
 
@@ -30,11 +32,14 @@ struct CommandOutcome {
 };
 
 // Runs one command (args[0] is its name; args must not be empty), appending the reply to out.
-CommandOutcome execute(Keyspace& ks, std::span<const std::string_view> args, std::string& out);
+// `now` is the steady clock in milliseconds (now_ms()), read once per batch of commands.
+CommandOutcome execute(Keyspace& ks, const Config& config, std::span<const std::string_view> args,
+                       std::string& out, std::int64_t now);
 
-// One connection's protocol state.
+// One connection's protocol state. `config` must outlive it.
 struct Session {
-  explicit Session(RespLimits limits = {}) : parser(limits) {}
+  explicit Session(const Config& config) : config(&config), parser(config.limits) {}
+  const Config* config;
   RespParser parser;
   std::vector<std::string_view> args;
 };

@@ -16,38 +16,56 @@ Entry* Shard::find(std::string_view key, std::int64_t now) {
   auto it = map_.find(key);
   if (it == map_.end()) return nullptr;
   if (it->second.expire_at != 0 && it->second.expire_at <= now) {
-    expiries_.erase(std::pair<std::int64_t, std::string>(it->second.expire_at, it->first));
-    map_.erase(it);
+    erase(it);
     return nullptr;
   }
   return &it->second;
 }
 
-Entry& Shard::assign(std::string_view key, Value value, std::int64_t now, bool keep_ttl) {
+Entry& Shard::set_string(std::string_view key, std::string_view value, std::int64_t now,
+                         bool keep_ttl) {
   Entry* e = find(key, now);
   if (e == nullptr) {
     auto [it, inserted] = map_.try_emplace(std::string(key));
-    it->second.value = std::move(value);
+    it->second.value.emplace<std::string>(value);
+    charge(it->second, static_cast<std::ptrdiff_t>(kKeyOverhead + key.size() + value.size()));
     return it->second;
   }
-  e->value = std::move(value);
+  const auto before = static_cast<std::ptrdiff_t>(e->bytes);
+  if (auto* s = std::get_if<std::string>(&e->value)) {
+    s->assign(value);  // in place: no allocation when the old buffer is big enough
+  } else {
+    e->value.emplace<std::string>(value);
+  }
+  charge(*e, static_cast<std::ptrdiff_t>(kKeyOverhead + key.size() + value.size()) - before);
   if (!keep_ttl && e->expire_at != 0) set_expiry(key, *e, 0);
   return *e;
+}
+
+void Shard::forget_expiry(std::int64_t deadline, std::string_view key) {
+  // find() + erase(iterator): heterogeneous erase(key) is C++23.
+  const auto it = expiries_.find(std::pair<std::int64_t, std::string_view>(deadline, key));
+  if (it != expiries_.end()) expiries_.erase(it);
+}
+
+void Shard::erase(Map::iterator it) {
+  if (it->second.expire_at != 0) {
+    forget_expiry(it->second.expire_at, it->first);
+  }
+  charge(it->second, -static_cast<std::ptrdiff_t>(it->second.bytes));
+  map_.erase(it);
 }
 
 bool Shard::erase(std::string_view key) {
   auto it = map_.find(key);
   if (it == map_.end()) return false;
-  if (it->second.expire_at != 0) {
-    expiries_.erase(std::pair<std::int64_t, std::string>(it->second.expire_at, it->first));
-  }
-  map_.erase(it);
+  erase(it);
   return true;
 }
 
 void Shard::set_expiry(std::string_view key, Entry& entry, std::int64_t deadline) {
   if (entry.expire_at != 0) {
-    expiries_.erase(std::pair<std::int64_t, std::string>(entry.expire_at, std::string(key)));
+    forget_expiry(entry.expire_at, key);
   }
   entry.expire_at = deadline;
   if (deadline != 0) expiries_.emplace(deadline, std::string(key));
@@ -56,8 +74,8 @@ void Shard::set_expiry(std::string_view key, Entry& entry, std::int64_t deadline
 std::size_t Shard::sweep(std::int64_t now, std::size_t budget) {
   std::size_t n = 0;
   while (n < budget && !expiries_.empty() && expiries_.begin()->first <= now) {
-    auto node = expiries_.extract(expiries_.begin());
-    map_.erase(node.value().second);
+    auto it = map_.find(expiries_.begin()->second);
+    erase(it);  // removes the index entry too
     ++n;
   }
   return n;
@@ -66,14 +84,7 @@ std::size_t Shard::sweep(std::int64_t now, std::size_t budget) {
 void Shard::clear() {
   map_.clear();
   expiries_.clear();
-}
-
-void Shard::for_each_key(std::int64_t now,
-                         const std::function<void(const std::string&)>& fn) const {
-  for (const auto& [key, entry] : map_) {
-    if (entry.expire_at != 0 && entry.expire_at <= now) continue;
-    fn(key);
-  }
+  used_.store(0, std::memory_order_relaxed);
 }
 
 Keyspace::MultiLock::MultiLock(Keyspace& ks, const std::vector<std::string_view>& keys) {
@@ -108,6 +119,12 @@ std::size_t Keyspace::expiring() {
     std::lock_guard lock(s.mutex);
     n += s.expiring();
   }
+  return n;
+}
+
+std::size_t Keyspace::used_bytes() const noexcept {
+  std::size_t n = 0;
+  for (const auto& s : shards_) n += s.used_bytes();
   return n;
 }
 

@@ -11,9 +11,15 @@
 // by sweep(), which on_tick calls periodically: it pops due keys off the front of each shard's
 // index, a bounded number per call, so loop 0 is never held up for long.
 // Deadlines are on the steady clock (milliseconds), immune to wall-clock jumps.
+//
+// Memory accounting (for --maxmemory): every entry carries an estimate of the bytes it holds
+// (key and value bytes plus a fixed overhead per key and per element, see the constants
+// below), kept up to date by the commands as they change values, and each shard keeps the sum.
+// used_bytes() adds the shards up without locking: a snapshot good enough for a limit.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -55,14 +61,24 @@ using Value = std::variant<std::string, List, Set, Hash, ZSet>;
 struct Entry {
   Value value;
   std::int64_t expire_at = 0;  // steady-clock milliseconds; 0 = no expiry
+  std::size_t bytes = 0;       // accounted size of key + value (see Shard::charge)
 };
+
+// Estimates for the accounting: a key's hash node, Entry and key string header; one element's
+// node and string header in a list, set or hash (a sorted-set member is two elements: the
+// score index and the member map).
+inline constexpr std::size_t kKeyOverhead = 160;
+inline constexpr std::size_t kElementOverhead = 48;
+inline constexpr std::size_t element_bytes(std::string_view s) noexcept {
+  return kElementOverhead + s.size();
+}
 
 // Milliseconds on the steady clock.
 std::int64_t now_ms() noexcept;
 
 class Shard {
  public:
-  // All members below require `mutex` to be held by the caller.
+  // All members below require `mutex` to be held by the caller, except used_bytes().
   std::mutex mutex;
 
   // The live entry for key, or nullptr. An expired entry is deleted here (lazy expiry).
@@ -74,10 +90,13 @@ class Shard {
     if (Entry* e = find(key, now)) return {e, false};
     auto [it, inserted] = map_.try_emplace(std::string(key));
     it->second.value.template emplace<T>();
+    charge(it->second, static_cast<std::ptrdiff_t>(kKeyOverhead + key.size()));
     return {&it->second, true};
   }
-  // Replaces the key's value (any type), clearing its expiry unless keep_ttl.
-  Entry& assign(std::string_view key, Value value, std::int64_t now, bool keep_ttl = false);
+  // Makes key a string holding value (whatever it held before), reusing the old string's
+  // buffer when it was a string already; clears the expiry unless keep_ttl.
+  Entry& set_string(std::string_view key, std::string_view value, std::int64_t now,
+                    bool keep_ttl = false);
   bool erase(std::string_view key);
   // deadline 0 removes the expiry.
   void set_expiry(std::string_view key, Entry& entry, std::int64_t deadline);
@@ -87,11 +106,42 @@ class Shard {
   std::size_t expiring() const noexcept { return expiries_.size(); }
   void clear();
   // Calls fn(key) for every live key.
-  void for_each_key(std::int64_t now, const std::function<void(const std::string&)>& fn) const;
+  template <class Fn>
+  void for_each_key(std::int64_t now, Fn&& fn) const {
+    for (const auto& [key, entry] : map_) {
+      if (entry.expire_at != 0 && entry.expire_at <= now) continue;
+      fn(key);
+    }
+  }
+
+  // Records that entry grew (or shrank, delta < 0) by delta accounted bytes.
+  void charge(Entry& entry, std::ptrdiff_t delta) noexcept {
+    entry.bytes = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(entry.bytes) + delta);
+    // Only the shard's lock holder writes: a plain load + store is enough.
+    used_.store(static_cast<std::size_t>(
+                    static_cast<std::ptrdiff_t>(used_.load(std::memory_order_relaxed)) + delta),
+                std::memory_order_relaxed);
+  }
+  std::size_t used_bytes() const noexcept { return used_.load(std::memory_order_relaxed); }
 
  private:
-  std::unordered_map<std::string, Entry, KeyHash, KeyEq> map_;
-  std::set<std::pair<std::int64_t, std::string>, std::less<>> expiries_;
+  using Map = std::unordered_map<std::string, Entry, KeyHash, KeyEq>;
+  void erase(Map::iterator it);
+  void forget_expiry(std::int64_t deadline, std::string_view key);
+
+  // (deadline, key) in deadline order, searchable with a string_view key (no copy).
+  struct ExpiryOrder {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      if (a.first != b.first) return a.first < b.first;
+      return std::string_view(a.second) < std::string_view(b.second);
+    }
+  };
+
+  Map map_;
+  std::set<std::pair<std::int64_t, std::string>, ExpiryOrder> expiries_;
+  std::atomic<std::size_t> used_{0};
 };
 
 class Keyspace {
@@ -120,6 +170,8 @@ class Keyspace {
   std::size_t size();
   std::size_t expiring();
   void clear();
+  // Accounted bytes of all keys and values (no locks taken; a recent snapshot).
+  std::size_t used_bytes() const noexcept;
 
  private:
   std::array<Shard, kShards> shards_;

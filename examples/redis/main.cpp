@@ -1,6 +1,6 @@
 // redis — a RESP2 server on gnet-cpp that redis-cli and redis-benchmark talk to.
 //
-//   build/examples/redis --port 6380 --loops 4
+//   build/examples/redis --port 6380 --loops 4 [--timeout 300] [--maxmemory 1gb]
 //   redis-cli -p 6380 set greeting hello ; redis-benchmark -p 6380 -q -n 20000
 //
 // The protocol logic lives in resp.*, keyspace.* and commands.* (unit-tested without sockets);
@@ -14,9 +14,11 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "commands.hpp"
+#include "config.hpp"
 #include "keyspace.hpp"
 
 namespace {
@@ -25,12 +27,17 @@ using namespace redis_example;
 
 std::atomic<gnet::Engine*> g_engine{nullptr};
 
+// Redis's floor for proto-max-bulk-len and client-query-buffer-limit.
+constexpr std::size_t kMinLimit = 1024 * 1024;
+
 void on_signal(int) {
   if (gnet::Engine* e = g_engine.load()) e->stop();  // async-signal-safe
 }
 
 class RedisServer final : public gnet::EventHandler {
  public:
+  explicit RedisServer(const Config& config) : config_(config) {}
+
   gnet::Action on_boot(gnet::Engine& engine) override {
     g_engine.store(&engine);
     const auto addrs = engine.listen_addresses();
@@ -47,7 +54,7 @@ class RedisServer final : public gnet::EventHandler {
   }
 
   gnet::Action on_open(gnet::Conn& conn) override {
-    conn.set_context(Session());
+    conn.set_context(Session(config_));
     return gnet::Action::none;
   }
 
@@ -74,10 +81,26 @@ class RedisServer final : public gnet::EventHandler {
  private:
   static constexpr std::size_t kKeepCapacity = 4 * 1024 * 1024;
   static constexpr std::size_t kSweepBudgetPerShard = 256;
+  const Config& config_;
   Keyspace keyspace_;
 };
 
 }  // namespace
+
+// A CLI11 option taking a redis.conf size ("64mb", "1gb", "1000000").
+CLI::Option* add_size_option(CLI::App& cli, const std::string& name, std::size_t& target,
+                             const std::string& help) {
+  auto* opt = cli.add_option_function<std::string>(
+      name,
+      [&target, name](const std::string& text) {
+        const auto size = parse_memory_size(text);
+        if (!size) throw CLI::ValidationError(name, "not a size: " + text + " (e.g. 64mb, 1gb)");
+        target = *size;
+      },
+      help);
+  opt->default_str(std::to_string(target));
+  return opt;
+}
 
 int main(int argc, char** argv) {
   CLI::App cli{"gnet-cpp RESP2 (Redis protocol) server"};
@@ -85,6 +108,7 @@ int main(int argc, char** argv) {
   int port = 6380;
   int loops = 1;
   bool reuse_port = false;
+  Config config;
   cli.add_option("--host", host, "address to listen on (IPv4, IPv6 or name)")
       ->capture_default_str();
   cli.add_option("--port", port, "TCP port (0 = any free port)")
@@ -94,17 +118,41 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   cli.add_flag("--reuse-port", reuse_port, "one SO_REUSEPORT listener per loop");
+  cli.add_option("--timeout", config.timeout_seconds,
+                 "close a client after this many idle seconds (0 = never), as redis.conf's timeout")
+      ->check(CLI::Range(0LL, 100LL * 365 * 24 * 3600))
+      ->capture_default_str();
+  add_size_option(cli, "--maxmemory", config.maxmemory,
+                  "key space bytes past which write commands get -OOM (0 = no limit)");
+  add_size_option(cli, "--client-query-buffer-limit", config.limits.max_command_bytes,
+                  "most bytes one command may take, framing included, and so most input one "
+                  "client can make the server hold");
+  add_size_option(cli, "--proto-max-bulk-len", config.limits.max_bulk_bytes,
+                  "longest argument, and longest string value (APPEND)");
   CLI11_PARSE(cli, argc, argv);
+  if (config.limits.max_bulk_bytes < kMinLimit || config.limits.max_command_bytes < kMinLimit) {
+    std::fprintf(stderr, "redis: --proto-max-bulk-len and --client-query-buffer-limit must be at "
+                         "least 1mb\n");
+    return 1;
+  }
+  if (config.limits.max_bulk_bytes > config.limits.max_command_bytes) {
+    std::fprintf(stderr, "redis: --proto-max-bulk-len must not exceed --client-query-buffer-limit\n");
+    return 1;
+  }
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
 
-  RedisServer server;
+  RedisServer server(config);
   const bool v6 = host.find(':') != std::string::npos;
   const std::string where = "tcp://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-  auto result = gnet::run(server, where,
-                          {.num_event_loop = loops, .reuse_port = reuse_port, .ticker = true});
+  gnet::Options options;
+  options.num_event_loop = loops;
+  options.reuse_port = reuse_port;
+  options.ticker = true;
+  options.idle_timeout = std::chrono::seconds(config.timeout_seconds);
+  auto result = gnet::run(server, where, options);
   if (!result) {
     std::fprintf(stderr, "redis: %s\n", result.error().message().c_str());
     return 1;

@@ -146,7 +146,6 @@ void RespParser::reset() noexcept {
   multibulk_ = false;
   pos_ = 0;
   expected_ = 0;
-  declared_ = 0;
   scan_from_ = 0;
   spans_.clear();
 }
@@ -206,7 +205,6 @@ ParseResult RespParser::parse(std::string_view in, std::vector<std::string_view>
     multibulk_ = true;
     expected_ = static_cast<std::size_t>(n);
     pos_ = cr + 2;
-    declared_ = 0;
     spans_.clear();
     spans_.reserve(std::min<std::size_t>(expected_, 1024));
   }
@@ -234,13 +232,14 @@ ParseResult RespParser::parse(std::string_view in, std::vector<std::string_view>
       return fail("invalid bulk length");
     }
     const auto ulen = static_cast<std::size_t>(len);
-    if (declared_ + ulen > limits_.max_command_bytes) return fail("command too large");
     const std::size_t data = cr + 2;
+    // The whole command, framing included, must fit the query buffer limit: refused here, at
+    // the "$" line, before its data is buffered.
+    if (data + ulen + 2 > limits_.max_command_bytes) return fail("command too large");
     if (in.size() - data < ulen + 2) return {};  // wait for the data and its CRLF
     if (in[data + ulen] != '\r' || in[data + ulen + 1] != '\n') {
       return fail("bulk data not followed by CRLF");
     }
-    declared_ += ulen;
     spans_.emplace_back(data, ulen);
     pos_ = data + ulen + 2;
   }

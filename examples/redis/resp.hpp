@@ -19,10 +19,14 @@
 
 namespace redis_example {
 
+// What one command may hold. A parse never keeps more than the command's own bytes (which
+// the connection buffers, at most max_command_bytes) plus 16 bytes of offsets per argument
+// (at most max_args of them).
 struct RespLimits {
-  std::size_t max_bulk_bytes = 64 * 1024 * 1024;      // one argument ("$<len>")
+  std::size_t max_bulk_bytes = 64 * 1024 * 1024;      // one argument: proto-max-bulk-len
   std::size_t max_args = 1024 * 1024;                 // arguments of one command ("*<n>")
-  std::size_t max_command_bytes = 128 * 1024 * 1024;  // all arguments of one command
+  std::size_t max_command_bytes = 128 * 1024 * 1024;  // one command, framing included:
+                                                      // client-query-buffer-limit
   std::size_t max_inline_bytes = 64 * 1024;           // an inline command line, or a "*"/"$" line
 };
 
@@ -51,7 +55,6 @@ class RespParser {
   bool multibulk_ = false;    // inside a "*<n>" command
   std::size_t pos_ = 0;       // next unparsed byte of the multibulk command
   std::size_t expected_ = 0;  // arguments announced by "*<n>"
-  std::size_t declared_ = 0;  // sum of the bulk lengths so far
   std::size_t scan_from_ = 0; // where to resume looking for a line end
   std::vector<std::pair<std::size_t, std::size_t>> spans_;  // offset, length of parsed args
   std::vector<std::string> inline_args_;

@@ -3,10 +3,12 @@
 # redis-benchmark.
 gnet_test(redis_resp_test ${CMAKE_CURRENT_LIST_DIR}/redis_resp_test.cpp LABELS unit)
 target_link_libraries(redis_resp_test PRIVATE gnet_example_redis_core)
+gnet_test(redis_limits_test ${CMAKE_CURRENT_LIST_DIR}/redis_limits_test.cpp LABELS unit)
+target_link_libraries(redis_limits_test PRIVATE gnet_example_redis_core)
 gnet_test(redis_keyspace_test ${CMAKE_CURRENT_LIST_DIR}/redis_keyspace_test.cpp LABELS threaded)
 target_link_libraries(redis_keyspace_test PRIVATE gnet_example_redis_core)
 
-foreach(case commands pipeline errors loops expiry benchmark shutdown)
+foreach(case commands pipeline errors loops expiry limits benchmark shutdown)
   add_test(NAME example_redis_${case}
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/redis_e2e.py $<TARGET_FILE:redis> ${case})
   # 77: a client tool is missing (the script says which).

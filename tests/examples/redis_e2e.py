@@ -9,6 +9,8 @@ Usage: redis_e2e.py BINARY CASE
              bulk length limit; random garbage never brings the server down
   loops      keys are visible from connections on every loop; concurrent INCRs add up
   expiry     lazy expiry on access and the active sweep from on_tick
+  limits     --maxmemory (-OOM for writes), --timeout (idle clients closed),
+             --client-query-buffer-limit and --proto-max-bulk-len, CONFIG GET of each
   benchmark  redis-benchmark -q -n 20000 (all default tests) without errors
   shutdown   SIGINT/SIGTERM exit cleanly; bad flags and a taken port exit non-zero
 
@@ -492,6 +494,90 @@ def case_expiry(binary):
         server.kill()
 
 
+# ---------------------------------------------------------------------------------------- limits
+
+OOM = "OOM command not allowed when used memory > 'maxmemory'."
+
+
+def case_limits(binary):
+    # --maxmemory: writes refused past the limit, with Redis's exact error; reads and deletes
+    # still served; writes accepted again once keys are deleted.
+    server = Server(binary, "--maxmemory", "1mb")
+    try:
+        c = Client(server.port)
+        check(c.call("CONFIG", "GET", "maxmemory") == [b"maxmemory", b"1048576"], "CONFIG GET maxmemory")
+        value = b"v" * 10000
+        stored = 0
+        while True:
+            r = c.call("SET", f"k{stored}", value)
+            if isinstance(r, Exception):
+                check(str(r) == OOM, f"error past maxmemory: {r}")
+                break
+            check(r == "OK", f"SET {stored}: {r!r}")
+            stored += 1
+            check(stored < 200, "no -OOM after 2 MB of values with --maxmemory 1mb")
+        check(90 <= stored <= 105, f"{stored} values of 10000 bytes before -OOM with 1 MiB")
+        for args in (["RPUSH", "l", "x"], ["SADD", "s", "x"], ["HSET", "h", "f", "v"],
+                     ["ZADD", "z", "1", "m"], ["INCR", "n"], ["APPEND", "k0", "x"]):
+            r = c.call(*args)
+            check(isinstance(r, Exception) and str(r) == OOM, f"{args[0]} past maxmemory: {r!r}")
+        check(c.call("GET", "k0") == value, "GET past maxmemory")
+        check(c.call("DEL", *[f"k{i}" for i in range(20)]) == 20, "DEL past maxmemory")
+        check(c.call("SET", "again", "v") == "OK", "SET after freeing memory")
+        c.close()
+    finally:
+        server.kill()
+
+    # --timeout: an idle client is closed (silently, as Redis does); one that keeps talking is
+    # not; CONFIG GET reports the setting.
+    server = Server(binary, "--timeout", "2")
+    try:
+        idle, busy = Client(server.port), Client(server.port)
+        check(busy.call("CONFIG", "GET", "timeout") == [b"timeout", b"2"], "CONFIG GET timeout")
+        idle.send(b"*1\r\n$4\r\nPI")  # a half-sent command does not keep a client alive
+        deadline = time.monotonic() + 60
+        closed = False
+        while time.monotonic() < deadline and not closed:
+            check(busy.call("PING") == "PONG", "the busy client was served")
+            r, _, _ = select.select([idle.sock], [], [], 0.1)
+            closed = bool(r) and idle.read_to_eof() == b""
+        check(closed, "idle client not closed within 60 s with --timeout 2")
+        check(busy.call("PING") == "PONG", "the busy client stays connected")
+        idle.close()
+        busy.close()
+    finally:
+        server.kill()
+
+    # Query buffer limit and bulk length limit, given as redis.conf sizes.
+    server = Server(binary, "--client-query-buffer-limit", "2mb", "--proto-max-bulk-len", "1mb")
+    try:
+        c = Client(server.port)
+        check(c.call("CONFIG", "GET", "client-query-buffer-limit") ==
+              [b"client-query-buffer-limit", b"2097152"], "CONFIG GET client-query-buffer-limit")
+        check(c.call("SET", "k", b"x" * (1024 * 1024)) == "OK", "SET at the bulk limit")
+        check(c.call("MSET", "a", b"x" * 900000, "b", b"y" * 900000) == "OK", "MSET under the limit")
+        c.close()
+        # Past the bulk limit: refused at the "$" line.
+        got = exchange(server.port, [b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048577\r\n"])
+        check(got == b"-ERR Protocol error: invalid bulk length\r\n", f"past proto-max-bulk-len: {got!r}")
+        # Past the query buffer limit: refused at the "$" line that would pass it.
+        head = b"*7\r\n$4\r\nMSET\r\n$1\r\na\r\n$900000\r\n" + b"x" * 900000 + b"\r\n"
+        head += b"$1\r\nb\r\n$900000\r\n" + b"y" * 900000 + b"\r\n$1\r\nc\r\n$900000\r\n"
+        got = exchange(server.port, [head])
+        check(got == b"-ERR Protocol error: command too large\r\n", f"past the query buffer limit: {got!r}")
+        c = Client(server.port)
+        check(c.call("PING") == "PONG", "server serves after the limits")
+        c.close()
+    finally:
+        server.kill()
+
+    for args in (["--maxmemory", "lots"], ["--maxmemory", "1tb"], ["--timeout", "-1"],
+                 ["--proto-max-bulk-len", "4mb", "--client-query-buffer-limit", "2mb"],
+                 ["--client-query-buffer-limit", "1000"]):
+        r = subprocess.run([binary, "--port", "0", *args], capture_output=True, text=True, timeout=60)
+        check(r.returncode != 0 and r.stderr.strip(), f"{args}: exit {r.returncode}, {r.stderr!r}")
+
+
 # ------------------------------------------------------------------------------------- benchmark
 
 BENCH_TESTS = ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "LPUSH", "RPUSH", "LPOP", "RPOP",
@@ -564,6 +650,7 @@ CASES = {
     "errors": case_errors,
     "loops": case_loops,
     "expiry": case_expiry,
+    "limits": case_limits,
     "benchmark": case_benchmark,
     "shutdown": case_shutdown,
 }

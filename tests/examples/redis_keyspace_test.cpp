@@ -37,6 +37,8 @@ std::string cmd(std::initializer_list<std::string_view> args) {
 }
 
 // Runs the commands in `in` as one connection would and returns the replies.
+const Config kConfig;
+
 std::string run_on(Keyspace& ks, Session& session, const std::string& in) {
   std::string out;
   const Progress p = process(ks, session, in, out);
@@ -45,7 +47,7 @@ std::string run_on(Keyspace& ks, Session& session, const std::string& in) {
 }
 
 std::string run(Keyspace& ks, std::initializer_list<std::string_view> args) {
-  Session s;
+  Session s(kConfig);
   return run_on(ks, s, cmd(args));
 }
 
@@ -57,7 +59,7 @@ TEST(RedisKeyspace, ConcurrentConnectionsShareKeys) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&ks, t] {
-      Session s;
+      Session s(kConfig);
       for (int i = 0; i < kIncrements; ++i) {
         run_on(ks, s, cmd({"INCR", "counter"}));
         run_on(ks, s, cmd({"MSET", numbered("a", t), "1", "b", std::to_string(i)}));

@@ -15,9 +15,18 @@ using namespace redis_example;
 
 namespace {
 
+Config config_with(RespLimits limits) {
+  Config c;
+  c.limits = limits;
+  return c;
+}
+
+const Config kDefaultConfig;
+
 // A stand-in for a gnet connection: what was received and not consumed stays buffered.
 struct FakeConn {
-  explicit FakeConn(Keyspace& ks, RespLimits limits = {}) : ks(ks), session(limits) {}
+  explicit FakeConn(Keyspace& ks, const Config& config = kDefaultConfig)
+      : ks(ks), session(config) {}
 
   std::string deliver(std::string_view bytes) {
     if (closed) return {};
@@ -175,6 +184,7 @@ TEST(RespProtocol, ErrorsReplyAndClose) {
   limits.max_inline_bytes = 100;
   limits.max_args = 10;
   limits.max_command_bytes = 2500;
+  const Config config = config_with(limits);
   const std::vector<BadInput> cases = {
       {"bad count", "*x\r\n", "-ERR Protocol error: invalid multibulk length\r\n"},
       {"too many args", "*11\r\n", "-ERR Protocol error: invalid multibulk length\r\n"},
@@ -185,7 +195,9 @@ TEST(RespProtocol, ErrorsReplyAndClose) {
       {"bulk not a number", "*1\r\n$1a\r\n", "-ERR Protocol error: invalid bulk length\r\n"},
       {"no CRLF after bulk", "*1\r\n$1\r\nabc\r\n",
        "-ERR Protocol error: bulk data not followed by CRLF\r\n"},
-      {"command too large", std::string("*3\r\n$1000\r\n").append(1000, 'a').append("\r\n$1000\r\n").append(1000, 'b').append("\r\n$501\r\n"),
+      // Framing counts: 4 + (7 + 1000 + 2) * 2 = 2022 bytes, then "$471\r\n" (6) + 471 + 2 is
+      // one byte past 2500, refused at the "$" line.
+      {"command too large", std::string("*3\r\n$1000\r\n").append(1000, 'a').append("\r\n$1000\r\n").append(1000, 'b').append("\r\n$471\r\n"),
        "-ERR Protocol error: command too large\r\n"},
       {"unbalanced quotes", "set k \"v\r\n", "-ERR Protocol error: unbalanced quotes in request\r\n"},
       {"inline too big", std::string(101, 'a'), "-ERR Protocol error: too big inline request\r\n"},
@@ -195,11 +207,11 @@ TEST(RespProtocol, ErrorsReplyAndClose) {
   for (const auto& c : cases) {
     Keyspace ks;
     // Whole and byte by byte: same reply, connection closed, nothing after the error runs.
-    FakeConn whole(ks, limits);
+    FakeConn whole(ks, config);
     EXPECT_EQ(whole.deliver(c.input), c.reply) << c.name;
     EXPECT_TRUE(whole.closed) << c.name;
     EXPECT_EQ(whole.deliver("PING\r\n"), "") << c.name;
-    FakeConn bytes(ks, limits);
+    FakeConn bytes(ks, config);
     std::string out;
     for (char ch : c.input) out += bytes.deliver(std::string_view(&ch, 1));
     EXPECT_EQ(out, c.reply) << c.name;
