@@ -15,3 +15,10 @@ foreach(case commands pipeline errors loops expiry limits benchmark shutdown)
   set_tests_properties(example_redis_${case} PROPERTIES
                        LABELS "examples;threaded" TIMEOUT 600 SKIP_RETURN_CODE 77)
 endforeach()
+
+# The example against redis-server: one seeded random command stream to both, every reply
+# compared byte for byte. 77: redis-server is not installed.
+add_test(NAME example_redis_differential
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/redis_differential.py $<TARGET_FILE:redis>)
+set_tests_properties(example_redis_differential PROPERTIES
+                     LABELS "examples;threaded" TIMEOUT 120 SKIP_RETURN_CODE 77)
