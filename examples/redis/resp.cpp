@@ -30,16 +30,25 @@ void append_decimal(std::string& out, long long v) {
   out.append(buf, static_cast<std::size_t>(r.ptr - buf));
 }
 
-// Finds "\r\n" at or after `from`; returns the offset of '\r', npos when incomplete, and sets
-// `bad` when a '\r' is followed by something else.
-std::size_t find_crlf(std::string_view in, std::size_t from, bool& bad) noexcept {
+// The end of a "*<n>" or "$<len>" line that starts at `start`, searched from `from`.
+enum class LineEnd { found, more, bad, too_long };
+struct Line {
+  LineEnd end;
+  std::size_t cr;  // found: the offset of its '\r'
+};
+
+// The verdict depends only on the bytes, never on how they were split into reads: a line
+// longer than max_len is too long whether its CR is already here or not (a CR alone at the
+// end does not count: its LF may come next), and only a CR within the limit can be "bad".
+Line find_line_end(std::string_view in, std::size_t start, std::size_t from,
+                   std::size_t max_len) noexcept {
   const auto cr = in.find('\r', from);
-  if (cr == std::string_view::npos || cr + 1 >= in.size()) return std::string_view::npos;
-  if (in[cr + 1] != '\n') {
-    bad = true;
-    return std::string_view::npos;
+  if (cr == std::string_view::npos) {
+    return {in.size() - start > max_len ? LineEnd::too_long : LineEnd::more, 0};
   }
-  return cr;
+  if (cr - start > max_len) return {LineEnd::too_long, 0};
+  if (cr + 1 >= in.size()) return {LineEnd::more, 0};
+  return {in[cr + 1] == '\n' ? LineEnd::found : LineEnd::bad, cr};
 }
 
 }  // namespace
@@ -183,14 +192,15 @@ ParseResult RespParser::parse(std::string_view in, std::vector<std::string_view>
     if (in.empty()) return {};
     if (in.front() != '*') return parse_inline(in, args);
 
-    bool bad = false;
-    const auto cr = find_crlf(in, std::max<std::size_t>(1, scan_from_), bad);
-    if (bad) return fail("invalid multibulk length");
-    if (cr == std::string_view::npos) {
-      if (in.size() > limits_.max_inline_bytes) return fail("too big mbulk count string");
+    const Line line =
+        find_line_end(in, 0, std::max<std::size_t>(1, scan_from_), limits_.max_inline_bytes);
+    if (line.end == LineEnd::too_long) return fail("too big mbulk count string");
+    if (line.end == LineEnd::bad) return fail("invalid multibulk length");
+    if (line.end == LineEnd::more) {
       scan_from_ = in.size() - 1;  // a '\r' may be the last byte
       return {};
     }
+    const std::size_t cr = line.cr;
     scan_from_ = 0;
     long long n = 0;
     if (!parse_int(in.substr(1, cr - 1), n) || n > static_cast<long long>(limits_.max_args)) {
@@ -217,14 +227,15 @@ ParseResult RespParser::parse(std::string_view in, std::vector<std::string_view>
       r.got = got;
       return r;
     }
-    bool bad = false;
-    const auto cr = find_crlf(in, std::max(pos_ + 1, scan_from_), bad);
-    if (bad) return fail("invalid bulk length");
-    if (cr == std::string_view::npos) {
-      if (in.size() - pos_ > limits_.max_inline_bytes) return fail("too big bulk count string");
+    const Line line =
+        find_line_end(in, pos_, std::max(pos_ + 1, scan_from_), limits_.max_inline_bytes);
+    if (line.end == LineEnd::too_long) return fail("too big bulk count string");
+    if (line.end == LineEnd::bad) return fail("invalid bulk length");
+    if (line.end == LineEnd::more) {
       scan_from_ = in.size() - 1;
       return {};
     }
+    const std::size_t cr = line.cr;
     scan_from_ = 0;
     long long len = 0;
     if (!parse_int(in.substr(pos_ + 1, cr - pos_ - 1), len) || len < 0 ||

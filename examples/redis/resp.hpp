@@ -46,6 +46,8 @@ class RespParser {
   ParseResult parse(std::string_view in, std::vector<std::string_view>& args);
   void reset() noexcept;
   const RespLimits& limits() const noexcept { return limits_; }
+  // Arguments of the unfinished multibulk command remembered so far (at most max_args).
+  std::size_t pending_args() const noexcept { return spans_.size(); }
 
  private:
   ParseResult parse_inline(std::string_view in, std::vector<std::string_view>& args);

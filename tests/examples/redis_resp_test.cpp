@@ -203,6 +203,14 @@ TEST(RespProtocol, ErrorsReplyAndClose) {
       {"inline too big", std::string(101, 'a'), "-ERR Protocol error: too big inline request\r\n"},
       {"count line too big", std::string("*").append(101, '1'),
        "-ERR Protocol error: too big mbulk count string\r\n"},
+      // The same reason when the CRLF is there too: whole or byte by byte, never a reason that
+      // depends on how the bytes were split (found by fuzz/resp_parser).
+      {"count line too big, ended", "*" + std::string(101, '1') + "\r\n",
+       "-ERR Protocol error: too big mbulk count string\r\n"},
+      {"count line too big, bad CR", "*" + std::string(101, '1') + "\rx",
+       "-ERR Protocol error: too big mbulk count string\r\n"},
+      {"bulk line too big, ended", "*1\r\n$" + std::string(100, '1') + "\r\n",
+       "-ERR Protocol error: too big bulk count string\r\n"},
   };
   for (const auto& c : cases) {
     Keyspace ks;
