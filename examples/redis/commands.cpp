@@ -1061,7 +1061,8 @@ CommandOutcome execute(Keyspace& ks, const Config& config, std::span<const std::
   return c.outcome;
 }
 
-Progress process(Keyspace& ks, Session& s, std::string_view in, std::string& out) {
+Progress process(Keyspace& ks, Session& s, std::string_view in, std::string& out,
+                 std::size_t reply_budget) {
   Progress p;
   const std::int64_t now = now_ms();  // one clock read for the batch
   while (p.consumed < in.size()) {
@@ -1084,6 +1085,10 @@ Progress process(Keyspace& ks, Session& s, std::string_view in, std::string& out
     if (s.args.empty()) continue;  // empty inline line, "*0"
     if (execute(ks, *s.config, s.args, out, now).close) {
       p.close = true;
+      break;
+    }
+    if (out.size() >= reply_budget) {
+      p.budget_reached = true;
       break;
     }
   }

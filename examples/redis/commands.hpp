@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstddef>
+#include <limits>
 #include <span>
 #include <string>
 #include <string_view>
@@ -44,15 +45,22 @@ struct Session {
   std::vector<std::string_view> args;
 };
 
+inline constexpr std::size_t kNoReplyBudget = std::numeric_limits<std::size_t>::max();
+
 struct Progress {
-  std::size_t consumed = 0;  // bytes of `in` to discard
-  bool close = false;        // close the connection once `out` is written
+  std::size_t consumed = 0;     // bytes of `in` to discard
+  bool close = false;           // close the connection once `out` is written
+  bool budget_reached = false;  // stopped because out reached the budget; input may remain
 };
 
-// Runs every complete command at the start of `in` (the connection's unconsumed input),
-// appending all replies to `out` — the caller writes them with one write (pipelining). A
-// partial command at the end is left unconsumed. A protocol error appends
-// "-ERR Protocol error: ...", consumes everything and sets close; so does QUIT (after +OK).
-Progress process(Keyspace& ks, Session& session, std::string_view in, std::string& out);
+// Runs the complete commands at the start of `in` (the connection's unconsumed input), in
+// order, appending their replies to `out`; the caller writes them with one write
+// (pipelining). It stops after the command whose reply brings out.size() to reply_budget or
+// past it, so `out` ends at most one reply past the budget (and always holds at least one
+// reply when a complete command was there); the commands after it stay unconsumed. A partial
+// command at the end stays unconsumed. A protocol error appends "-ERR Protocol error: ...",
+// consumes everything and sets close; so does QUIT (after +OK).
+Progress process(Keyspace& ks, Session& session, std::string_view in, std::string& out,
+                 std::size_t reply_budget = kNoReplyBudget);
 
 }  // namespace redis_example

@@ -5,8 +5,9 @@
 //
 // The protocol logic lives in resp.*, keyspace.* and commands.* (unit-tested without sockets);
 // this file only connects it to gnet: per connection a Session (parser state) as the Conn
-// context; on_traffic runs every complete command in the input and writes all replies with one
-// write; the ticker sweeps expired keys.
+// context; on_traffic runs the complete commands in the input and writes their replies with one
+// write, but only while the connection's outbound queue has room (see on_traffic); the ticker
+// sweeps expired keys.
 #include <CLI/CLI.hpp>
 #include <gnet/gnet.hpp>
 
@@ -36,7 +37,8 @@ void on_signal(int) {
 
 class RedisServer final : public gnet::EventHandler {
  public:
-  explicit RedisServer(const Config& config) : config_(config) {}
+  RedisServer(const Config& config, std::size_t write_buffer_cap)
+      : config_(config), write_buffer_cap_(write_buffer_cap) {}
 
   gnet::Action on_boot(gnet::Engine& engine) override {
     g_engine.store(&engine);
@@ -58,17 +60,31 @@ class RedisServer final : public gnet::EventHandler {
     return gnet::Action::none;
   }
 
+  // Pipelining with bounded memory: a client can send 9 000 `GET bigkey` in one packet and read
+  // nothing. Replies are produced only while the connection's outbound queue is under
+  // write_buffer_cap, and only until this batch's reply buffer fills what is left of it; the
+  // commands after that stay unconsumed in the input, and the engine calls on_traffic again
+  // once the peer has read enough for the queue to drain below half (even if it sends nothing
+  // more). Output held for one connection: at most write_buffer_cap + one reply.
   gnet::Action on_traffic(gnet::Conn& conn) override {
     Session* session = conn.context<Session>();
     if (session == nullptr) return gnet::Action::close;
-    // One output buffer per loop thread, reused: all replies to this read go out in one write.
+    // One reply buffer per loop thread, reused: all replies of a batch go out in one write.
     thread_local std::string out;
-    out.clear();
-    const Progress p = process(keyspace_, *session, conn.peek(), out);
-    conn.discard(p.consumed);
-    if (!out.empty()) conn.write(out);
-    if (out.capacity() > kKeepCapacity) std::string().swap(out);
-    return p.close ? gnet::Action::close : gnet::Action::none;
+    for (;;) {
+      if (conn.outbound_full()) return gnet::Action::none;  // resumed after the drain
+      const std::size_t queued = conn.outbound_buffered();
+      const std::size_t budget = queued < write_buffer_cap_ ? write_buffer_cap_ - queued : 0;
+      out.clear();
+      const Progress p = process(keyspace_, *session, conn.peek(), out, budget);
+      conn.discard(p.consumed);
+      if (!out.empty()) conn.write(out);
+      if (out.capacity() > kKeepCapacity) std::string().swap(out);
+      if (p.close) return gnet::Action::close;
+      // The budget ran out but the kernel took the bytes at once and the queue is not full:
+      // nothing would call us back, so go on with the rest of the input.
+      if (!p.budget_reached) return gnet::Action::none;
+    }
   }
 
   // Active expiry: every 100 ms, delete due keys (bounded per shard, so loop 0 is never held
@@ -82,6 +98,7 @@ class RedisServer final : public gnet::EventHandler {
   static constexpr std::size_t kKeepCapacity = 4 * 1024 * 1024;
   static constexpr std::size_t kSweepBudgetPerShard = 256;
   const Config& config_;
+  const std::size_t write_buffer_cap_;  // Options::write_buffer_cap
   Keyspace keyspace_;
 };
 
@@ -144,7 +161,6 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
 
-  RedisServer server(config);
   const bool v6 = host.find(':') != std::string::npos;
   const std::string where = "tcp://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
   gnet::Options options;
@@ -152,6 +168,10 @@ int main(int argc, char** argv) {
   options.reuse_port = reuse_port;
   options.ticker = true;
   options.idle_timeout = std::chrono::seconds(config.timeout_seconds);
+  // Unconsumed input is a partial command (at most the query buffer limit) or, while output
+  // waits for the peer, the rest of what was read before reading paused: at most one read more.
+  options.max_inbound_buffered = config.limits.max_command_bytes + options.read_buffer_cap;
+  RedisServer server(config, options.write_buffer_cap);
   auto result = gnet::run(server, where, options);
   if (!result) {
     std::fprintf(stderr, "redis: %s\n", result.error().message().c_str());

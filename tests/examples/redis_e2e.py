@@ -9,6 +9,8 @@ Usage: redis_e2e.py BINARY CASE
              bulk length limit; random garbage never brings the server down
   loops      keys are visible from connections on every loop; concurrent INCRs add up
   expiry     lazy expiry on access and the active sweep from on_tick
+  amplify    500 pipelined GETs of 8 MiB values read late and slowly: RSS growth bounded,
+             every reply complete and in order, another client served meanwhile
   limits     --maxmemory (-OOM for writes), --timeout (idle clients closed),
              --client-query-buffer-limit and --proto-max-bulk-len, CONFIG GET of each
   benchmark  redis-benchmark -q -n 20000 (all default tests) without errors
@@ -44,12 +46,20 @@ def check(cond, what):
         raise Failure(what)
 
 
+# Hostile-client cases measure the server's resident memory. Under AddressSanitizer, freed
+# blocks wait in a quarantine (256 MiB by default) before they are reused or returned, which
+# would be measured as growth; a small quarantine keeps the figures about the program.
+SANITIZER_ENV = {"ASAN_OPTIONS": ":".join(filter(None, [os.environ.get("ASAN_OPTIONS", ""),
+                                                        "quarantine_size_mb=4"]))}
+
+
 class Server:
     """The example binary, started on a free port."""
 
-    def __init__(self, binary, *args):
+    def __init__(self, binary, *args, env=None):
         self.proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", "0", *args],
-                                     stdout=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, text=True,
+                                     env={**os.environ, **(env or {})})
         ready, _, _ = select.select([self.proc.stdout], [], [], 60)
         line = self.proc.stdout.readline() if ready else ""
         m = re.search(r"listening on tcp://127\.0\.0\.1:(\d+)", line)
@@ -73,6 +83,71 @@ class Server:
         self.proc.wait()
         if self.proc.stdout:
             self.proc.stdout.close()
+
+
+MiB = 1024 * 1024
+
+
+def status_kib(pid, field):
+    """A VmRSS/VmHWM line of /proc/<pid>/status, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise Failure(f"no {field} for pid {pid}")
+
+
+class MemoryWatch:
+    """The server's resident memory from a baseline on: peak growth (VmHWM, reset at the start
+    so no peak between samples is missed), and a guard thread that kills the server if it ever
+    passes `kill_above` bytes, so that a broken bound fails the test instead of exhausting the
+    machine."""
+
+    def __init__(self, server, kill_above=2048 * MiB):
+        self.pid = server.proc.pid
+        with open(f"/proc/{self.pid}/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current VmRSS
+        self.baseline = status_kib(self.pid, "VmRSS") * 1024
+        self.killed = False
+        self.stop = threading.Event()
+
+        def guard():
+            while not self.stop.wait(0.02):
+                try:
+                    if status_kib(self.pid, "VmRSS") * 1024 > kill_above:
+                        self.killed = True
+                        os.kill(self.pid, signal.SIGKILL)
+                        return
+                except (OSError, Failure):
+                    return
+
+        self.thread = threading.Thread(target=guard, daemon=True)
+        self.thread.start()
+
+    def peak_growth(self):
+        return status_kib(self.pid, "VmHWM") * 1024 - self.baseline
+
+    def check(self, bound, what):
+        check(not self.killed, f"{what}: server killed past the guard limit")
+        growth = self.peak_growth()
+        print(f"{what}: peak RSS growth {growth / MiB:.1f} MiB (bound {bound / MiB:.0f} MiB)")
+        check(growth < bound, f"{what}: RSS grew {growth / MiB:.1f} MiB, bound {bound / MiB:.0f} MiB")
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+
+
+def well_behaved(port, rounds, tag):
+    """A client on another connection that must be served meanwhile."""
+    c = Client(port)
+    try:
+        for i in range(rounds):
+            check(c.call("SET", f"{tag}:{i}", i) == "OK", f"{tag}: SET {i}")
+            check(c.call("GET", f"{tag}:{i}") == str(i).encode(), f"{tag}: GET {i}")
+        check(c.call("PING") == "PONG", f"{tag}: PING")
+    finally:
+        c.close()
 
 
 def need(tool):
@@ -494,6 +569,73 @@ def case_expiry(binary):
         server.kill()
 
 
+# -------------------------------------------------------------------------------------- hostile
+
+def recv_exactly(sock, view):
+    got = 0
+    while got < len(view):
+        n = sock.recv_into(view[got:])
+        if n == 0:
+            raise Failure("connection closed by the server")
+        got += n
+
+
+def case_amplify(binary):
+    """The amplifying pipeline: SET 8 MiB values, then 500 GETs of them in one write, read late
+    and slowly. Without a bound every reply is built before anything is sent (4 GiB here);
+    with it the server holds at most write_buffer_cap (1 MiB) + one reply of output."""
+    value_size, gets, bound = 8 * MiB, 500, 64 * MiB
+    server = Server(binary, env=SANITIZER_ENV)
+    watch = None
+    try:
+        values = [bytes([65 + k]) * (value_size - 1) + b"%d" % k for k in range(2)]
+        c = Client(server.port)
+        for k, v in enumerate(values):
+            check(c.call("SET", f"big{k}", v) == "OK", "SET big value")
+        c.close()
+        watch = MemoryWatch(server)
+
+        hostile = socket.socket()
+        hostile.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        hostile.connect(("127.0.0.1", server.port))
+        hostile.sendall(b"".join(b"GET big%d\r\n" % (i % 2) for i in range(gets)))
+        # Not reading yet: the server must stop producing, and serve everyone else meanwhile.
+        try:
+            well_behaved(server.port, 300, "late")
+        finally:
+            watch.check(bound, "amplify, nothing read yet")
+
+        # Reading now, with a full-size window (the small one only kept the kernel from
+        # absorbing replies while nothing was read).
+        hostile.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * MiB)
+        replies = [b"$%d\r\n" % value_size + v + b"\r\n" for v in values]
+        buf = bytearray(len(replies[0]))
+        view = memoryview(buf)
+        for i in range(gets):
+            if i < 4:  # slowly at first: 64 KiB at a time, with pauses
+                for at in range(0, len(buf), 64 * 1024):
+                    recv_exactly(hostile, view[at:at + 64 * 1024])
+                    time.sleep(0.001)
+            else:
+                recv_exactly(hostile, view)
+            check(buf == replies[i % 2], f"reply {i} of {gets} is not GET big{i % 2}'s value")
+            if i == gets // 2:
+                well_behaved(server.port, 50, "halfway")
+        hostile.setblocking(False)
+        try:
+            extra = hostile.recv(1)
+        except BlockingIOError:
+            extra = None
+        check(extra is None, "bytes after the last reply")
+        hostile.close()
+        watch.check(bound, f"amplify, {gets} replies of {value_size // MiB} MiB read")
+        well_behaved(server.port, 10, "after")
+    finally:
+        if watch:
+            watch.close()
+        server.kill()
+
+
 # ---------------------------------------------------------------------------------------- limits
 
 OOM = "OOM command not allowed when used memory > 'maxmemory'."
@@ -651,6 +793,7 @@ CASES = {
     "loops": case_loops,
     "expiry": case_expiry,
     "limits": case_limits,
+    "amplify": case_amplify,
     "benchmark": case_benchmark,
     "shutdown": case_shutdown,
 }
@@ -665,6 +808,9 @@ def main():
         CASES[case](binary)
     except Failure as e:
         print(f"FAIL ({case}): {e}")
+        return 1
+    except OSError as e:  # a socket error: the server closed or died where it should not
+        print(f"FAIL ({case}): {e!r}")
         return 1
     print(f"PASS ({case})")
     return 0

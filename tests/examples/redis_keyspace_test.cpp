@@ -36,9 +36,9 @@ std::string cmd(std::initializer_list<std::string_view> args) {
   return s;
 }
 
-// Runs the commands in `in` as one connection would and returns the replies.
 const Config kConfig;
 
+// Runs the commands in `in` as one connection would and returns the replies.
 std::string run_on(Keyspace& ks, Session& session, const std::string& in) {
   std::string out;
   const Progress p = process(ks, session, in, out);

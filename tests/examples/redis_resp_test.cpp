@@ -255,6 +255,44 @@ TEST(RespProtocol, PipelineSplitAtEveryByteBoundary) {
   EXPECT_EQ(out, expected);
 }
 
+// A pipeline of commands with big replies: process() stops after the reply that reaches the
+// budget and leaves the rest unconsumed; run again, it continues in order. The output of one
+// call never passes the budget by more than one reply.
+TEST(RespProtocol, ReplyBudgetStopsBetweenCommands) {
+  Keyspace ks;
+  Session session(kDefaultConfig);
+  const std::string value(1000, 'v');
+  std::string out;
+  const std::string set = cmd({"SET", "big", value});
+  ASSERT_EQ(process(ks, session, set, out).consumed, set.size());
+  std::string pending;
+  for (int i = 0; i < 50; ++i) pending += cmd({"GET", "big"}) + "PING\r\n";
+  const std::string reply = "$1000\r\n" + value + "\r\n";
+  std::string all;
+  int calls = 0;
+  while (!pending.empty()) {
+    out.clear();
+    const Progress p = process(ks, session, pending, out, 2500);
+    ASSERT_GT(p.consumed, 0u);
+    EXPECT_LE(out.size(), 2500 + reply.size());
+    EXPECT_EQ(p.budget_reached, out.size() >= 2500);
+    pending.erase(0, p.consumed);
+    all += out;
+    ++calls;
+  }
+  std::string expected;
+  for (int i = 0; i < 50; ++i) expected += reply + "+PONG\r\n";
+  EXPECT_EQ(all, expected);
+  EXPECT_GE(calls, 50 * 1007 / (2500 + 1007));
+  // A budget of 0 still runs one command per call: progress is always made.
+  out.clear();
+  const std::string two = cmd({"GET", "big"}) + cmd({"GET", "big"});
+  const Progress p = process(ks, session, two, out, 0);
+  EXPECT_EQ(p.consumed, two.size() / 2);
+  EXPECT_TRUE(p.budget_reached);
+  EXPECT_EQ(out, reply);
+}
+
 TEST(RedisCommands, Strings) {
   Keyspace ks;
   EXPECT_EQ(run(ks, {"GET", "k"}), "$-1\r\n");
