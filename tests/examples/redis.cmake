@@ -8,7 +8,8 @@ target_link_libraries(redis_limits_test PRIVATE gnet_example_redis_core)
 gnet_test(redis_keyspace_test ${CMAKE_CURRENT_LIST_DIR}/redis_keyspace_test.cpp LABELS threaded)
 target_link_libraries(redis_keyspace_test PRIVATE gnet_example_redis_core)
 
-foreach(case commands pipeline errors loops expiry limits amplify benchmark shutdown)
+foreach(case commands pipeline errors loops expiry limits amplify halfsent trickle benchmark
+             shutdown)
   add_test(NAME example_redis_${case}
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/redis_e2e.py $<TARGET_FILE:redis> ${case})
   # 77: a client tool is missing (the script says which).

@@ -11,6 +11,10 @@ Usage: redis_e2e.py BINARY CASE
   expiry     lazy expiry on access and the active sweep from on_tick
   amplify    500 pipelined GETs of 8 MiB values read late and slowly: RSS growth bounded,
              every reply complete and in order, another client served meanwhile
+  halfsent   16 clients each declaring a 60 MB argument and sending 2 MiB of it: RSS bounded by
+             what arrived; a length past the bulk limit refused at once
+  trickle    200 clients sending a byte at a time, half of them slower than --timeout 2: the
+             slow ones closed, RSS bounded, another client served throughout
   limits     --maxmemory (-OOM for writes), --timeout (idle clients closed),
              --client-query-buffer-limit and --proto-max-bulk-len, CONFIG GET of each
   benchmark  redis-benchmark -q -n 20000 (all default tests) without errors
@@ -24,6 +28,7 @@ Exit status: 0 pass, 1 fail, 77 skipped (a client tool is missing).
 import os
 import random
 import re
+import resource
 import select
 import shutil
 import signal
@@ -636,6 +641,107 @@ def case_amplify(binary):
         server.kill()
 
 
+def case_halfsent(binary):
+    """Half-sent commands held open: each of 16 clients declares a 60 MB argument (under the 64 MiB
+    bulk limit), sends 2 MiB of it and waits. The server holds what arrived, not what was
+    declared (16 x 60 MB); a declared length past the bulk limit is refused at once, before any
+    data, as Redis does past its 512 MiB; another client is served meanwhile."""
+    clients, sent_each, declared = 16, 2 * MiB, 60_000_000
+    bound = clients * 2 * sent_each + 16 * MiB  # 2x the bytes that arrived, plus slack
+    server = Server(binary, env=SANITIZER_ENV)
+    watch = None
+    holders = []
+    try:
+        watch = MemoryWatch(server)
+        chunk = b"x" * sent_each
+        for _ in range(clients):
+            h = Client(server.port)
+            h.send(b"*3\r\n$3\r\nSET\r\n$4\r\nhalf\r\n$%d\r\n" % declared + chunk)
+            holders.append(h)
+        well_behaved(server.port, 200, "beside-halfsent")
+        for h in holders:  # still open, nothing answered: the commands are incomplete
+            r, _, _ = select.select([h.sock], [], [], 0)
+            check(not r, "a half-sent command got a reply or a close")
+        watch.check(bound, f"{clients} half-sent commands of {declared} declared bytes")
+
+        # Past the bulk limit: "invalid bulk length" and the connection closed, with nothing
+        # after the "$" line buffered.
+        got = exchange(server.port, [b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n" % (600 * MiB)])
+        check(got == b"-ERR Protocol error: invalid bulk length\r\n", f"past the bulk limit: {got!r}")
+
+        # A holder that finishes its command gets it run: nothing was lost while waiting.
+        h = holders[0]
+        h.send(b"y" * (declared - sent_each) + b"\r\n")
+        check(h.reply() == "OK", "completed half-sent SET")
+        check(h.call("STRLEN", "half") == declared, "STRLEN of the completed value")
+        well_behaved(server.port, 10, "after-halfsent")
+    finally:
+        for h in holders:
+            h.close()
+        if watch:
+            watch.close()
+        server.kill()
+
+
+def case_trickle(binary):
+    """Slow clients with --timeout 2: 100 clients each send one byte of a command every 4 s (so
+    they are idle past the timeout and closed), and 100 send one byte every 0.2 s (ten times
+    inside the timeout), which Redis's timeout does not stop either; memory stays bounded by
+    what they sent (a few bytes each) plus the connections' own state, and another client is
+    served throughout."""
+    slow, fast, bound = 100, 100, 32 * MiB
+    raise_nofile()
+    server = Server(binary, "--timeout", "2", env=SANITIZER_ENV)
+    watch = None
+    conns = []
+    try:
+        watch = MemoryWatch(server)
+        command = resp("SET", "trickled", "v" * 40)
+        sleepy = [Client(server.port) for _ in range(slow)]
+        steady = [Client(server.port) for _ in range(fast)]
+        conns = sleepy + steady
+        for c in conns:
+            c.send(command[:1])
+        # Each round: a byte from every steady client, and one from every sleepy client every
+        # 20 rounds (4 s); the well-behaved client is served between rounds.
+        closed = set()
+        rounds = 40  # the steady clients have then sent command[:rounds + 1]
+        for rnd in range(1, rounds + 1):
+            time.sleep(0.2)
+            for c in steady:
+                c.send(command[rnd:rnd + 1])
+            if rnd % 20 == 0:
+                for i, c in enumerate(sleepy):
+                    if i in closed:
+                        continue
+                    try:
+                        c.send(command[rnd // 20:rnd // 20 + 1])
+                    except (BrokenPipeError, ConnectionResetError):
+                        closed.add(i)
+            well_behaved(server.port, 5, f"beside-trickle-{rnd}")
+        watch.check(bound, f"{slow + fast} trickling clients")
+        # The sleepy clients were closed by the timeout (EOF or reset, no reply).
+        for i, c in enumerate(sleepy):
+            r, _, _ = select.select([c.sock], [], [], 30)
+            check(r and c.read_to_eof() == b"", f"sleepy client {i} not closed by --timeout 2")
+        # The steady ones are still open and finish their command.
+        for c in steady:
+            c.send(command[rounds + 1:])
+            check(c.reply() == "OK", "steady trickler's command")
+        well_behaved(server.port, 10, "after-trickle")
+    finally:
+        for c in conns:
+            c.close()
+        if watch:
+            watch.close()
+        server.kill()
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+
+
 # ---------------------------------------------------------------------------------------- limits
 
 OOM = "OOM command not allowed when used memory > 'maxmemory'."
@@ -794,6 +900,8 @@ CASES = {
     "expiry": case_expiry,
     "limits": case_limits,
     "amplify": case_amplify,
+    "halfsent": case_halfsent,
+    "trickle": case_trickle,
     "benchmark": case_benchmark,
     "shutdown": case_shutdown,
 }
