@@ -148,11 +148,6 @@ bool normalize_range(long long& start, long long& stop, long long len) {
   return true;
 }
 
-std::vector<std::string_view> keys_of(Args args, std::size_t first, std::size_t step) {
-  std::vector<std::string_view> keys;
-  for (std::size_t i = first; i < args.size(); i += step) keys.push_back(args[i]);
-  return keys;
-}
 
 std::mt19937_64& rng() {
   thread_local std::mt19937_64 gen{std::random_device{}()};
@@ -330,10 +325,9 @@ void cmd_flush(Ctx& c) {
 // ---------------------------------------------------------------- keys
 
 void cmd_del(Ctx& c) {
-  const auto keys = keys_of(c.args, 1, 1);
-  Keyspace::MultiLock lock(c.ks, keys);
+  Keyspace::MultiLock lock(c.ks, c.args, 1, 1);
   long long n = 0;
-  for (auto k : keys) {
+  for (auto k : c.args.subspan(1)) {
     Shard& s = c.ks.shard(k);
     if (s.find(k, c.now) != nullptr && s.erase(k)) ++n;
   }
@@ -341,10 +335,9 @@ void cmd_del(Ctx& c) {
 }
 
 void cmd_exists(Ctx& c) {
-  const auto keys = keys_of(c.args, 1, 1);
-  Keyspace::MultiLock lock(c.ks, keys);
+  Keyspace::MultiLock lock(c.ks, c.args, 1, 1);
   long long n = 0;
-  for (auto k : keys) {
+  for (auto k : c.args.subspan(1)) {
     if (c.ks.shard(k).find(k, c.now) != nullptr) ++n;
   }
   reply_int(c.out, n);
@@ -520,7 +513,7 @@ void cmd_set(Ctx& c) {
     if (!get) reply_null(c.out);
     return;
   }
-  Entry& entry = l.shard.set_string(key, c.args[2], c.now, keep_ttl);
+  Entry& entry = l.shard.set_string(e, key, c.args[2], keep_ttl);  // e: no second lookup
   if (unit != Unit::none) l.shard.set_expiry(key, entry, deadline);
   if (!get) reply_status(c.out, "OK");
 }
@@ -537,7 +530,8 @@ void incr_by(Ctx& c, long long delta) {
   const std::string_view key = c.args[1];
   auto l = lock_key(c.ks, key);
   std::string* v = nullptr;
-  if (!lookup(c, l.shard, key, v)) return;
+  Entry* e = nullptr;
+  if (!lookup(c, l.shard, key, v, &e)) return;
   long long current = 0;
   if (v != nullptr && !parse_int(*v, current)) return reply_error(c.out, kNotInteger);
   long long result = 0;
@@ -546,7 +540,7 @@ void incr_by(Ctx& c, long long delta) {
   }
   char digits[24];
   const auto end = std::to_chars(digits, digits + sizeof digits, result).ptr;
-  l.shard.set_string(key, std::string_view(digits, static_cast<std::size_t>(end - digits)), c.now,
+  l.shard.set_string(e, key, std::string_view(digits, static_cast<std::size_t>(end - digits)),
                      /*keep_ttl=*/true);  // INCR keeps the key's TTL, as Redis does
   reply_int(c.out, result);
 }
@@ -566,10 +560,9 @@ void cmd_decrby(Ctx& c) {
 }
 
 void cmd_mget(Ctx& c) {
-  const auto keys = keys_of(c.args, 1, 1);
-  Keyspace::MultiLock lock(c.ks, keys);
-  reply_array(c.out, keys.size());
-  for (auto k : keys) {
+  Keyspace::MultiLock lock(c.ks, c.args, 1, 1);
+  reply_array(c.out, c.args.size() - 1);
+  for (auto k : c.args.subspan(1)) {
     const Entry* e = c.ks.shard(k).find(k, c.now);
     const std::string* v = e ? std::get_if<std::string>(&e->value) : nullptr;
     if (v == nullptr) {
@@ -582,8 +575,7 @@ void cmd_mget(Ctx& c) {
 
 void cmd_mset(Ctx& c) {
   if (c.args.size() % 2 == 0) return arity_error(c);
-  const auto keys = keys_of(c.args, 1, 2);
-  Keyspace::MultiLock lock(c.ks, keys);
+  Keyspace::MultiLock lock(c.ks, c.args, 1, 2);
   for (std::size_t i = 1; i + 1 < c.args.size(); i += 2) {
     c.ks.shard(c.args[i]).set_string(c.args[i], c.args[i + 1], c.now);
   }

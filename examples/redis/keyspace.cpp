@@ -22,9 +22,7 @@ Entry* Shard::find(std::string_view key, std::int64_t now) {
   return &it->second;
 }
 
-Entry& Shard::set_string(std::string_view key, std::string_view value, std::int64_t now,
-                         bool keep_ttl) {
-  Entry* e = find(key, now);
+Entry& Shard::set_string(Entry* e, std::string_view key, std::string_view value, bool keep_ttl) {
   if (e == nullptr) {
     auto [it, inserted] = map_.try_emplace(std::string(key));
     it->second.value.emplace<std::string>(value);
@@ -87,11 +85,12 @@ void Shard::clear() {
   used_.store(0, std::memory_order_relaxed);
 }
 
-Keyspace::MultiLock::MultiLock(Keyspace& ks, const std::vector<std::string_view>& keys) {
+Keyspace::MultiLock::MultiLock(Keyspace& ks, std::span<const std::string_view> keys,
+                               std::size_t first, std::size_t step) {
   std::array<bool, kShards> wanted{};
-  for (auto k : keys) wanted[ks.shard_index(k)] = true;
+  for (std::size_t i = first; i < keys.size(); i += step) wanted[ks.shard_index(keys[i])] = true;
   for (std::size_t i = 0; i < kShards; ++i) {
-    if (wanted[i]) locks_.emplace_back(ks.shards_[i].mutex);
+    if (wanted[i]) locks_[i] = std::unique_lock<std::mutex>(ks.shards_[i].mutex);
   }
 }
 

@@ -26,6 +26,7 @@
 #include <functional>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -96,6 +97,12 @@ class Shard {
   // Makes key a string holding value (whatever it held before), reusing the old string's
   // buffer when it was a string already; clears the expiry unless keep_ttl.
   Entry& set_string(std::string_view key, std::string_view value, std::int64_t now,
+                    bool keep_ttl = false) {
+    return set_string(find(key, now), key, value, keep_ttl);
+  }
+  // The same when the caller has just looked key up: `existing` is what find() returned
+  // (nullptr: missing), which saves a second hash and lookup on the SET path.
+  Entry& set_string(Entry* existing, std::string_view key, std::string_view value,
                     bool keep_ttl = false);
   bool erase(std::string_view key);
   // deadline 0 removes the expiry.
@@ -154,15 +161,17 @@ class Keyspace {
   Shard& shard(std::string_view key) noexcept { return shards_[shard_index(key)]; }
   Shard& shard_at(std::size_t i) noexcept { return shards_[i]; }
 
-  // Locks the shards of all the given keys in ascending order; unlocks on destruction.
+  // Locks the shards of keys[first], keys[first + step], ... in ascending shard order (no
+  // deadlock); unlocks on destruction. Allocates nothing.
   class MultiLock {
    public:
-    MultiLock(Keyspace& ks, const std::vector<std::string_view>& keys);
+    MultiLock(Keyspace& ks, std::span<const std::string_view> keys, std::size_t first,
+              std::size_t step);
     MultiLock(const MultiLock&) = delete;
     MultiLock& operator=(const MultiLock&) = delete;
 
    private:
-    std::vector<std::unique_lock<std::mutex>> locks_;
+    std::array<std::unique_lock<std::mutex>, kShards> locks_;
   };
 
   // Expires due keys in every shard, at most budget_per_shard per shard. Returns how many.

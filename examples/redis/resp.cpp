@@ -283,11 +283,11 @@ void reply_int(std::string& out, long long v) {
 }
 
 void reply_bulk(std::string& out, std::string_view s) {
-  out += '$';
-  append_decimal(out, static_cast<long long>(s.size()));
-  out += "\r\n";
-  out += s;
-  out += "\r\n";
+  char head[24] = {'$'};  // "$<len>\r\n" built aside: three appends, not five
+  char* end = std::to_chars(head + 1, head + sizeof head - 2, s.size()).ptr;
+  *end++ = '\r';
+  *end++ = '\n';
+  out.append(head, static_cast<std::size_t>(end - head)).append(s).append("\r\n", 2);
 }
 
 void reply_null(std::string& out) { out += "$-1\r\n"; }

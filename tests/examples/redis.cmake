@@ -5,6 +5,8 @@ gnet_test(redis_resp_test ${CMAKE_CURRENT_LIST_DIR}/redis_resp_test.cpp LABELS u
 target_link_libraries(redis_resp_test PRIVATE gnet_example_redis_core)
 gnet_test(redis_limits_test ${CMAKE_CURRENT_LIST_DIR}/redis_limits_test.cpp LABELS unit)
 target_link_libraries(redis_limits_test PRIVATE gnet_example_redis_core)
+gnet_test(redis_alloc_test ${CMAKE_CURRENT_LIST_DIR}/redis_alloc_test.cpp LABELS unit)
+target_link_libraries(redis_alloc_test PRIVATE gnet_example_redis_core)
 gnet_test(redis_keyspace_test ${CMAKE_CURRENT_LIST_DIR}/redis_keyspace_test.cpp LABELS threaded)
 target_link_libraries(redis_keyspace_test PRIVATE gnet_example_redis_core)
 
