@@ -102,8 +102,6 @@ class RedisServer final : public gnet::EventHandler {
   Keyspace keyspace_;
 };
 
-}  // namespace
-
 // A CLI11 option taking a redis.conf size ("64mb", "1gb", "1000000").
 CLI::Option* add_size_option(CLI::App& cli, const std::string& name, std::size_t& target,
                              const std::string& help) {
@@ -118,6 +116,8 @@ CLI::Option* add_size_option(CLI::App& cli, const std::string& name, std::size_t
   opt->default_str(std::to_string(target));
   return opt;
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App cli{"gnet-cpp RESP2 (Redis protocol) server"};
