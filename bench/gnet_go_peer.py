@@ -95,6 +95,7 @@ def _run_build(script: Path, env: dict, out) -> int | str:
 
 def prepare(work: Path, log: Path, rebuild: bool = False) -> GoPeer:
     """Builds (or reuses) <work>/bin/gnet_echo and gnet_http; the build's output goes to log."""
+    work = work.resolve()  # build.sh derives GOCACHE from it, and Go wants it absolute
     script, mirror = peer_dir() / "build.sh", mirror_dir()
     peer = GoPeer(command=f"WORK={shlex.quote(str(work))} MIRROR={shlex.quote(str(mirror))} "
                           f"{shlex.quote(str(script))}")
