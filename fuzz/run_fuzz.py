@@ -2,7 +2,8 @@
 """Runs the libFuzzer harnesses built by `make fuzz` (build-fuzz/fuzz/<name>_fuzz).
 
 Each harness fuzzes a working copy of its committed seed corpus (fuzz/corpus/<name>/) for
---seconds (or --runs executions), then prints one line per harness: executions, coverage,
+--seconds, or --runs executions (capped by --seconds when both are given), then prints one
+line per harness: executions, coverage,
 corpus size and the verdict. A crash, leak or timeout is copied into fuzz/regressions/<name>/,
 where `make test` replays it under ASan+UBSan from then on, and makes this script exit 1.
 --merge folds the new interesting inputs back into the committed corpus (libFuzzer -merge=1,
@@ -29,7 +30,9 @@ def run_one(binary: Path, work: Path, args) -> dict:
         for f in seeds.iterdir():
             if f.is_file():
                 shutil.copy(f, corpus / f.name)
-    limit = [f"-runs={args.runs}"] if args.runs else [f"-max_total_time={args.seconds}"]
+    limit = [f"-max_total_time={args.seconds}"] if args.seconds else []
+    if args.runs:
+        limit.append(f"-runs={args.runs}")
     cmd = [str(binary), *limit, f"-artifact_prefix={artifacts}/", "-print_final_stats=1",
            "-timeout=10", "-rss_limit_mb=2048", f"-max_len={args.max_len}", str(corpus)]
     print("$ " + " ".join(cmd), flush=True)
@@ -39,7 +42,8 @@ def run_one(binary: Path, work: Path, args) -> dict:
     (work / f"{name}.log").write_text(out)
     runs = re.findall(r"stat::number_of_executed_units:\s*(\d+)", out)
     cov = re.findall(r"cov: (\d+)", out)
-    found = sorted(p for p in artifacts.iterdir() if p.is_file())
+    # crash-, leak-, timeout-, oom-: failures. (slow-unit- files only report slow inputs.)
+    found = sorted(p for p in artifacts.iterdir() if p.is_file() and not p.name.startswith("slow-unit-"))
     saved = []
     if found:
         regressions = ROOT / "fuzz" / "regressions" / name
@@ -64,12 +68,15 @@ def run_one(binary: Path, work: Path, args) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build-fuzz")
-    ap.add_argument("--seconds", type=int, default=60, help="time per harness (ignored with --runs)")
-    ap.add_argument("--runs", type=int, default=0, help="executions per harness instead of a time")
+    ap.add_argument("--seconds", type=int, default=0,
+                    help="time per harness (default 60 without --runs; with --runs, a cap)")
+    ap.add_argument("--runs", type=int, default=0, help="executions per harness")
     ap.add_argument("--max-len", type=int, default=4096, help="largest input libFuzzer generates")
     ap.add_argument("--only", default="", help="comma-separated harness names")
     ap.add_argument("--merge", action="store_true", help="fold new coverage into fuzz/corpus/")
     args = ap.parse_args()
+    if not args.runs and not args.seconds:
+        args.seconds = 60
     build = Path(args.build)
     binaries = sorted((build / "fuzz").glob("*_fuzz"))
     if args.only:
