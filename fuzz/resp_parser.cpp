@@ -10,7 +10,7 @@
 //   an inline command's line is at most max_inline_bytes;
 // - what a parse leaves waiting is bounded by the limits: an incomplete command holds at most
 //   max_command_bytes + max_inline_bytes of input, and at most max_args remembered arguments;
-// - parse(serialize(command)) gives the command back.
+// - parse(redis_test::cmd(command)) gives the command back.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "examples/redis/resp.hpp"
+#include "tests/examples/resp_command.hpp"
 
 namespace {
 
@@ -105,21 +106,6 @@ Outcome run(const RespLimits& limits, std::string_view stream, std::uint64_t spl
   return out;
 }
 
-std::string serialize(const std::vector<std::string>& command) {
-  // Appends only: GCC 12's -Wrestrict misfires on `"literal" + std::to_string(...)` at -O2.
-  std::string s;
-  s += '*';
-  s += std::to_string(command.size());
-  s += "\r\n";
-  for (const auto& a : command) {
-    s += '$';
-    s += std::to_string(a.size());
-    s += "\r\n";
-    s += a;
-    s += "\r\n";
-  }
-  return s;
-}
 
 }  // namespace
 
@@ -144,7 +130,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // default limits, which every command parsed above also fits).
   for (const auto& command : whole.commands) {
     if (command.empty()) continue;
-    const Outcome again = run(RespLimits{}, serialize(command), 0);
+    const Outcome again = run(RespLimits{}, redis_test::cmd(command), 0);
     check(again.error.empty() && again.left == 0 && again.commands.size() == 1 &&
           again.commands[0] == command);
   }

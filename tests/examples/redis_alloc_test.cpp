@@ -14,6 +14,7 @@
 
 #include "commands.hpp"
 #include "keyspace.hpp"
+#include "resp_command.hpp"
 
 namespace {
 std::atomic<long> g_allocations{0};
@@ -29,24 +30,7 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace redis_example;
 
-namespace {
-
-std::string cmd(std::initializer_list<std::string_view> args) {
-  std::string s;
-  s += '*';
-  s += std::to_string(args.size());
-  s += "\r\n";
-  for (auto a : args) {
-    s += '$';
-    s += std::to_string(a.size());
-    s += "\r\n";
-    s += a;
-    s += "\r\n";
-  }
-  return s;
-}
-
-}  // namespace
+using redis_test::cmd;
 
 TEST(RedisAllocations, NoneOnTheGetSetPath) {
   const Config config;

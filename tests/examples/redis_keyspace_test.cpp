@@ -8,33 +8,15 @@
 
 #include "commands.hpp"
 #include "keyspace.hpp"
+#include "resp_command.hpp"
 
 using namespace redis_example;
 
 namespace {
 
-// Strings here are built by appending only: GCC 12's -Wrestrict misfires on
-// `"literal" + std::string` at -O2 (a Release build with warnings as errors failed on it).
-std::string numbered(std::string_view prefix, int n) {
-  std::string s(prefix);
-  s += std::to_string(n);
-  return s;
-}
-
-std::string cmd(std::initializer_list<std::string_view> args) {
-  std::string s;
-  s += '*';
-  s += std::to_string(args.size());
-  s += "\r\n";
-  for (auto a : args) {
-    s += '$';
-    s += std::to_string(a.size());
-    s += "\r\n";
-    s += a;
-    s += "\r\n";
-  }
-  return s;
-}
+using redis_test::bulk;
+using redis_test::cmd;
+using redis_test::numbered;
 
 // A maxmemory far above what the test stores: every write reads the shards' byte counters
 // while other threads update them (the accounting under TSan).

@@ -9,11 +9,16 @@
 
 #include "commands.hpp"
 #include "keyspace.hpp"
+#include "resp_command.hpp"
 #include "resp.hpp"
 
 using namespace redis_example;
 
 namespace {
+
+using redis_test::bulk;
+using redis_test::cmd;
+using redis_test::numbered;
 
 Config config_with(RespLimits limits) {
   Config c;
@@ -44,43 +49,10 @@ struct FakeConn {
   bool closed = false;
 };
 
-// Strings here are built by appending only: GCC 12's -Wrestrict misfires on
-// `"literal" + std::string` at -O2 (a Release build with warnings as errors failed on it).
-std::string numbered(std::string_view prefix, int n) {
-  std::string s(prefix);
-  s += std::to_string(n);
-  return s;
-}
-
-std::string cmd(std::initializer_list<std::string_view> args) {
-  std::string s;
-  s += '*';
-  s += std::to_string(args.size());
-  s += "\r\n";
-  for (auto a : args) {
-    s += '$';
-    s += std::to_string(a.size());
-    s += "\r\n";
-    s += a;
-    s += "\r\n";
-  }
-  return s;
-}
-
 // Runs one command on a fresh connection and returns the raw reply.
 std::string run(Keyspace& ks, std::initializer_list<std::string_view> args) {
   FakeConn c(ks);
   return c.deliver(cmd(args));
-}
-
-std::string bulk(std::string_view s) {
-  std::string out;
-  out += '$';
-  out += std::to_string(s.size());
-  out += "\r\n";
-  out += s;
-  out += "\r\n";
-  return out;
 }
 
 }  // namespace
