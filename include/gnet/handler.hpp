@@ -52,7 +52,8 @@ class EventHandler {
   }
 
   // The connection is gone. error is empty for a local close or a clean EOF from the peer, and
-  // says why otherwise (ECONNRESET, Errc::idle_timeout, Errc::handler_exception, ...). The
+  // says why otherwise (ECONNRESET, Errc::idle_timeout, Errc::inbound_limit,
+  // Errc::handler_exception, ...). The
   // connection's inbound bytes are still readable here; writes are refused.
   virtual Action on_close(Conn& conn, std::error_code error) {
     (void)conn;
@@ -81,8 +82,9 @@ class EventHandler {
   // With Options::ticker: called on loop 0 right after boot, then after every returned delay.
   virtual TickResult on_tick() { return {}; }
 
-  // More than Options::write_buffer_cap is queued for this connection; reading it is paused
-  // until the queue drains below half, when on_low_water fires.
+  // More than Options::write_buffer_cap is queued for this connection (Conn::outbound_full() is
+  // now true); reading it is paused until the queue drains below half, when on_low_water fires
+  // and, if input is still buffered, on_traffic follows for it in the same loop turn.
   virtual void on_high_water(Conn& conn) { (void)conn; }
   virtual void on_low_water(Conn& conn) { (void)conn; }
 };
