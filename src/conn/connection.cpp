@@ -187,9 +187,12 @@ void Connection::deliver(std::string_view fresh) {
     fresh_ = {};
   }
   // The inbound bound: input only grows here, by at most one read, so a connection never holds
-  // more than max_inbound_buffered + read_buffer_cap. No reads follow the close request.
-  const std::size_t limit = loop_.engine().options().max_inbound_buffered;
-  if (limit != 0 && inbound_.size() > limit && !closed_) request_close(make_error_code(Errc::inbound_limit));
+  // more than max_inbound_buffered + read_buffer_cap. No reads follow the close request. Only
+  // looked up when something was kept: the common path (all consumed) skips it.
+  if (!inbound_.empty() && !closed_) {
+    const std::size_t limit = loop_.engine().options().max_inbound_buffered;
+    if (limit != 0 && inbound_.size() > limit) request_close(make_error_code(Errc::inbound_limit));
+  }
   after_traffic(action);
 }
 
