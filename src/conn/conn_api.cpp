@@ -15,7 +15,12 @@ namespace gnet {
 
 using detail::Connection;
 
-static Connection& self(Conn* c) { return Connection::of(*c); }
+// Debug builds check the thread rule of conn.hpp on every call that touches the connection.
+static Connection& self(Conn* c) {
+  Connection& conn = Connection::of(*c);
+  conn.loop().assert_loop_thread();
+  return conn;
+}
 static const Connection& self(const Conn* c) { return Connection::of(*c); }
 
 std::size_t Conn::read(std::span<char> out) {

@@ -1,5 +1,6 @@
-// Internal: the connection state machine — reads into the loop's buffer, writes straight to the
-// socket, queues only what the kernel refuses, closes after flushing.
+// Internal: the connection state machine — hands input to the handler, sends through the driver
+// (straight from the caller's bytes when the backend allows), queues only what the kernel
+// refuses, closes after flushing.
 #include "conn/connection.hpp"
 
 #include <sys/socket.h>
@@ -11,13 +12,11 @@
 #include <exception>
 #include <string>
 
-#include "engine/engine_core.hpp"
+#include "io/io_driver.hpp"
 #include "loop/event_loop.hpp"
 
 namespace gnet::detail {
 namespace {
-
-std::error_code errno_code(int err) noexcept { return {err, std::system_category()}; }
 
 bool is_hard_error(const std::error_code& ec) noexcept {
   return ec && ec.category() == std::system_category();
@@ -62,11 +61,11 @@ Action Connection::invoke(F&& callback) {
   try {
     action = callback();
   } catch (const std::exception& e) {
-    loop_.engine().log(LogLevel::error, std::string("handler threw on fd ") + std::to_string(fd_) +
+    loop_.context().log(LogLevel::error, std::string("handler threw on fd ") + std::to_string(fd_) +
                                             ": " + e.what() + (shared_socket() ? "" : " (closing the connection)"));
     if (!shared_socket()) abort(make_error_code(Errc::handler_exception));
   } catch (...) {
-    loop_.engine().log(LogLevel::error, "handler threw a non-exception on fd " + std::to_string(fd_) +
+    loop_.context().log(LogLevel::error, "handler threw a non-exception on fd " + std::to_string(fd_) +
                                             (shared_socket() ? "" : " (closing the connection)"));
     if (!shared_socket()) abort(make_error_code(Errc::handler_exception));
   }
@@ -76,110 +75,48 @@ Action Connection::invoke(F&& callback) {
 
 void Connection::apply(Action action) {
   if (action == Action::close) request_close({});
-  if (action == Action::shutdown) loop_.engine().request_stop();
+  if (action == Action::shutdown) loop_.context().request_stop();
 }
 
 bool Connection::open() {
-  std::uint32_t interest = is_edge() ? (kReadable | kWritable | kEdge) : kReadable;
-  if (auto ec = loop_.poller().add(fd_, static_cast<IoWatcher*>(this), interest)) {
-    loop_.engine().log(LogLevel::error, "epoll_ctl add fd " + std::to_string(fd_) + ": " + ec.message());
+  if (auto ec = loop_.driver().open(*this)) {
+    loop_.context().log(LogLevel::error, std::string(loop_.driver().name()) + ": watch fd " + std::to_string(fd_) +
+                                             ": " + ec.message());
     error_ = ec;
     closed_ = true;  // on_open never ran, so no on_close either
     loop_.untouch(this);
     loop_.retire(this);
     return false;
   }
-  registered_ = true;
-  interest_ = interest;
-  Action action = invoke([this] { return loop_.engine().handler().on_open(*this); });
+  Action action = invoke([this] { return loop_.context().handler.on_open(*this); });
   if (!closed_) apply(action);
   settle();
   return true;
 }
 
-void Connection::handle_event(std::uint32_t events) {
-  if (closed_) return;
-  if ((events & kWritable) && has_pending_output()) on_writable();
-  if (closed_) return;
-  if (network_ == Network::udp && !connected_datagram_) {
-    if (events & kReadable) on_datagrams();
-    return;
-  }
-  if (events & kReadable) {
-    // Paused in edge-triggered mode: resuming re-reads (defer_resume), as this edge won't repeat.
-    if (reading()) on_readable();
-  } else if ((events & kHangup) && !reading()) {
-    // Not reading, so no read will tell us: the socket is dead (RST/ERR) — stop waiting on it.
-    int err = 0;
-    socklen_t len = sizeof err;
-    ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
-    abort(errno_code(err != 0 ? err : ECONNRESET));
-    return;
-  } else if (events & kHangup) {
-    on_readable();  // the read reports EOF or the error
-  }
-  settle();
-}
-
-void Connection::on_readable() {
-  char* buf = loop_.read_buffer();
-  const std::size_t cap = loop_.read_buffer_cap();
-  for (;;) {
-    ssize_t n = message_oriented() ? ::recv(fd_, buf, cap, MSG_TRUNC) : ::read(fd_, buf, cap);
-    if (n > 0 && message_oriented() && static_cast<std::size_t>(n) > cap) {
-      // MSG_TRUNC made recv report the message's real size: it did not fit the loop buffer.
-      loop_.engine().log(LogLevel::warn, "message of " + std::to_string(n) + " bytes on fd " +
-                                             std::to_string(fd_) + " truncated to read_buffer_cap " +
-                                             std::to_string(cap) + "; dropped");
-      if (!is_edge()) return;
-      continue;
-    }
-    if (n > 0) {
-      deliver({buf, static_cast<std::size_t>(n)});
-      // Level-triggered: one read per readiness is fair and the kernel will report the rest.
-      // Edge-triggered: keep going until a short read says the socket is drained (message
-      // sockets: until EAGAIN, since every message is a "short" read).
-      if (!is_edge() || closed_ || !reading()) return;
-      if (!message_oriented() && static_cast<std::size_t>(n) < cap) return;
-      continue;
-    }
-    if (n == 0 && network_ == Network::udp) {
-      deliver({});  // connected UDP: an empty datagram, not an end of stream
-      if (!is_edge() || closed_ || !reading()) return;
-      continue;
-    }
-    if (n == 0) {
-      peer_eof();
-      return;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-    abort(errno_code(errno));
-    return;
-  }
-}
-
 void Connection::resume_input() {
   if (!closed_ && reading() && !inbound_.empty()) {
-    Action action = invoke([this] { return loop_.engine().handler().on_traffic(*this); });
+    Action action = invoke([this] { return loop_.context().handler.on_traffic(*this); });
     after_traffic(action);
   }
-  if (!closed_ && reading() && is_edge()) on_readable();
+  if (!closed_ && reading()) loop_.driver().resume_input(*this);
   settle();
 }
 
 void Connection::maybe_resume() {
-  if (!closed_ && reading() && (is_edge() || !inbound_.empty())) loop_.defer_resume(this);
+  // Always for the driver's sake (an edge-triggered re-read, an io_uring re-arm) when it asks
+  // for it; otherwise only when input is waiting.
+  if (!closed_ && reading() && (is_edge() || !io.recv_armed || !inbound_.empty())) loop_.defer_resume(this);
 }
 
-void Connection::deliver(std::string_view fresh) {
+void Connection::on_input(std::string_view fresh) {
   loop_.touch(this);
   if (inbound_.empty()) {
     fresh_ = fresh;
   } else {
     inbound_.append(fresh);  // bytes left from last time come first
   }
-  Action action = invoke([this] { return loop_.engine().handler().on_traffic(*this); });
+  Action action = invoke([this] { return loop_.context().handler.on_traffic(*this); });
   if (!fresh_.empty()) {
     // Only what the handler left unconsumed is copied out of the loop's shared buffer. A
     // message-oriented socket delivers one message per call, so its unread tail is dropped.
@@ -190,7 +127,7 @@ void Connection::deliver(std::string_view fresh) {
   // more than max_inbound_buffered + read_buffer_cap. No reads follow the close request. Only
   // looked up when something was kept: the common path (all consumed) skips it.
   if (!inbound_.empty() && !closed_) {
-    const std::size_t limit = loop_.engine().options().max_inbound_buffered;
+    const std::size_t limit = loop_.context().options.max_inbound_buffered;
     if (limit != 0 && inbound_.size() > limit) request_close(make_error_code(Errc::inbound_limit));
   }
   after_traffic(action);
@@ -209,15 +146,35 @@ void Connection::after_traffic(Action action) {
 
 void Connection::wake() {
   if (closed_) return;
-  Action action = invoke([this] { return loop_.engine().handler().on_traffic(*this); });
+  Action action = invoke([this] { return loop_.context().handler.on_traffic(*this); });
   after_traffic(action);
   settle();
 }
 
-void Connection::peer_eof() {
+void Connection::keep_input(std::string_view fresh) {
+  if (closed_ || fresh.empty()) return;
+  inbound_.append(fresh);
+  if (!close_requested_) {
+    const std::size_t limit = loop_.context().options.max_inbound_buffered;
+    if (limit != 0 && inbound_.size() > limit) request_close(make_error_code(Errc::inbound_limit));
+  }
+}
+
+void Connection::on_datagram(std::string_view data, const sockaddr_storage& from, socklen_t from_len) {
+  if (from_len <= sizeof remote_) {
+    std::memcpy(&remote_, &from, from_len);
+    remote_len_ = static_cast<std::uint8_t>(from_len);
+  }
+  fresh_ = data;
+  Action action = invoke([this] { return loop_.context().handler.on_traffic(*this); });
+  fresh_ = {};
+  if (action == Action::shutdown) loop_.context().request_stop();
+}
+
+void Connection::on_end_of_input() {
   peer_eof_ = true;
   update_interest();
-  Action action = invoke([this] { return loop_.engine().handler().on_eof(*this); });
+  Action action = invoke([this] { return loop_.context().handler.on_eof(*this); });
   if (!closed_) apply(action);
 }
 
@@ -245,18 +202,12 @@ std::error_code Connection::send(std::string_view data) {
   if (message_oriented()) return send_message(data);
   if (data.empty()) return {};
   if (outbound_.empty()) {
-    for (;;) {
-      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n >= 0) {
-        data.remove_prefix(static_cast<std::size_t>(n));
-        break;
-      }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      std::error_code ec = errno_code(errno);
-      abort(ec);
-      return ec;
+    IoResult r = loop_.driver().send_now(*this, data);
+    if (r.error != 0) {
+      abort(r.code());
+      return r.code();
     }
+    data.remove_prefix(static_cast<std::size_t>(r.n));
     if (data.empty()) return {};
   }
   outbound_.append(loop_.block_pool(), data);
@@ -276,31 +227,12 @@ std::error_code Connection::sendv(std::span<const std::string_view> parts) {
   std::size_t first_unsent = 0;  // index into parts
   std::size_t offset = 0;        // bytes of parts[first_unsent] already sent
   if (outbound_.empty()) {
-    iovec iov[OutboundQueue::kMaxIov];
-    int count = 0;
-    for (std::size_t i = 0; i < parts.size() && count < OutboundQueue::kMaxIov; ++i) {
-      if (parts[i].empty()) continue;
-      iov[count].iov_base = const_cast<char*>(parts[i].data());
-      iov[count].iov_len = parts[i].size();
-      ++count;
+    IoResult r = loop_.driver().sendv_now(*this, parts);
+    if (r.error != 0) {
+      abort(r.code());
+      return r.code();
     }
-    if (count == 0) return {};
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = static_cast<std::size_t>(count);
-    ssize_t n;
-    do {
-      n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        std::error_code ec = errno_code(errno);
-        abort(ec);
-        return ec;
-      }
-      n = 0;
-    }
-    auto sent = static_cast<std::size_t>(n);
+    auto sent = static_cast<std::size_t>(r.n);
     while (first_unsent < parts.size() && sent >= parts[first_unsent].size()) {
       sent -= parts[first_unsent].size();
       ++first_unsent;
@@ -324,28 +256,23 @@ std::size_t Connection::outbound_size() const noexcept {
 }
 
 std::error_code Connection::send_message(std::string_view data) {
-  if (network_ == Network::udp && !connected_datagram_) {
+  if (shared_socket()) {
     // Unconnected UDP: a reply to the sender of the datagram being handled. A full socket
     // buffer is reported to the caller (EAGAIN), as UDP has no stream to queue into.
-    ssize_t n;
-    do {
-      n = ::sendto(fd_, data.data(), data.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&remote_),
-                   remote_len_);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) return errno_code(errno);
-    return {};
+    IoResult r = sys_io([&] {
+      return ::sendto(fd_, data.data(), data.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&remote_),
+                      remote_len_);
+    });
+    if (r.would_block) return {EAGAIN, std::system_category()};
+    return r.error != 0 ? r.code() : std::error_code{};
   }
   if (!messages_ || messages_->empty()) {
-    ssize_t n;
-    do {
-      n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    if (n >= 0) return {};
-    if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      std::error_code ec = errno_code(errno);
-      if (ec == std::errc::message_size) return ec;  // this message only; the connection is fine
-      abort(ec);
-      return ec;
+    IoResult r = sys_io([&] { return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL); });
+    if (r.ok()) return {};
+    if (r.error != 0) {
+      if (r.code() == std::errc::message_size) return r.code();  // this message only; the connection is fine
+      abort(r.code());
+      return r.code();
     }
   }
   if (!messages_) messages_ = std::make_unique<std::deque<std::string>>();
@@ -354,75 +281,14 @@ std::error_code Connection::send_message(std::string_view data) {
   return {};
 }
 
-void Connection::flush_messages() {
-  while (messages_ && !messages_->empty()) {
-    const std::string& m = messages_->front();
-    ssize_t n = ::send(fd_, m.data(), m.size(), MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      abort(errno_code(errno));
-      return;
-    }
-    messages_->pop_front();
-  }
-  after_drain();
-}
-
-void Connection::on_datagrams() {
-  // One recvmsg per datagram into the loop's buffer; MSG_TRUNC reports the real size of a
-  // datagram that did not fit, which is then reported and dropped rather than cut silently.
-  char* buf = loop_.read_buffer();
-  const std::size_t cap = loop_.read_buffer_cap();
-  // Level-triggered: at most 64 per readiness, for fairness (the kernel reports the rest).
-  // Edge-triggered: until EAGAIN, since no new edge comes for datagrams already queued.
-  for (int i = 0; (i < 64 || is_edge()) && !closed_; ++i) {
-    sockaddr_storage from{};
-    iovec iov{buf, cap};
-    msghdr msg{};
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof from;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    ssize_t n = ::recvmsg(fd_, &msg, MSG_TRUNC);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        loop_.engine().log(LogLevel::warn, std::string("udp recvmsg: ") + std::strerror(errno));
-      }
-      return;
-    }
-    if (msg.msg_namelen <= sizeof remote_) {
-      std::memcpy(&remote_, &from, msg.msg_namelen);
-      remote_len_ = static_cast<std::uint8_t>(msg.msg_namelen);
-    }
-    if (static_cast<std::size_t>(n) > cap || (msg.msg_flags & MSG_TRUNC)) {
-      loop_.engine().log(LogLevel::warn, "udp datagram of " + std::to_string(n) + " bytes from " +
-                                             remote().to_string() + " truncated to read_buffer_cap " +
-                                             std::to_string(cap) + "; dropped");
-      continue;
-    }
-    fresh_ = std::string_view(buf, static_cast<std::size_t>(n));
-    Action action = invoke([this] { return loop_.engine().handler().on_traffic(*this); });
-    fresh_ = {};
-    if (action == Action::shutdown) loop_.engine().request_stop();
-  }
-}
-
-std::error_code Connection::open_datagram() {
-  std::uint32_t interest = is_edge() ? (kReadable | kWritable | kEdge) : kReadable;
-  if (auto ec = loop_.poller().add(fd_, static_cast<IoWatcher*>(this), interest)) return ec;
-  registered_ = true;
-  interest_ = interest;
-  return {};
-}
+std::error_code Connection::open_datagram() { return loop_.driver().open(*this); }
 
 void Connection::after_queue() {
-  const std::size_t cap = loop_.engine().options().write_buffer_cap;
+  const std::size_t cap = loop_.context().options.write_buffer_cap;
   if (!high_water_ && cap > 0 && outbound_size() > cap) {
     high_water_ = true;
     invoke([this] {
-      loop_.engine().handler().on_high_water(*this);
+      loop_.context().handler.on_high_water(*this);
       return Action::none;
     });
   }
@@ -431,43 +297,21 @@ void Connection::after_queue() {
 
 std::error_code Connection::flush() {
   if (closed_) return make_error_code(Errc::connection_closed);
-  if (has_pending_output()) on_writable();
+  if (has_pending_output()) loop_.driver().flush(*this);
   return error_;
 }
 
-void Connection::on_writable() {
-  if (messages_) {
-    flush_messages();
-    return;
-  }
-  iovec iov[OutboundQueue::kMaxIov];
-  while (!outbound_.empty()) {
-    int count = outbound_.gather(iov, OutboundQueue::kMaxIov);
-    std::size_t want = 0;
-    for (int i = 0; i < count; ++i) want += iov[i].iov_len;
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = static_cast<std::size_t>(count);
-    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      abort(errno_code(errno));
-      return;
-    }
-    outbound_.consume(loop_.block_pool(), static_cast<std::size_t>(n));
-    loop_.touch(this);  // a slow download is traffic, not idleness
-    if (static_cast<std::size_t>(n) < want) break;  // the kernel is full again
-  }
-  after_drain();
+void Connection::on_sent(std::size_t n) {
+  outbound_.consume(loop_.block_pool(), n);
+  loop_.touch(this);  // a slow download is traffic, not idleness
 }
 
-void Connection::after_drain() {
-  const std::size_t cap = loop_.engine().options().write_buffer_cap;
+void Connection::after_flush() {
+  const std::size_t cap = loop_.context().options.write_buffer_cap;
   if (high_water_ && outbound_size() <= cap / 2) {
     high_water_ = false;
     invoke([this] {
-      loop_.engine().handler().on_low_water(*this);
+      loop_.context().handler.on_low_water(*this);
       return Action::none;
     });
     maybe_resume();
@@ -483,14 +327,7 @@ void Connection::set_user_paused(bool paused) {
 }
 
 void Connection::update_interest() {
-  if (closed_ || !registered_ || is_edge()) return;
-  std::uint32_t want = (reading() ? kReadable : 0u) | (has_pending_output() ? kWritable : 0u);
-  if (want == interest_) return;
-  if (auto ec = loop_.poller().modify(fd_, static_cast<IoWatcher*>(this), want)) {
-    abort(ec);
-    return;
-  }
-  interest_ = want;
+  if (!closed_) loop_.driver().interest_changed(*this);
 }
 
 void Connection::request_close(std::error_code error) {
@@ -524,7 +361,7 @@ void Connection::settle() {
   }
   // Flush first, but not forever: a peer that never reads is cut after shutdown_timeout.
   if (linger_timer_ == 0) {
-    linger_timer_ = loop_.run_after(loop_.engine().options().shutdown_timeout, [this] {
+    linger_timer_ = loop_.run_after(loop_.context().options.shutdown_timeout, [this] {
       linger_timer_ = 0;
       abort(make_error_code(Errc::shutdown_deadline));
     });
@@ -540,11 +377,11 @@ void Connection::finish_close() {
   messages_.reset();
   ++in_callback_;
   try {
-    apply(loop_.engine().handler().on_close(*this, error_));
+    apply(loop_.context().handler.on_close(*this, error_));
   } catch (const std::exception& e) {
-    loop_.engine().log(LogLevel::error, std::string("on_close threw: ") + e.what());
+    loop_.context().log(LogLevel::error, std::string("on_close threw: ") + e.what());
   } catch (...) {
-    loop_.engine().log(LogLevel::error, "on_close threw a non-exception");
+    loop_.context().log(LogLevel::error, "on_close threw a non-exception");
   }
   --in_callback_;
   loop_.untouch(this);
@@ -560,8 +397,7 @@ void Connection::finish_close() {
       drained += static_cast<std::size_t>(n);
     }
   }
-  if (registered_) loop_.poller().remove(fd_);
-  registered_ = false;
+  loop_.driver().forget(*this);
   ::close(fd_);
   fd_ = -1;
   inbound_.clear();

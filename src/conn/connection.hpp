@@ -1,11 +1,16 @@
 // Internal: one connection's state machine. Lives on exactly one loop; every method runs on that
 // loop's thread. The public face is gnet::Conn (conn_api.cpp casts back to this).
 //
+// It makes no socket call for input or queued output itself: the loop's driver (io/) feeds it
+// events — input arrived (a view), n bytes sent, end of input, an error — and it asks the driver
+// to send, to flush and to watch or stop watching.
+//
 // Life: open -> [closing: no reads, flushing queued output] -> closed (on_close ran, fd closed)
 // -> destroyed at the end of the loop turn (so pointers held during one dispatch stay valid).
 #pragma once
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <any>
 #include <chrono>
@@ -21,6 +26,7 @@
 #include "gnet/conn.hpp"
 #include "gnet/handler.hpp"
 #include "loop/io_watcher.hpp"
+#include "loop/loop_context.hpp"
 
 namespace gnet::detail {
 
@@ -36,13 +42,12 @@ class Connection final : public Conn, public IoWatcher {
   static const Connection& of(const Conn& c) noexcept { return static_cast<const Connection&>(c); }
 
   // ---- driven by the loop ----
-  // Registers with the poller and runs on_open. False when registration failed (then closed).
+  // Registers with the driver and runs on_open. False when registration failed (then closed).
   bool open();
   // Unconnected UDP socket: registers for reading; no on_open/on_close (there is no peer).
   std::error_code open_datagram();
   // The engine owns a shared UDP socket's fd: forget it before destruction.
   void release_fd() noexcept { fd_ = -1; }
-  void handle_event(std::uint32_t events);
   // Schedules an on_traffic with no fresh bytes (ConnHandle::wake).
   void wake();
   // Closes after flushing (error recorded for on_close if it is the first one).
@@ -55,9 +60,48 @@ class Connection final : public Conn, public IoWatcher {
   void shutdown_write();
   void set_connected_datagram() noexcept { connected_datagram_ = true; }
   // Reading became possible again (low water, resume_read): hand the handler the input it left
-  // buffered while pushed back, then, edge-triggered, read what the kernel already holds (no
-  // new edge will report it). Deferred to after the turn's dispatch (EventLoop::defer_resume).
+  // buffered while pushed back, then let the driver pick up what the kernel holds (edge-
+  // triggered re-read, io_uring re-arm). Deferred to after the turn's dispatch
+  // (EventLoop::defer_resume).
   void resume_input();
+
+  // ---- events from the driver ----
+  // Bytes arrived (a view into the driver's buffer, valid during the call): on_traffic.
+  void on_input(std::string_view fresh);
+  // Bytes arrived while not reading (a completion already under way when reading paused):
+  // kept, unconsumed, for the next on_traffic.
+  void keep_input(std::string_view fresh);
+  // A datagram on an unconnected UDP socket, from that sender: on_traffic, replies go back to it.
+  void on_datagram(std::string_view data, const sockaddr_storage& from, socklen_t from_len);
+  void on_end_of_input();
+  void on_io_error(std::error_code error) { abort(error); }
+  // n bytes at the front of outbound() reached the kernel.
+  void on_sent(std::size_t n);
+  // After a flush: watermarks (on_low_water, resuming input) and interest.
+  void after_flush();
+  OutboundQueue& outbound() noexcept { return outbound_; }
+  // Message sockets: whole messages the kernel refused (nullptr when there never were any).
+  std::deque<std::string>* messages() noexcept { return messages_.get(); }
+  bool reading() const noexcept {
+    return !peer_eof_ && !close_requested_ && !user_paused_ && !high_water_;
+  }
+  bool has_pending_output() const noexcept { return !outbound_.empty() || (messages_ && !messages_->empty()); }
+  // UDP and SEQPACKET keep message boundaries: one read is one message, one write one message.
+  bool message_oriented() const noexcept {
+    return network_ == Network::udp || network_ == Network::unix_packet;
+  }
+  // An unconnected UDP socket serves every peer: one bad datagram must not close it.
+  bool shared_socket() const noexcept { return network_ == Network::udp && !connected_datagram_; }
+
+  // What the driver keeps per connection (a few bytes; no buffer).
+  struct IoState {
+    std::uint32_t interest = 0;  // readiness: what the poller has registered
+    bool registered = false;     // readiness: known to the poller
+    std::uint8_t ops = 0;        // completion: requests the kernel still owes a completion
+    bool recv_armed = false;     // completion: a multishot receive is active
+    bool send_queued = false;    // completion: listed for this turn's submission
+    std::uint32_t sending = 0;   // completion: bytes at the front of outbound() in flight
+  } io;
 
   // ---- used by conn_api.cpp ----
   std::string_view peek(std::size_t n);
@@ -91,28 +135,11 @@ class Connection final : public Conn, public IoWatcher {
   template <class F>
   Action invoke(F&& callback);
   void apply(Action action);
-  void on_readable();
-  void on_datagrams();
   std::error_code send_message(std::string_view data);
-  void flush_messages();
-  // An unconnected UDP socket serves every peer: one bad datagram must not close it.
-  bool shared_socket() const noexcept { return network_ == Network::udp && !connected_datagram_; }
-  bool has_pending_output() const noexcept { return !outbound_.empty() || (messages_ && !messages_->empty()); }
-  // UDP and SEQPACKET keep message boundaries: one read is one message, one write one message.
-  bool message_oriented() const noexcept {
-    return network_ == Network::udp || network_ == Network::unix_packet;
-  }
-  void on_writable();
-  void deliver(std::string_view fresh);
   void after_traffic(Action action);
-  void peer_eof();
   void finish_close();
-  bool reading() const noexcept {
-    return !peer_eof_ && !close_requested_ && !user_paused_ && !high_water_;
-  }
   void update_interest();
   void after_queue();
-  void after_drain();
   // Called when reading() may have become true: schedules resume_input() when it has work.
   void maybe_resume();
   bool is_edge() const noexcept;
@@ -121,8 +148,6 @@ class Connection final : public Conn, public IoWatcher {
   int fd_;
   Network network_;
   std::int16_t listener_index_;
-  std::uint32_t interest_ = 0;  // what the poller currently has registered
-  bool registered_ = false;
   bool closed_ = false;
   bool close_requested_ = false;
   bool peer_eof_ = false;

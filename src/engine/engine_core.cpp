@@ -11,6 +11,8 @@ namespace gnet::detail {
 EngineCore::EngineCore(EventHandler& handler, const Options& options)
     : handler_(handler), options_(options), balancer_(options.lb, 1) {
   if (!options_.logger) options_.logger = stderr_logger(LogLevel::info);
+  context_.reset(new LoopContext{handler_, options_, stopping_, [this] { request_stop(); },
+                                 [this](const SocketAddress& remote) -> EventLoop& { return pick_loop(remote); }});
 }
 
 EngineCore::~EngineCore() {
@@ -53,7 +55,7 @@ Result<void> EngineCore::setup(const std::vector<std::string>& addresses, bool a
               : options_.multicore        ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))
                                           : 1;
   for (int i = 0; i < count; ++i) {
-    loops_.push_back(std::make_unique<EventLoop>(*this, i));
+    loops_.push_back(std::make_unique<EventLoop>(*context_, i));
     if (auto r = loops_.back()->init(); !r) return r.error();
   }
   balancer_ = LoadBalancer(options_.lb, count);

@@ -51,11 +51,12 @@ class EngineCore final : public Engine {
 
   EventHandler& handler_;
   Options options_;
+  std::atomic<bool> stopping_{false};
+  std::unique_ptr<LoopContext> context_;  // what the loops see of this engine
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::vector<ListenerGroup> groups_;
   LoadBalancer balancer_;
   std::vector<int> load_scratch_;
-  std::atomic<bool> stopping_{false};
   // stop() calls still running; run() waits for them before the loops go away, so a stop()
   // racing with run()'s return never touches freed memory.
   std::atomic<int> stops_in_flight_{0};

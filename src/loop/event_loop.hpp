@@ -1,9 +1,12 @@
 // Internal: one event loop (one thread). Each turn, in this order:
-//   1. wait for readiness (timeout = next timer, 0 when tasks are pending)
-//   2. dispatch every ready socket (listeners accept, connections read/write)
+//   1. the driver hands the kernel what the last turn queued and waits (timeout = next timer,
+//      0 when tasks or resumes are pending), then dispatches everything ready or complete
+//   2. run deferred input resumes (backpressure released during dispatch)
 //   3. run posted tasks (urgent lane fully, normal lane at most Mailbox::kBatch)
 //   4. run due timers
-//   5. destroy connections closed during this turn
+//   5. destroy connections closed during this turn (those the kernel still holds wait)
+// What is backend-specific lives in the driver (io/io_driver.hpp); accepting in the Acceptor,
+// dialing in the Dialer; what the loop needs from its engine in the LoopContext.
 #pragma once
 
 #include <atomic>
@@ -19,45 +22,25 @@
 #include "gnet/address.hpp"
 #include "gnet/conn_handle.hpp"
 #include "gnet/loop.hpp"
-#include "loop/io_watcher.hpp"
+#include "io/io_driver.hpp"
+#include "loop/acceptor.hpp"
+#include "loop/dialer.hpp"
+#include "loop/loop_context.hpp"
 #include "loop/mailbox.hpp"
 #include "loop/timer_queue.hpp"
-#include "poller/poller.hpp"
 
 namespace gnet::detail {
 
 class Connection;
-class EngineCore;
-
-// A socket whose non-blocking connect() is in progress (Loop::dial).
-struct Connecting : IoWatcher {
-  Connecting() noexcept : IoWatcher(Kind::connecting) {}
-  int fd = -1;
-  Network network = Network::tcp;
-  SocketAddress remote;
-  std::uint64_t timer = 0;
-  std::function<void(std::error_code, ConnHandle)> on_done;
-};
-
-// A listening socket registered on a loop.
-struct Listener : IoWatcher {
-  Listener() noexcept : IoWatcher(Kind::listener) {}
-  int fd = -1;
-  int index = 0;            // position in the engine's address list
-  Network network = Network::tcp;
-  bool distribute = false;  // hand accepted sockets to other loops via the balancer
-  bool paused = false;      // out of descriptors: waiting before accepting again
-  bool warned = false;      // this out-of-descriptors episode was logged already
-};
 
 class EventLoop final : public Loop {
  public:
-  EventLoop(EngineCore& engine, int index);
+  EventLoop(const LoopContext& context, int index);
   ~EventLoop();
 
-  // Creates the poller and wake-up eventfd.
+  // Creates the driver and the wake-up eventfd.
   Result<void> init();
-  void add_listener(Listener* listener);
+  void add_listener(Listener* listener) { acceptor_.add(listener); }
   // Runs until the engine stops and every connection has closed.
   void run();
 
@@ -69,7 +52,9 @@ class EventLoop final : public Loop {
   void untouch(Connection* conn) noexcept;
   // Loop thread: the Loop::dial implementation.
   std::error_code dial_from_loop(std::string_view address, std::chrono::milliseconds timeout,
-                                 Loop::DialDone on_done);
+                                 Loop::DialDone on_done) {
+    return dialer_.dial(address, timeout, std::move(on_done));
+  }
   // Before run(): serve an unconnected UDP socket (owned by the engine) on this loop.
   Result<void> add_datagram_socket(int fd, int listener_index);
   // Loop thread: the live connection in slot with that generation, or nullptr.
@@ -85,8 +70,10 @@ class EventLoop final : public Loop {
   std::atomic<int>& load() noexcept { return load_; }
 
   // Loop thread.
-  EngineCore& engine() noexcept { return engine_; }
-  Poller& poller() noexcept { return *poller_; }
+  const LoopContext& context() const noexcept { return ctx_; }
+  IoDriver& driver() noexcept { return *driver_; }
+  Acceptor& acceptor() noexcept { return acceptor_; }
+  Dialer& dialer() noexcept { return dialer_; }
   BlockPool& block_pool() noexcept { return block_pool_; }
   char* read_buffer() noexcept { return read_buffer_.get(); }
   std::size_t read_buffer_cap() const noexcept { return read_buffer_cap_; }
@@ -95,28 +82,28 @@ class EventLoop final : public Loop {
   bool edge_triggered() const noexcept { return edge_triggered_; }
   // Loop thread: run conn->resume_input() after this turn's dispatch (see Connection).
   void defer_resume(Connection* conn);
+  // The driver saw the wake-up eventfd fire: run the mailbox's tasks this turn.
+  void on_wakeup() noexcept { wake_pending_ = true; }
+  // Runs user code (a task, a timer, a dial callback): an exception is logged, not fatal.
+  void guarded(const std::function<void()>& fn) noexcept;
+  // Debug builds: the calling thread is this loop's (or the loop has not started yet).
+  void assert_loop_thread() const noexcept;
 
   // gnet::Loop
   int index() const noexcept { return index_; }
 
  private:
   friend class gnet::Loop;
-  void dispatch(const PollEvent& event);
-  void accept_from(Listener& listener);
-  void finish_connect(Connecting* pending, std::error_code error);
   void sweep_idle();
-  void pause_listener(Listener& listener, int err);
   void run_tasks();
-  void guarded(const std::function<void()>& fn) noexcept;
   void begin_drain();
   void tick();
   void destroy_retired();
 
-  EngineCore& engine_;
+  const LoopContext& ctx_;
   const int index_;
   const bool edge_triggered_;
-  std::unique_ptr<Poller> poller_;
-  IoWatcher wakeup_{IoWatcher::Kind::wakeup};
+  std::unique_ptr<IoDriver> driver_;
   int wake_fd_ = -1;
   std::shared_ptr<Mailbox> mailbox_;
   bool wake_pending_ = false;
@@ -127,6 +114,8 @@ class EventLoop final : public Loop {
   std::size_t read_buffer_cap_;
   BlockPool block_pool_;
   TimerQueue timers_;
+  Acceptor acceptor_{*this};
+  Dialer dialer_{*this};
 
   struct Slot {
     Connection* conn = nullptr;
@@ -134,11 +123,9 @@ class EventLoop final : public Loop {
   };
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
-  std::vector<Connection*> retired_;
+  std::vector<Connection*> retired_;  // closed; destroyed once the driver no longer holds them
   std::vector<std::pair<std::uint32_t, std::uint32_t>> deferred_resumes_;  // (slot, generation)
-  std::vector<Listener*> listeners_;
   std::vector<std::unique_ptr<Connection>> datagram_sockets_;
-  std::vector<std::unique_ptr<Connecting>> connecting_;
   Connection* idle_head_ = nullptr;  // least recently active
   Connection* idle_tail_ = nullptr;
   std::chrono::steady_clock::duration idle_timeout_{};

@@ -1,5 +1,5 @@
 // Internal: the small contract every readiness backend implements (epoll.cpp today; kqueue.cpp
-// on the BSDs). One backend is compiled in, so calls have no indirection. The loop above it
+// on the BSDs), used by io/readiness_driver.cpp. One poller is compiled in. The driver above it
 // only sees "this token is readable/writable/hung up".
 #pragma once
 

@@ -1,0 +1,75 @@
+// Internal: the I/O driver seam. One driver per loop owns everything that depends on how the
+// kernel is asked for I/O: waiting, accepting, connect completion, receiving into the loop's
+// buffer(s), flushing queued output, arming writability and the cross-thread wake-up.
+//
+// Two shapes of kernel interface sit behind it:
+//   - readiness (ReadinessDriver over poller/: epoll on Linux; a kqueue poller is a file beside
+//     epoll.cpp): the driver hears "fd is readable/writable" and makes the calls itself, at once;
+//   - completion (UringDriver): the driver submits receives and sends, and the kernel reports them
+//     done later, in batches.
+// Everything above the seam is backend-free: Connection is a state machine fed by events (input
+// arrived as a view, n bytes sent, end of input, error) that asks the driver to send; the
+// acceptor hears "socket accepted", the dialer "connect finished".
+//
+// Every method runs on the owning loop's thread.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <system_error>
+
+#include "net/sys_io.hpp"
+
+namespace gnet::detail {
+
+class Connection;
+struct Listener;
+struct Connecting;
+
+class IoDriver {
+ public:
+  virtual ~IoDriver() = default;
+  // "epoll" or "io_uring": for logs and the bench tables.
+  virtual const char* name() const noexcept = 0;
+
+  // ---- the turn ----
+  // Hands the kernel what this turn queued, waits up to timeout_ms (-1: until something
+  // happens, 0: not at all) and dispatches everything ready or complete.
+  virtual void wait_and_dispatch(int timeout_ms) = 0;
+  // True while the kernel still holds memory of, or owes completions to, this (closed)
+  // connection: the loop keeps the object until it is false.
+  virtual bool busy(const Connection&) const noexcept { return false; }
+
+  // ---- the wake-up: the mailbox's eventfd; the driver reports it via EventLoop::on_wakeup ----
+  virtual std::error_code watch_wakeup(int fd) = 0;
+
+  // ---- listeners (Acceptor) ----
+  virtual std::error_code watch_listener(Listener& listener) = 0;
+  // Off while out of descriptors (the acceptor retries later), on again after.
+  virtual void set_accepting(Listener& listener, bool on) = 0;
+  virtual void forget_listener(Listener& listener) = 0;
+
+  // ---- dials in progress (Dialer) ----
+  virtual std::error_code watch_connect(Connecting& pending) = 0;
+  virtual void forget_connect(Connecting& pending) = 0;
+
+  // ---- connections ----
+  // Starts delivering input (and, for a shared UDP socket, datagrams).
+  virtual std::error_code open(Connection& conn) = 0;
+  // The connection is closing: no more events for it. Its fd is closed right after.
+  virtual void forget(Connection& conn) = 0;
+  // Connection::reading() or Connection::has_pending_output() may have changed.
+  virtual void interest_changed(Connection& conn) = 0;
+  // With nothing queued: send now what the kernel takes and say how much. A completion driver
+  // takes nothing here (n = 0): the caller queues the bytes and flush() submits them.
+  virtual IoResult send_now(Connection& conn, std::string_view data) = 0;
+  virtual IoResult sendv_now(Connection& conn, std::span<const std::string_view> parts) = 0;
+  // Queued output should go out: now (readiness) or with this turn's submission (completion).
+  virtual void flush(Connection& conn) = 0;
+  // Reading became possible again after a pause: re-read what no new edge will report
+  // (edge-triggered) or re-arm the receive (completion).
+  virtual void resume_input(Connection& conn) = 0;
+};
+
+}  // namespace gnet::detail

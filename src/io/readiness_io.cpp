@@ -1,0 +1,171 @@
+#include "io/readiness_io.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "buffer/outbound_queue.hpp"
+#include "conn/connection.hpp"
+#include "loop/event_loop.hpp"
+#include "poller/poller.hpp"
+
+namespace gnet::detail::readiness {
+namespace {
+
+// An unconnected UDP socket: one recvmsg per datagram into the loop's buffer; MSG_TRUNC
+// reports the real size of a datagram that did not fit, which is then reported and dropped
+// rather than cut silently. Level-triggered: at most 64 per readiness, for fairness (the kernel
+// reports the rest). Edge-triggered: until EAGAIN, since no new edge comes for queued ones.
+void read_datagrams(Connection& conn, bool edge) {
+  EventLoop& loop = conn.loop();
+  char* buf = loop.read_buffer();
+  const std::size_t cap = loop.read_buffer_cap();
+  for (int i = 0; (i < 64 || edge) && !conn.closed(); ++i) {
+    sockaddr_storage from{};
+    iovec iov{buf, cap};
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    IoResult r = sys_io([&] { return ::recvmsg(conn.fd(), &msg, MSG_TRUNC); });
+    if (r.would_block) return;
+    if (r.error != 0) {
+      loop.context().log(LogLevel::warn, std::string("udp recvmsg: ") + std::strerror(r.error));
+      return;
+    }
+    if (static_cast<std::size_t>(r.n) > cap || (msg.msg_flags & MSG_TRUNC)) {
+      loop.context().log(LogLevel::warn, "udp datagram of " + std::to_string(r.n) + " bytes from " +
+                                             SocketAddress(reinterpret_cast<sockaddr*>(&from), msg.msg_namelen).to_string() +
+                                             " truncated to read_buffer_cap " + std::to_string(cap) + "; dropped");
+      continue;
+    }
+    conn.on_datagram({buf, static_cast<std::size_t>(r.n)}, from, msg.msg_namelen);
+  }
+}
+
+void write_messages(Connection& conn) {
+  auto& messages = *conn.messages();
+  while (!messages.empty()) {
+    const std::string& m = messages.front();
+    IoResult r = sys_io([&] { return ::send(conn.fd(), m.data(), m.size(), MSG_NOSIGNAL); });
+    if (r.would_block) break;
+    if (r.error != 0) {
+      conn.on_io_error(r.code());
+      return;
+    }
+    messages.pop_front();
+  }
+  conn.after_flush();
+}
+
+}  // namespace
+
+void on_event(Connection& conn, std::uint32_t events, bool edge) {
+  if (conn.closed()) return;
+  if ((events & kWritable) && conn.has_pending_output()) write(conn);
+  if (conn.closed()) return;
+  if (conn.shared_socket()) {
+    if (events & kReadable) read_datagrams(conn, edge);
+    return;
+  }
+  if (events & kReadable) {
+    // Paused in edge-triggered mode: resuming re-reads (resume_input), as this edge won't repeat.
+    if (conn.reading()) read(conn, edge);
+  } else if ((events & kHangup) && !conn.reading()) {
+    // Not reading, so no read will tell us: the socket is dead (RST/ERR) — stop waiting on it.
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(conn.fd(), SOL_SOCKET, SO_ERROR, &err, &len);
+    conn.on_io_error({err != 0 ? err : ECONNRESET, std::system_category()});
+    return;
+  } else if (events & kHangup) {
+    read(conn, edge);  // the read reports EOF or the error
+  }
+  conn.settle();
+}
+
+void read(Connection& conn, bool edge) {
+  EventLoop& loop = conn.loop();
+  char* buf = loop.read_buffer();
+  const std::size_t cap = loop.read_buffer_cap();
+  const bool messages = conn.message_oriented();
+  for (;;) {
+    IoResult r = sys_io([&] { return messages ? ::recv(conn.fd(), buf, cap, MSG_TRUNC) : ::read(conn.fd(), buf, cap); });
+    if (r.would_block) return;
+    if (r.error != 0) {
+      conn.on_io_error(r.code());
+      return;
+    }
+    auto n = static_cast<std::size_t>(r.n);
+    if (n > 0 && messages && n > cap) {
+      // MSG_TRUNC made recv report the message's real size: it did not fit the loop buffer.
+      loop.context().log(LogLevel::warn, "message of " + std::to_string(n) + " bytes on fd " + std::to_string(conn.fd()) +
+                                             " truncated to read_buffer_cap " + std::to_string(cap) + "; dropped");
+      if (!edge) return;
+      continue;
+    }
+    if (n > 0 || conn.network() == Network::udp) {
+      // (Connected UDP: an empty datagram, not an end of stream.)
+      conn.on_input({buf, n});
+      // Level-triggered: one read per readiness is fair and the kernel will report the rest.
+      // Edge-triggered: keep going until a short read says the socket is drained (message
+      // sockets: until EAGAIN, since every message is a "short" read).
+      if (!edge || conn.closed() || !conn.reading()) return;
+      if (!messages && n < cap) return;
+      continue;
+    }
+    conn.on_end_of_input();
+    return;
+  }
+}
+
+void write(Connection& conn) {
+  if (conn.messages() != nullptr) {
+    write_messages(conn);
+    return;
+  }
+  OutboundQueue& out = conn.outbound();
+  iovec iov[OutboundQueue::kMaxIov];
+  while (!out.empty()) {
+    int count = out.gather(iov, OutboundQueue::kMaxIov);
+    std::size_t want = 0;
+    for (int i = 0; i < count; ++i) want += iov[i].iov_len;
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<std::size_t>(count);
+    IoResult r = sys_io([&] { return ::sendmsg(conn.fd(), &msg, MSG_NOSIGNAL); });
+    if (r.would_block) break;
+    if (r.error != 0) {
+      conn.on_io_error(r.code());
+      return;
+    }
+    conn.on_sent(static_cast<std::size_t>(r.n));
+    if (static_cast<std::size_t>(r.n) < want) break;  // the kernel is full again
+  }
+  conn.after_flush();
+}
+
+IoResult send(int fd, std::string_view data) {
+  return sys_io([&] { return ::send(fd, data.data(), data.size(), MSG_NOSIGNAL); });
+}
+
+IoResult sendv(int fd, std::span<const std::string_view> parts) {
+  iovec iov[OutboundQueue::kMaxIov];
+  int count = 0;
+  for (std::size_t i = 0; i < parts.size() && count < OutboundQueue::kMaxIov; ++i) {
+    if (parts[i].empty()) continue;
+    iov[count].iov_base = const_cast<char*>(parts[i].data());
+    iov[count].iov_len = parts[i].size();
+    ++count;
+  }
+  if (count == 0) return {};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = static_cast<std::size_t>(count);
+  return sys_io([&] { return ::sendmsg(fd, &msg, MSG_NOSIGNAL); });
+}
+
+}  // namespace gnet::detail::readiness

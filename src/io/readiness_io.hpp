@@ -1,0 +1,31 @@
+// Internal: the socket calls a readiness event implies for a connection — read into the loop's
+// buffer and deliver, flush queued output with sendmsg, receive datagrams — shared by every
+// driver that sees readiness (epoll for everything; io_uring for message sockets, which it
+// watches with a poll request).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "net/sys_io.hpp"
+
+namespace gnet::detail {
+
+class Connection;
+
+namespace readiness {
+
+// A poller event for conn: flush when writable, read when readable, notice a dead socket.
+void on_event(Connection& conn, std::uint32_t events, bool edge);
+// Reads and delivers: one read (level-triggered) or until a short read / EAGAIN (edge).
+void read(Connection& conn, bool edge);
+// Writes queued output until the kernel pushes back, then lets the connection settle its
+// watermarks.
+void write(Connection& conn);
+// Sends straight from the caller's bytes (nothing is queued).
+IoResult send(int fd, std::string_view data);
+IoResult sendv(int fd, std::span<const std::string_view> parts);
+
+}  // namespace readiness
+}  // namespace gnet::detail

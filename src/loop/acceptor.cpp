@@ -1,0 +1,97 @@
+#include "loop/acceptor.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "loop/event_loop.hpp"
+#include "net/socket.hpp"
+
+namespace gnet::detail {
+
+void Acceptor::add(Listener* listener) {
+  listeners_.push_back(listener);
+  if (auto ec = loop_.driver().watch_listener(*listener)) {
+    loop_.context().log(LogLevel::error, "watch listener: " + ec.message());
+  }
+}
+
+void Acceptor::accept_ready(Listener& listener) {
+  for (int i = 0; i < kAcceptBurst && !loop_.draining() && !listener.paused; ++i) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    int fd = ::accept4(listener.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      int err = errno;
+      if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) return;
+      accept_failed(listener, err);
+      return;
+    }
+    accepted(listener, fd, SocketAddress(reinterpret_cast<sockaddr*>(&ss), len));
+  }
+}
+
+bool Acceptor::accept_failed(Listener& listener, int err) {
+  if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+    pause(listener, err);
+    return true;
+  }
+  if (err != EINTR && err != ECONNABORTED && err != EPROTO && err != EAGAIN) {
+    loop_.context().log(LogLevel::error, std::string("accept: ") + std::strerror(err));
+  }
+  return false;
+}
+
+void Acceptor::accepted(Listener& listener, int fd, const SocketAddress& remote) {
+  if (loop_.draining()) {
+    ::close(fd);
+    return;
+  }
+  listener.warned = false;
+  const LoopContext& ctx = loop_.context();
+  apply_connection_options(fd, listener.network == Network::tcp, ctx.options);
+  EventLoop& target = listener.distribute ? ctx.pick_loop(remote) : loop_;
+  if (!listener.distribute) loop_.load().fetch_add(1, std::memory_order_relaxed);
+  if (&target == &loop_) {
+    loop_.adopt(fd, listener.network, listener.index, remote);
+    return;
+  }
+  Network network = listener.network;
+  int index = listener.index;
+  EventLoop* dest = &target;
+  bool posted = target.post_task([dest, fd, network, index, remote] { dest->adopt(fd, network, index, remote); }, true);
+  if (!posted) {
+    target.load().fetch_sub(1, std::memory_order_relaxed);
+    ::close(fd);
+  }
+}
+
+// Out of descriptors (or kernel memory). Spinning on accept would burn a core: stop accepting
+// and look again shortly. Pending connections wait in the backlog meanwhile instead of being
+// accepted and dropped.
+void Acceptor::pause(Listener& listener, int err) {
+  if (listener.paused) return;
+  listener.paused = true;
+  if (!listener.warned) {  // once per episode, not once per retry
+    listener.warned = true;
+    loop_.context().log(LogLevel::warn, std::string("accept paused: ") + std::strerror(err) + "; retrying every " +
+                                            std::to_string(kAcceptRetry.count()) + " ms");
+  }
+  loop_.driver().set_accepting(listener, false);
+  Listener* l = &listener;
+  loop_.run_after(kAcceptRetry, [this, l] {
+    l->paused = false;
+    if (loop_.draining()) return;
+    loop_.driver().set_accepting(*l, true);  // reports at once if the backlog is non-empty
+  });
+}
+
+void Acceptor::stop() {
+  for (Listener* l : listeners_) loop_.driver().forget_listener(*l);
+}
+
+}  // namespace gnet::detail

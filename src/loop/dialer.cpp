@@ -1,0 +1,99 @@
+#include "loop/dialer.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "conn/connection.hpp"
+#include "loop/event_loop.hpp"
+#include "net/socket.hpp"
+
+namespace gnet::detail {
+
+Dialer::~Dialer() {
+  for (auto& pending : pending_) ::close(pending->fd);
+}
+
+std::error_code Dialer::dial(std::string_view address, std::chrono::milliseconds timeout,
+                             std::function<void(std::error_code, ConnHandle)> on_done) {
+  auto fail = [&](std::error_code ec) {
+    if (on_done) on_done(ec, ConnHandle{});
+    return ec;
+  };
+  if (loop_.draining()) return fail(make_error_code(Errc::engine_stopped));
+  auto parsed = parse_address(address);
+  if (!parsed) return fail(parsed.error().code());
+  const Address& addr = parsed.value();
+  SocketAddress target;
+  if (addr.is_ip()) {
+    auto resolved = resolve(addr, false);
+    if (!resolved) return fail(resolved.error().code());
+    target = resolved->front();
+  } else {
+    target = unix_socket_address(addr);
+  }
+  int fd = ::socket(target.family(), socket_type(addr.network) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail({errno, std::system_category()});
+  apply_connection_options(fd, addr.network == Network::tcp, loop_.context().options);
+  auto pending = std::make_unique<Connecting>();
+  pending->fd = fd;
+  pending->network = addr.network;
+  pending->remote = target;
+  Connecting* p = pending.get();
+  bool connected = ::connect(fd, target.data(), target.size()) == 0;
+  // EAGAIN from a Unix socket means its listener's backlog is full: a failure, not progress.
+  std::error_code ec;
+  if (!connected && errno != EINPROGRESS) ec.assign(errno, std::system_category());
+  if (!connected && !ec) ec = loop_.driver().watch_connect(*p);
+  if (ec) {
+    ::close(fd);
+    return fail(ec);
+  }
+  p->on_done = std::move(on_done);
+  pending_.push_back(std::move(pending));
+  if (connected) {
+    finish(p, {});
+    return {};
+  }
+  p->timer = loop_.run_after(timeout, [this, p] {
+    p->timer = 0;
+    finish(p, make_error_code(Errc::timed_out));
+  });
+  return {};
+}
+
+void Dialer::connect_ready(Connecting& pending) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  ::getsockopt(pending.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  finish(&pending, err ? std::error_code(err, std::system_category()) : std::error_code{});
+}
+
+void Dialer::finish(Connecting* pending, std::error_code error) {
+  auto it = std::find_if(pending_.begin(), pending_.end(), [&](auto& p) { return p.get() == pending; });
+  if (it == pending_.end()) return;
+  std::unique_ptr<Connecting> owned = std::move(*it);
+  pending_.erase(it);
+  if (owned->timer != 0) loop_.cancel(owned->timer);
+  loop_.driver().forget_connect(*owned);  // harmless when it was never watched (immediate connect)
+  if (error) {
+    ::close(owned->fd);
+    if (owned->on_done) loop_.guarded([&] { owned->on_done(error, ConnHandle{}); });
+    return;
+  }
+  loop_.load().fetch_add(1, std::memory_order_relaxed);
+  Connection* conn = loop_.adopt(owned->fd, owned->network, -1, owned->remote, owned->network == Network::udp);
+  if (owned->on_done) {
+    ConnHandle handle = conn ? ConnHandle(loop_.mailbox(), conn->slot, conn->generation) : ConnHandle{};
+    std::error_code ec = conn ? std::error_code{} : make_error_code(Errc::connection_closed);
+    loop_.guarded([&] { owned->on_done(ec, handle); });
+  }
+}
+
+void Dialer::fail_all(std::error_code error) {
+  while (!pending_.empty()) finish(pending_.front().get(), error);
+}
+
+}  // namespace gnet::detail
