@@ -21,6 +21,14 @@ enum class LoadBalancing {
   source_addr_hash,   // hash of the peer's IP: one client host always lands on the same loop
 };
 
+// How each loop asks the kernel for I/O.
+enum class IoBackend {
+  automatic,  // the GNET_BACKEND environment variable ("epoll", "io_uring") if set, else epoll
+  epoll,      // readiness: epoll, the portable path
+  io_uring,   // completion: multishot receive into provided buffers, batched submission. Fails
+              // Engine setup with a message saying why when the kernel refuses it
+};
+
 struct Options {
   // One loop per CPU core when true; one loop when false. num_event_loop > 0 overrides both.
   bool multicore = false;
@@ -63,6 +71,15 @@ struct Options {
 
   // Edge-triggered epoll: no epoll_ctl ever after registration, reads until a short read.
   bool edge_triggered_io = false;
+
+  // The I/O backend (see IoBackend). With io_uring each loop registers a ring of provided receive
+  // buffers: io_uring_buffer_count (a power of two) buffers of io_uring_buffer_size bytes, the
+  // loop's shared read buffer in io_uring form (pages are committed only as the kernel fills
+  // them; an idle connection holds none). When all are in use, receives wait in the kernel and
+  // are re-armed as buffers return: no bytes are lost.
+  IoBackend backend = IoBackend::automatic;
+  std::size_t io_uring_buffer_size = 16 * 1024;
+  unsigned io_uring_buffer_count = 256;
   // Pin loop thread i to CPU (i mod cores).
   bool cpu_affinity = false;
 

@@ -61,4 +61,27 @@ void OutboundQueue::clear(BlockPool& pool) noexcept {
   bytes_ = 0;
 }
 
+void OutboundQueue::truncate(BlockPool& pool, std::size_t keep) noexcept {
+  if (keep >= bytes_) return;
+  if (keep == 0) {
+    clear(pool);
+    return;
+  }
+  Block* last = head_;  // the block holding byte keep-1
+  std::size_t kept = last->readable();
+  while (kept < keep) {
+    last = last->next;
+    kept += last->readable();
+  }
+  last->end -= static_cast<std::uint32_t>(kept - keep);
+  for (Block* rest = last->next; rest != nullptr;) {
+    Block* next = rest->next;
+    pool.release(rest);
+    rest = next;
+  }
+  last->next = nullptr;
+  tail_ = last;
+  bytes_ = keep;
+}
+
 }  // namespace gnet::detail

@@ -29,6 +29,9 @@ class OutboundQueue {
   void consume(BlockPool& pool, std::size_t n) noexcept;
   // Returns every block to the pool.
   void clear(BlockPool& pool) noexcept;
+  // Keeps only the first `keep` bytes (those an in-flight io_uring send points at) and returns
+  // the blocks behind them to the pool.
+  void truncate(BlockPool& pool, std::size_t keep) noexcept;
 
  private:
   Block* head_ = nullptr;

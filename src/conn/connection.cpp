@@ -104,9 +104,9 @@ void Connection::resume_input() {
 }
 
 void Connection::maybe_resume() {
-  // Always for the driver's sake (an edge-triggered re-read, an io_uring re-arm) when it asks
-  // for it; otherwise only when input is waiting.
-  if (!closed_ && reading() && (is_edge() || !io.recv_armed || !inbound_.empty())) loop_.defer_resume(this);
+  // Rare (a pause ends), so always: resume_input hands over buffered input and lets the driver
+  // pick up what the kernel holds (an edge-triggered re-read, an io_uring re-arm).
+  if (!closed_ && reading()) loop_.defer_resume(this);
 }
 
 void Connection::on_input(std::string_view fresh) {
@@ -152,7 +152,7 @@ void Connection::wake() {
 }
 
 void Connection::keep_input(std::string_view fresh) {
-  if (closed_ || fresh.empty()) return;
+  if (closed_ || close_requested_ || peer_eof_ || fresh.empty()) return;  // no reads after those
   inbound_.append(fresh);
   if (!close_requested_) {
     const std::size_t limit = loop_.context().options.max_inbound_buffered;
@@ -342,9 +342,17 @@ void Connection::abort(std::error_code error) {
   if (closed_) return;
   if (error && !error_) error_ = error;
   close_requested_ = true;
-  outbound_.clear(loop_.block_pool());
-  if (messages_) messages_->clear();
+  drop_output();
+  update_interest();
   if (in_callback_ == 0) settle();
+}
+
+// Bytes an in-flight send (io_uring) points at stay owned until its completion, which the
+// driver hastens by cancelling it; everything behind them is freed now.
+void Connection::drop_output() {
+  outbound_.truncate(loop_.block_pool(), io.sending);
+  if (messages_) messages_->clear();
+  if (io.sending != 0) loop_.driver().drop_output(*this);
 }
 
 void Connection::settle() {
@@ -373,7 +381,7 @@ void Connection::finish_close() {
   closed_ = true;
   if (linger_timer_ != 0) loop_.cancel(linger_timer_);
   linger_timer_ = 0;
-  outbound_.clear(loop_.block_pool());
+  drop_output();
   messages_.reset();
   ++in_callback_;
   try {

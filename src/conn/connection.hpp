@@ -98,9 +98,15 @@ class Connection final : public Conn, public IoWatcher {
     std::uint32_t interest = 0;  // readiness: what the poller has registered
     bool registered = false;     // readiness: known to the poller
     std::uint8_t ops = 0;        // completion: requests the kernel still owes a completion
-    bool recv_armed = false;     // completion: a multishot receive is active
+    bool recv_armed = false;     // completion: a multishot receive is outstanding
+    bool recv_cancelled = false; // completion: ... and its cancellation was submitted
+    bool poll_in = false;        // completion, message sockets: a readability poll is armed
+    bool poll_out = false;       // completion, message sockets: a writability poll is armed
     bool send_queued = false;    // completion: listed for this turn's submission
+    bool output_dropped = false; // completion: abort dropped the output; send nothing more
+    bool detached = false;       // completion: forgotten; no more requests for it
     std::uint32_t sending = 0;   // completion: bytes at the front of outbound() in flight
+    void* send_slot = nullptr;   // completion: iovecs of an in-flight multi-block send
   } io;
 
   // ---- used by conn_api.cpp ----
@@ -137,6 +143,7 @@ class Connection final : public Conn, public IoWatcher {
   void apply(Action action);
   std::error_code send_message(std::string_view data);
   void after_traffic(Action action);
+  void drop_output();
   void finish_close();
   void update_interest();
   void after_queue();

@@ -34,6 +34,9 @@ class IoDriver {
   virtual const char* name() const noexcept = 0;
 
   // ---- the turn ----
+  // On the loop's own thread, before the first turn (a ring that only one thread may drive
+  // is enabled here, as the loop was set up on another).
+  virtual void start() {}
   // Hands the kernel what this turn queued, waits up to timeout_ms (-1: until something
   // happens, 0: not at all) and dispatches everything ready or complete.
   virtual void wait_and_dispatch(int timeout_ms) = 0;
@@ -67,6 +70,8 @@ class IoDriver {
   virtual IoResult sendv_now(Connection& conn, std::span<const std::string_view> parts) = 0;
   // Queued output should go out: now (readiness) or with this turn's submission (completion).
   virtual void flush(Connection& conn) = 0;
+  // The connection dropped its queued output (abort): stop sending what is in flight.
+  virtual void drop_output(Connection&) {}
   // Reading became possible again after a pause: re-read what no new edge will report
   // (edge-triggered) or re-arm the receive (completion).
   virtual void resume_input(Connection& conn) = 0;

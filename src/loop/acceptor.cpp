@@ -46,10 +46,21 @@ bool Acceptor::accept_failed(Listener& listener, int err) {
   return false;
 }
 
-void Acceptor::accepted(Listener& listener, int fd, const SocketAddress& remote) {
+void Acceptor::accepted(Listener& listener, int fd, const SocketAddress& given) {
   if (loop_.draining()) {
     ::close(fd);
     return;
+  }
+  SocketAddress remote = given;
+  if (remote.family() == AF_UNSPEC && listener.network != Network::unix_stream &&
+      listener.network != Network::unix_packet) {
+    // A multishot accept reports no address: look it up once (the balancer and remote_addr()
+    // need it; a Unix peer has none worth a call).
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+      remote = SocketAddress(reinterpret_cast<sockaddr*>(&ss), len);
+    }
   }
   listener.warned = false;
   const LoopContext& ctx = loop_.context();

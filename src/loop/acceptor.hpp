@@ -23,6 +23,7 @@ struct Listener : IoWatcher {
   bool distribute = false;  // hand accepted sockets to other loops via the balancer
   bool paused = false;      // out of descriptors: waiting before accepting again
   bool warned = false;      // this out-of-descriptors episode was logged already
+  bool accept_armed = false;  // completion drivers: a multishot accept is outstanding
 };
 
 class Acceptor {

@@ -27,6 +27,7 @@ struct Connecting : IoWatcher {
   SocketAddress remote;
   std::uint64_t timer = 0;
   std::function<void(std::error_code, ConnHandle)> on_done;
+  void* driver_token = nullptr;  // the driver's handle on its watch (completion drivers)
 };
 
 class Dialer {

@@ -62,6 +62,7 @@ void EventLoop::assert_loop_thread() const noexcept {
 
 void EventLoop::run() {
   thread_id_.store(std::this_thread::get_id(), std::memory_order_release);
+  driver_->start();
   if (ctx_.options.cpu_affinity) {
     unsigned cores = std::thread::hardware_concurrency();
     if (cores > 0) {

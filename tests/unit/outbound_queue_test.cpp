@@ -45,6 +45,37 @@ TEST(OutboundQueue, KeepsOrderAcrossBlocksAndPartialConsumes) {
   EXPECT_EQ(pool.live_blocks(), 0u);
 }
 
+// Abort with an io_uring send in flight keeps exactly the in-flight bytes (possibly spanning
+// blocks, possibly ending mid-block), frees every block behind them, and stays appendable.
+TEST(OutboundQueue, TruncateKeepsTheFrontBytesAndFreesTheRest) {
+  BlockPool pool;
+  std::mt19937_64 rng(11);
+  for (std::size_t keep : {std::size_t{0}, std::size_t{1}, Block::kCapacity - 1, Block::kCapacity,
+                           Block::kCapacity + 5, 3 * Block::kCapacity + 17, std::size_t{200000}}) {
+    OutboundQueue q;
+    std::string model(100000, '\0');
+    for (char& ch : model) ch = static_cast<char>(rng());
+    q.consume(pool, 0);
+    q.append(pool, model.substr(0, 30000));
+    q.append(pool, model.substr(30000));
+    q.consume(pool, 123);  // the head block starts mid-block, as after a partial send
+    model.erase(0, 123);
+    q.truncate(pool, keep);
+    std::size_t expect = std::min(keep, model.size());
+    ASSERT_EQ(q.size(), expect) << keep;
+    ASSERT_EQ(gather_all(q), model.substr(0, expect)) << keep;
+    std::size_t blocks_needed = 0;
+    for (std::size_t bytes = 0; bytes < expect; ++blocks_needed) {
+      bytes += blocks_needed == 0 ? Block::kCapacity - 123 % Block::kCapacity : Block::kCapacity;
+    }
+    EXPECT_LE(pool.live_blocks(), blocks_needed + 0) << keep;
+    q.append(pool, "tail");
+    EXPECT_EQ(gather_all(q), model.substr(0, expect) + "tail");
+    q.clear(pool);
+    EXPECT_EQ(pool.live_blocks(), 0u);
+  }
+}
+
 TEST(BlockPool, RecyclesUpToItsLimit) {
   BlockPool pool(2);
   Block* a = pool.acquire();

@@ -1,0 +1,510 @@
+#include "io/uring_driver.hpp"
+
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "buffer/outbound_queue.hpp"
+#include "conn/connection.hpp"
+#include "io/readiness_io.hpp"
+#include "loop/event_loop.hpp"
+#include "poller/poller.hpp"
+
+namespace gnet::detail {
+namespace {
+
+constexpr unsigned kSqEntries = 1024;
+constexpr unsigned kCqEntries = 8192;  // completions can outrun submissions (multishot)
+constexpr int kBufferGroup = 0;
+constexpr std::uintptr_t kTagBits = 7;  // targets are at least 8-byte aligned
+constexpr unsigned kCqeBatch = 256;
+constexpr int kCqeRounds = 4;  // batches per turn before timers and tasks get their turn
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+}  // namespace
+
+struct UringDriver::SendSlot {
+  iovec iov[OutboundQueue::kMaxIov];
+  msghdr msg;
+};
+
+struct UringDriver::ConnectToken {
+  Connecting* target;  // nullptr once the dialer has forgotten it
+};
+
+static std::uint64_t pack(const void* target, std::uintptr_t tag) noexcept {
+  return reinterpret_cast<std::uintptr_t>(target) | tag;
+}
+
+UringDriver::UringDriver(EventLoop& loop) noexcept : loop_(loop) {}
+
+Result<std::unique_ptr<IoDriver>> UringDriver::create(EventLoop& loop) {
+  std::unique_ptr<UringDriver> driver(new UringDriver(loop));
+  if (auto r = driver->init(); !r) return r.error();
+  return std::unique_ptr<IoDriver>(std::move(driver));
+}
+
+Result<void> UringDriver::init() {
+  const Options& options = loop_.context().options;
+  buf_count_ = options.io_uring_buffer_count;
+  buf_size_ = options.io_uring_buffer_size;
+  if (buf_count_ == 0 || buf_count_ > 32768 || (buf_count_ & (buf_count_ - 1)) != 0) {
+    return Error(std::make_error_code(std::errc::invalid_argument),
+                 "io_uring_buffer_count must be a power of two up to 32768, not " + std::to_string(buf_count_));
+  }
+  if (buf_size_ < 64 || buf_size_ > (1u << 30)) {
+    return Error(std::make_error_code(std::errc::invalid_argument),
+                 "io_uring_buffer_size must be between 64 bytes and 1 GiB, not " + std::to_string(buf_size_));
+  }
+
+  // Created disabled: the loop's own thread enables it (start()) and is then its only issuer,
+  // which lets the kernel defer completion work to the moment that thread asks for events.
+  io_uring_params params{};
+  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED |
+                 IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+  params.cq_entries = kCqEntries;
+  int rc = io_uring_queue_init_params(kSqEntries, &ring_, &params);
+  if (rc < 0) {
+    int err = -rc;
+    std::string why = err == EPERM    ? " (refused: sysctl kernel.io_uring_disabled or a seccomp policy)"
+                      : err == ENOSYS ? " (this kernel has no io_uring, or a seccomp policy hides it)"
+                      : err == EINVAL ? " (kernel too old: single-issuer rings with deferred task running need 6.1)"
+                                      : "";
+    return Error(std::error_code(err, std::system_category()), "io_uring_setup: " + errno_text(err) + why);
+  }
+  ring_ready_ = true;
+  recv_limit_ = static_cast<std::uint32_t>(std::min<std::size_t>(loop_.read_buffer_cap(), 1u << 30));
+  if (!(params.features & IORING_FEAT_NODROP)) {
+    return Error(std::make_error_code(std::errc::function_not_supported),
+                 "io_uring: kernel may drop completions (no IORING_FEAT_NODROP)");
+  }
+  if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_)) {
+    const std::pair<int, const char*> needed[] = {
+        {IORING_OP_RECV, "recv"},   {IORING_OP_SEND, "send"},       {IORING_OP_SENDMSG, "sendmsg"},
+        {IORING_OP_ACCEPT, "accept"}, {IORING_OP_POLL_ADD, "poll"}, {IORING_OP_ASYNC_CANCEL, "cancel"},
+        {IORING_OP_READ, "read"}};
+    for (auto [op, label] : needed) {
+      if (!io_uring_opcode_supported(probe, op)) {
+        io_uring_free_probe(probe);
+        return Error(std::make_error_code(std::errc::function_not_supported),
+                     std::string("io_uring: kernel lacks the ") + label + " opcode");
+      }
+    }
+    io_uring_free_probe(probe);
+  }
+
+  // The provided buffers: one anonymous mapping, so pages are committed only once the kernel
+  // has written into them.
+  std::size_t ring_bytes = sizeof(io_uring_buf) * buf_count_;
+  void* ring_mem = ::mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (ring_mem == MAP_FAILED) return system_error(errno, "io_uring: mmap buffer ring");
+  buf_ring_ = static_cast<io_uring_buf_ring*>(ring_mem);
+  void* buffers = ::mmap(nullptr, buf_size_ * buf_count_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (buffers == MAP_FAILED) return system_error(errno, "io_uring: mmap receive buffers");
+  buffers_ = static_cast<char*>(buffers);
+  io_uring_buf_ring_init(buf_ring_);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring_mem);
+  reg.ring_entries = buf_count_;
+  reg.bgid = kBufferGroup;
+  rc = io_uring_register_buf_ring(&ring_, &reg, 0);
+  if (rc < 0) {
+    return Error(std::error_code(-rc, std::system_category()),
+                 "io_uring: register provided-buffer ring: " + errno_text(-rc) + " (needs kernel 5.19)");
+  }
+  const int mask = io_uring_buf_ring_mask(buf_count_);
+  for (unsigned i = 0; i < buf_count_; ++i) {
+    io_uring_buf_ring_add(buf_ring_, buffers_ + i * buf_size_, static_cast<unsigned>(buf_size_),
+                          static_cast<unsigned short>(i), mask, static_cast<int>(i));
+  }
+  io_uring_buf_ring_advance(buf_ring_, static_cast<int>(buf_count_));
+  return {};
+}
+
+UringDriver::~UringDriver() {
+  // Exiting the ring cancels whatever is still in flight; the kernel never dereferences our
+  // tags, so the connect tokens can go right after.
+  if (ring_ready_) io_uring_queue_exit(&ring_);
+  if (buffers_ != nullptr) ::munmap(buffers_, buf_size_ * buf_count_);
+  if (buf_ring_ != nullptr) ::munmap(buf_ring_, sizeof(io_uring_buf) * buf_count_);
+  for (ConnectToken* token : tokens_) delete token;
+}
+
+void UringDriver::start() {
+  // liburing 2.3 declares io_uring_enable_rings but does not export it: the register call
+  // itself is one line.
+  if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) < 0) {
+    loop_.context().log(LogLevel::error, "io_uring: enable ring: " + errno_text(errno));
+  }
+  io_uring_register_ring_fd(&ring_);  // saves a descriptor lookup per enter; optional
+  started_ = true;
+}
+
+io_uring_sqe* UringDriver::sqe() {
+  io_uring_sqe* s = io_uring_get_sqe(&ring_);
+  while (s == nullptr && started_) {
+    io_uring_submit(&ring_);  // the submission queue is full: hand it over and go on
+    s = io_uring_get_sqe(&ring_);
+  }
+  return s;
+}
+
+void UringDriver::cancel(const void* target, std::uintptr_t tag) {
+  io_uring_sqe* s = sqe();
+  if (s == nullptr) return;
+  io_uring_prep_cancel64(s, pack(target, tag), 0);
+  io_uring_sqe_set_data64(s, kIgnore);
+  s->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+bool UringDriver::busy(const Connection& conn) const noexcept { return conn.io.ops != 0; }
+
+// ---- the turn ----
+
+void UringDriver::wait_and_dispatch(int timeout_ms) {
+  submit_sends();
+  if (timeout_ms == 0) {
+    io_uring_submit_and_get_events(&ring_);
+  } else if (timeout_ms < 0) {
+    io_uring_submit_and_wait(&ring_, 1);
+  } else {
+    __kernel_timespec ts{};
+    ts.tv_sec = timeout_ms / 1000;
+    ts.tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1000000;
+    io_uring_cqe* first = nullptr;
+    io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);  // -ETIME: a timer is due
+  }
+  io_uring_cqe* cqes[kCqeBatch];
+  for (int round = 0; round < kCqeRounds; ++round) {
+    unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, kCqeBatch);
+    for (unsigned i = 0; i < n; ++i) complete(*cqes[i]);
+    io_uring_cq_advance(&ring_, n);
+    if (n < kCqeBatch) break;
+  }
+}
+
+void UringDriver::complete(const io_uring_cqe& cqe) {
+  const auto tag = static_cast<std::uintptr_t>(cqe.user_data & kTagBits);
+  void* target = reinterpret_cast<void*>(static_cast<std::uintptr_t>(cqe.user_data & ~std::uint64_t{kTagBits}));
+  switch (tag) {
+    case kIgnore:
+      return;
+    case kRecv:
+      on_recv(*static_cast<Connection*>(target), cqe.res, cqe.flags);
+      return;
+    case kSend:
+      on_send(*static_cast<Connection*>(target), cqe.res);
+      return;
+    case kPollIn:
+    case kPollOut:
+      on_poll(*static_cast<Connection*>(target), tag, cqe.res);
+      return;
+    case kAccept:
+      on_accept(*static_cast<Listener*>(target), cqe.res, cqe.flags);
+      return;
+    case kConnect: {
+      auto* token = static_cast<ConnectToken*>(target);
+      Connecting* pending = token->target;
+      tokens_.erase(std::find(tokens_.begin(), tokens_.end(), token));
+      delete token;
+      if (pending != nullptr) {
+        pending->driver_token = nullptr;
+        loop_.dialer().connect_ready(*pending);
+      }
+      return;
+    }
+    case kWake:
+      loop_.on_wakeup();
+      arm_wakeup();
+      return;
+    default:
+      return;
+  }
+}
+
+// ---- wake-up ----
+
+std::error_code UringDriver::watch_wakeup(int fd) {
+  wake_fd_ = fd;
+  arm_wakeup();
+  return {};
+}
+
+void UringDriver::arm_wakeup() {
+  io_uring_sqe* s = sqe();
+  if (s == nullptr) return;
+  io_uring_prep_read(s, wake_fd_, &wake_value_, sizeof wake_value_, 0);
+  io_uring_sqe_set_data64(s, pack(nullptr, kWake));
+}
+
+// ---- listeners ----
+
+std::error_code UringDriver::watch_listener(Listener& listener) {
+  arm_accept(listener);
+  return {};
+}
+
+void UringDriver::arm_accept(Listener& listener) {
+  if (listener.accept_armed) return;
+  io_uring_sqe* s = sqe();
+  if (s == nullptr) return;
+  io_uring_prep_multishot_accept(s, listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(s, pack(&listener, kAccept));
+  listener.accept_armed = true;
+}
+
+void UringDriver::set_accepting(Listener& listener, bool on) {
+  if (on) {
+    arm_accept(listener);
+  } else if (listener.accept_armed) {
+    cancel(&listener, kAccept);
+  }
+}
+
+void UringDriver::forget_listener(Listener& listener) {
+  if (listener.accept_armed) cancel(&listener, kAccept);
+}
+
+void UringDriver::on_accept(Listener& listener, int res, unsigned flags) {
+  if (!(flags & IORING_CQE_F_MORE)) listener.accept_armed = false;
+  if (res >= 0) {
+    loop_.acceptor().accepted(listener, res, SocketAddress{});
+  } else if (res != -ECANCELED) {
+    loop_.acceptor().accept_failed(listener, -res);  // out of descriptors: pauses (no re-arm)
+  }
+  if (!listener.accept_armed && !listener.paused && !loop_.draining() && res != -ECANCELED) arm_accept(listener);
+}
+
+// ---- dials ----
+
+std::error_code UringDriver::watch_connect(Connecting& pending) {
+  io_uring_sqe* s = sqe();
+  if (s == nullptr) return std::make_error_code(std::errc::resource_unavailable_try_again);
+  auto* token = new ConnectToken{&pending};
+  tokens_.push_back(token);
+  pending.driver_token = token;
+  io_uring_prep_poll_add(s, pending.fd, POLLOUT);
+  io_uring_sqe_set_data64(s, pack(token, kConnect));
+  return {};
+}
+
+void UringDriver::forget_connect(Connecting& pending) {
+  auto* token = static_cast<ConnectToken*>(pending.driver_token);
+  if (token == nullptr) return;
+  token->target = nullptr;  // freed when its completion (cancelled) arrives
+  pending.driver_token = nullptr;
+  cancel(token, kConnect);
+}
+
+// ---- connections ----
+
+std::error_code UringDriver::open(Connection& conn) {
+  if (conn.message_oriented()) {
+    arm_poll(conn, kPollIn);
+  } else {
+    arm_recv(conn);
+  }
+  return {};
+}
+
+void UringDriver::forget(Connection& conn) {
+  conn.io.detached = true;
+  if (conn.io.send_queued) {
+    send_list_.erase(std::find(send_list_.begin(), send_list_.end(), &conn));
+    conn.io.send_queued = false;
+  }
+  if (conn.io.recv_armed && !conn.io.recv_cancelled) {
+    cancel(&conn, kRecv);
+    conn.io.recv_cancelled = true;
+  }
+  if (conn.io.poll_in) cancel(&conn, kPollIn);
+  if (conn.io.poll_out) cancel(&conn, kPollOut);
+  if (conn.io.sending != 0) cancel(&conn, kSend);
+}
+
+void UringDriver::arm_recv(Connection& conn) {
+  if (conn.io.recv_armed || conn.io.detached) return;
+  io_uring_sqe* s = sqe();
+  if (s == nullptr) return;
+  io_uring_prep_recv_multishot(s, conn.fd(), nullptr, 0, 0);
+  s->flags |= IOSQE_BUFFER_SELECT;
+  s->buf_group = kBufferGroup;
+  // The receive ends after read_buffer_cap bytes (sqe->optlen, kernel 6.16+; liburing 2.3
+  // names that word file_index) and is re-armed for the next turn: like one read per
+  // readiness with epoll, a busy sender gets at most that much per turn, which keeps loops
+  // fair and bounds what a connection that is paused mid-turn has to keep.
+  if (recv_limit_ != 0) s->file_index = recv_limit_;
+  io_uring_sqe_set_data64(s, pack(&conn, kRecv));
+  conn.io.recv_armed = true;
+  conn.io.recv_cancelled = false;
+  ++conn.io.ops;
+}
+
+void UringDriver::arm_poll(Connection& conn, std::uintptr_t tag) {
+  bool& armed = tag == kPollIn ? conn.io.poll_in : conn.io.poll_out;
+  if (armed || conn.io.detached) return;
+  io_uring_sqe* s = sqe();
+  if (s == nullptr) return;
+  io_uring_prep_poll_add(s, conn.fd(), tag == kPollIn ? POLLIN : POLLOUT);
+  io_uring_sqe_set_data64(s, pack(&conn, tag));
+  armed = true;
+  ++conn.io.ops;
+}
+
+void UringDriver::interest_changed(Connection& conn) {
+  if (conn.closed() || conn.io.detached) return;
+  if (conn.message_oriented()) {
+    // Readiness through one-shot polls, re-armed while wanted: level-triggered behaviour.
+    if (conn.reading()) arm_poll(conn, kPollIn);
+    if (conn.has_pending_output()) arm_poll(conn, kPollOut);
+    return;
+  }
+  if (conn.reading()) {
+    arm_recv(conn);  // (if a cancelled one is still outstanding, its last completion re-arms)
+  } else if (conn.io.recv_armed && !conn.io.recv_cancelled) {
+    // Paused: stop the multishot receive. What completes before the cancellation lands is kept
+    // unconsumed (Connection::keep_input), so no byte is lost or reordered.
+    cancel(&conn, kRecv);
+    conn.io.recv_cancelled = true;
+  }
+  if (conn.has_pending_output() && conn.io.sending == 0 && !conn.io.send_queued && !conn.io.output_dropped) {
+    send_list_.push_back(&conn);
+    conn.io.send_queued = true;
+  }
+}
+
+IoResult UringDriver::send_now(Connection&, std::string_view) { return {}; }
+IoResult UringDriver::sendv_now(Connection&, std::span<const std::string_view>) { return {}; }
+
+void UringDriver::drop_output(Connection& conn) {
+  conn.io.output_dropped = true;
+  if (conn.io.sending != 0) cancel(&conn, kSend);
+}
+
+void UringDriver::submit_sends() {
+  for (Connection* conn : send_list_) {
+    conn->io.send_queued = false;
+    if (!conn->closed() && !conn->io.output_dropped && conn->io.sending == 0 && conn->has_pending_output()) {
+      submit_send(*conn);
+    }
+  }
+  send_list_.clear();
+}
+
+// One send in flight per connection, from the front of its queue: the bytes stay in the queue
+// (owned) until the completion says how many went, so order and ownership both hold.
+void UringDriver::submit_send(Connection& conn) {
+  io_uring_sqe* s = sqe();
+  if (s == nullptr) return;
+  SendSlot* slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    all_slots_.push_back(std::make_unique<SendSlot>());
+    slot = all_slots_.back().get();
+  }
+  int count = conn.outbound().gather(slot->iov, OutboundQueue::kMaxIov);
+  std::size_t len = 0;
+  for (int i = 0; i < count; ++i) len += slot->iov[i].iov_len;
+  if (count == 1) {
+    io_uring_prep_send(s, conn.fd(), slot->iov[0].iov_base, slot->iov[0].iov_len, MSG_NOSIGNAL);
+    free_slots_.push_back(slot);
+  } else {
+    slot->msg = msghdr{};
+    slot->msg.msg_iov = slot->iov;
+    slot->msg.msg_iovlen = static_cast<std::size_t>(count);
+    io_uring_prep_sendmsg(s, conn.fd(), &slot->msg, MSG_NOSIGNAL);
+    conn.io.send_slot = slot;
+  }
+  io_uring_sqe_set_data64(s, pack(&conn, kSend));
+  conn.io.sending = static_cast<std::uint32_t>(len);
+  ++conn.io.ops;
+}
+
+void UringDriver::on_send(Connection& conn, int res) {
+  --conn.io.ops;
+  conn.io.sending = 0;
+  if (conn.io.send_slot != nullptr) {
+    free_slots_.push_back(static_cast<SendSlot*>(conn.io.send_slot));
+    conn.io.send_slot = nullptr;
+  }
+  if (conn.closed()) return;
+  if (conn.io.output_dropped) {
+    conn.on_sent(conn.outbound().size());  // aborted: what was in flight no longer matters
+    conn.after_flush();
+  } else if (res >= 0) {
+    conn.on_sent(static_cast<std::size_t>(res));
+    conn.after_flush();  // watermarks, and the next send if more is queued
+  } else {
+    conn.on_io_error({-res, std::system_category()});
+  }
+  conn.settle();
+}
+
+void UringDriver::on_recv(Connection& conn, int res, unsigned flags) {
+  if (!(flags & IORING_CQE_F_MORE)) {
+    conn.io.recv_armed = false;
+    conn.io.recv_cancelled = false;
+    --conn.io.ops;
+  }
+  if (flags & IORING_CQE_F_BUFFER) {
+    const unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+    if (res > 0 && !conn.closed()) {
+      std::string_view data(buffers_ + static_cast<std::size_t>(bid) * buf_size_, static_cast<std::size_t>(res));
+      if (conn.reading()) {
+        conn.on_input(data);
+      } else {
+        conn.keep_input(data);
+      }
+    }
+    return_buffer(bid);
+  } else if (res == 0 && !conn.closed()) {
+    conn.on_end_of_input();
+  } else if (res == -EINVAL && recv_limit_ != 0 && !conn.closed()) {
+    // An older kernel refuses the per-arm limit: go on without it (the connection then keeps
+    // whatever a turn brings in after a pause, still within max_inbound_buffered).
+    recv_limit_ = 0;
+    loop_.context().log(LogLevel::info, "io_uring: kernel has no multishot receive limit; receiving without it");
+  } else if (res < 0 && res != -ECANCELED && res != -ENOBUFS && !conn.closed()) {
+    conn.on_io_error({-res, std::system_category()});
+  }
+  // Out of buffers (-ENOBUFS) ends the multishot receive with the bytes still in the socket;
+  // re-arming here takes them once this batch has returned its buffers.
+  if (conn.closed()) return;
+  if (!conn.io.recv_armed && conn.reading()) arm_recv(conn);
+  conn.settle();
+}
+
+void UringDriver::return_buffer(unsigned bid) {
+  io_uring_buf_ring_add(buf_ring_, buffers_ + static_cast<std::size_t>(bid) * buf_size_,
+                        static_cast<unsigned>(buf_size_), static_cast<unsigned short>(bid),
+                        io_uring_buf_ring_mask(buf_count_), 0);
+  io_uring_buf_ring_advance(buf_ring_, 1);
+}
+
+void UringDriver::on_poll(Connection& conn, std::uintptr_t tag, int res) {
+  (tag == kPollIn ? conn.io.poll_in : conn.io.poll_out) = false;
+  --conn.io.ops;
+  if (conn.closed() || conn.io.detached || res == -ECANCELED) return;
+  std::uint32_t events = 0;
+  if (res < 0) {
+    events = kHangup;  // the next socket call reports the error
+  } else {
+    if (res & (POLLIN | POLLPRI)) events |= kReadable;
+    if (res & POLLOUT) events |= kWritable;
+    if (res & (POLLHUP | POLLERR)) events |= kHangup;
+  }
+  readiness::on_event(conn, events, false);
+  if (!conn.closed()) interest_changed(conn);
+}
+
+}  // namespace gnet::detail
