@@ -71,6 +71,7 @@ DEFAULT_ECHO_RATE = 50000  # msgs/s: well under every peer's closed-loop c100 ra
 ECHO_SERVERS = {
     "bare_epoll": "bare epoll (reference)",
     "gnet": "gnet-cpp, 1 loop",
+    "gnet_uring": "gnet-cpp, 1 loop, io_uring backend",
     "libuv": "libuv",
     "libevent": "libevent (bufferevent)",
     "asio": "Boost.Asio",
@@ -139,6 +140,13 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def backend_env(name: str) -> dict:
+    """gnet-cpp picks its I/O backend from GNET_BACKEND: "gnet" is epoll, "gnet_uring" io_uring."""
+    env = dict(os.environ)
+    env["GNET_BACKEND"] = "io_uring" if name.endswith("_uring") else "epoll"
+    return env
 
 
 def raise_nofile() -> None:
@@ -370,7 +378,7 @@ class Harness:
         return self.go_peer
 
     def echo_binary(self, name: str) -> Path:
-        if name == "gnet":
+        if name in ("gnet", "gnet_uring"):
             return self.build / "examples" / "echo"
         if name == "gnet_go":
             return self.build / "gnet-peer" / "bin" / "gnet_echo"
@@ -378,7 +386,7 @@ class Harness:
 
     def echo_cmd(self, name: str, port: int) -> list[str]:
         b = self.echo_binary(name)
-        if name == "gnet":
+        if name in ("gnet", "gnet_uring"):
             return [str(b)] + self.gnet_flags(b, port, default_host=True)
         if name == "gnet_go":  # Go's flag package: single dash
             return [str(b), "-host", "127.0.0.1", "-port", str(port), "-loops", "1"]
@@ -390,7 +398,7 @@ class Harness:
         logfile.parent.mkdir(parents=True, exist_ok=True)
         with open(logfile, "wb") as lf:
             p = self.spawn(self.echo_cmd(name, port), cpu=self.pin_server, stdin=subprocess.DEVNULL,
-                           stdout=lf, stderr=subprocess.STDOUT)
+                           stdout=lf, stderr=subprocess.STDOUT, env=backend_env(name))
         try:
             self.wait_port(port, p, logfile)
         except BaseException:
@@ -1398,7 +1406,7 @@ def make_plots(summary: dict, servers: list[str], http: dict, img_dir: Path,
     made = []
     keys = [s["key"] for s in SCENARIOS if s["key"] in summary]
     titles = {s["key"]: s["title"] for s in SCENARIOS}
-    colors = {"bare_epoll": "#555555", "gnet": "#d62728", "libuv": "#1f77b4", "libevent": "#2ca02c",
+    colors = {"bare_epoll": "#555555", "gnet": "#d62728", "gnet_uring": "#ff7f0e", "libuv": "#1f77b4", "libevent": "#2ca02c",
               "asio": "#9467bd", "nginx": "#8c564b", "gnet_go": "#17becf", "gnet_go_http": "#17becf"}
     if keys and servers:
         fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
@@ -1541,7 +1549,8 @@ def write_report(h: Harness, out: Path, img_dir: Path) -> None:
     desc = {
         "bare_epoll": "`bench/peer_bare_epoll.cpp`: hand-written level-triggered epoll loop; one `read` per readiness into "
                       "one 64 KiB buffer, `write` straight back, queue + `EPOLLOUT` only for what the kernel refuses.",
-        "gnet": "`examples/echo` with `--loops 1`.",
+        "gnet": "`examples/echo` with `--loops 1` (`GNET_BACKEND=epoll`).",
+        "gnet_uring": "`examples/echo` with `--loops 1` and `GNET_BACKEND=io_uring`.",
         "libuv": "`bench/peer_libuv.cpp`: `alloc_cb` returns one static 64 KiB buffer; `uv_try_write` first, `uv_write` "
                  "of a copy only for the remainder (tuned libuv).",
         "libevent": "`bench/peer_libevent.cpp`: `evconnlistener` + one `bufferevent` per connection; the read callback "

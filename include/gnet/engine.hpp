@@ -18,6 +18,11 @@
 namespace gnet {
 
 // The running server, handed to on_boot/on_shutdown. Valid until run() returns.
+// Whether this process may use the io_uring backend: an empty Error when the kernel grants a
+// ring with everything the backend needs, else one that says why not (sysctl, seccomp, kernel
+// too old, built without liburing). Any thread; costs a ring setup and teardown.
+Error io_uring_unavailable();
+
 class Engine {
  public:
   Engine(const Engine&) = delete;
@@ -41,6 +46,8 @@ class Engine {
   std::vector<SocketAddress> listen_addresses() const;
 
   int num_loops() const noexcept;
+  // The I/O backend the loops run on (Options::backend resolved: epoll or io_uring). Any thread.
+  IoBackend io_backend() const noexcept;
   // Precondition: 0 <= index < num_loops().
   Loop& loop(int index);
 

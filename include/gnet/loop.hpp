@@ -27,6 +27,9 @@ class Loop {
   // True on this loop's own thread.
   bool in_loop_thread() const noexcept;
 
+  // "epoll" or "io_uring": the backend this loop's I/O runs on. Any thread.
+  const char* io_backend_name() const noexcept;
+
   // Timers. Must be called on this loop's thread. fn runs on this loop's thread. A heap keeps
   // them: O(log n) to add, cancel is O(1) (the entry is skipped when it surfaces).
   TimerId run_after(std::chrono::nanoseconds delay, std::function<void()> fn);

@@ -23,10 +23,12 @@ enum class LoadBalancing {
 
 // How each loop asks the kernel for I/O.
 enum class IoBackend {
-  automatic,  // the GNET_BACKEND environment variable ("epoll", "io_uring") if set, else epoll
+  automatic,  // GNET_BACKEND from the environment ("epoll", "io_uring", "auto") when set; else
+              // io_uring where the kernel grants a ring (Linux 6.1+, not disabled by sysctl or
+              // seccomp), otherwise epoll, with one log line that says why
   epoll,      // readiness: epoll, the portable path
-  io_uring,   // completion: multishot receive into provided buffers, batched submission. Fails
-              // Engine setup with a message saying why when the kernel refuses it
+  io_uring,   // completion: multishot receive into provided buffers, batched submission; Engine
+              // setup fails with a message saying why when the kernel refuses it
 };
 
 struct Options {
@@ -74,12 +76,13 @@ struct Options {
 
   // The I/O backend (see IoBackend). With io_uring each loop registers a ring of provided receive
   // buffers: io_uring_buffer_count (a power of two) buffers of io_uring_buffer_size bytes, the
-  // loop's shared read buffer in io_uring form (pages are committed only as the kernel fills
-  // them; an idle connection holds none). When all are in use, receives wait in the kernel and
-  // are re-armed as buffers return: no bytes are lost.
+  // loop's shared read buffer in io_uring form (an idle connection holds none). 0 lets the
+  // kernel decide: 16 × 64 KiB where it packs receives into buffers incrementally (Linux 6.12+),
+  // else 256 × 16 KiB. When all are in use, receives wait in the kernel and are re-armed as
+  // buffers return: no bytes are lost.
   IoBackend backend = IoBackend::automatic;
-  std::size_t io_uring_buffer_size = 16 * 1024;
-  unsigned io_uring_buffer_count = 256;
+  std::size_t io_uring_buffer_size = 0;
+  unsigned io_uring_buffer_count = 0;
   // Pin loop thread i to CPU (i mod cores).
   bool cpu_affinity = false;
 

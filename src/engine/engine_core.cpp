@@ -160,6 +160,11 @@ std::vector<SocketAddress> Engine::listen_addresses() const {
 
 int Engine::num_loops() const noexcept { return core(this).loop_count(); }
 
+IoBackend Engine::io_backend() const noexcept {
+  EngineCore& c = const_cast<EngineCore&>(core(this));
+  return std::string_view(c.loop_at(0).io_backend_name()) == "io_uring" ? IoBackend::io_uring : IoBackend::epoll;
+}
+
 Loop& Engine::loop(int index) { return core(this).loop_at(index); }
 
 std::error_code Engine::post(int index, std::function<void()> fn) {

@@ -31,15 +31,35 @@ Result<IoBackend> chosen_backend(const Options& options) {
 Result<std::unique_ptr<IoDriver>> make_io_driver(EventLoop& loop) {
   auto backend = chosen_backend(loop.context().options);
   if (!backend) return backend.error();
-  if (backend.value() == IoBackend::io_uring) {
+  if (backend.value() == IoBackend::epoll) return ReadinessDriver::create(loop);
 #ifdef GNET_HAVE_IO_URING
-    return UringDriver::create(loop);
+  auto uring = UringDriver::create(loop);
+  if (uring || backend.value() == IoBackend::io_uring) return uring;
+  // automatic: the kernel (or a sandbox) refused the ring. epoll serves the same; say why once
+  // per process, not once per loop.
+  static std::atomic<bool> told{false};
+  if (!told.exchange(true)) {
+    loop.context().log(LogLevel::info, "io_uring unavailable, using epoll: " + uring.error().message());
+  }
 #else
+  if (backend.value() == IoBackend::io_uring) {
     return Error(std::make_error_code(std::errc::function_not_supported),
                  "io_uring backend requested, but gnet was built without liburing");
-#endif
   }
+#endif
   return ReadinessDriver::create(loop);
 }
 
 }  // namespace gnet::detail
+
+namespace gnet {
+
+Error io_uring_unavailable() {
+#ifdef GNET_HAVE_IO_URING
+  return detail::UringDriver::probe();
+#else
+  return Error(std::make_error_code(std::errc::function_not_supported), "gnet was built without liburing");
+#endif
+}
+
+}  // namespace gnet

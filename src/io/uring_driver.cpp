@@ -25,6 +25,11 @@ constexpr unsigned kCqEntries = 8192;  // completions can outrun submissions (mu
 constexpr int kBufferGroup = 0;
 constexpr std::uintptr_t kTagBits = 7;  // targets are at least 8-byte aligned
 constexpr unsigned kCqeBatch = 256;
+// Newer than liburing 2.3's headers (Linux 6.12): a provided buffer is consumed incrementally,
+// several receives packed into one buffer, and IORING_CQE_F_BUF_MORE says the kernel will go on
+// filling the buffer this completion came from.
+constexpr std::uint16_t kBufRingIncremental = 2;  // io_uring_buf_reg.flags: IOU_PBUF_RING_INC
+constexpr unsigned kCqeBufMore = 1u << 4;         // IORING_CQE_F_BUF_MORE
 constexpr int kCqeRounds = 4;  // batches per turn before timers and tasks get their turn
 
 std::string errno_text(int err) { return std::strerror(err); }
@@ -46,32 +51,16 @@ static std::uint64_t pack(const void* target, std::uintptr_t tag) noexcept {
 
 UringDriver::UringDriver(EventLoop& loop) noexcept : loop_(loop) {}
 
-Result<std::unique_ptr<IoDriver>> UringDriver::create(EventLoop& loop) {
-  std::unique_ptr<UringDriver> driver(new UringDriver(loop));
-  if (auto r = driver->init(); !r) return r.error();
-  return std::unique_ptr<IoDriver>(std::move(driver));
-}
-
-Result<void> UringDriver::init() {
-  const Options& options = loop_.context().options;
-  buf_count_ = options.io_uring_buffer_count;
-  buf_size_ = options.io_uring_buffer_size;
-  if (buf_count_ == 0 || buf_count_ > 32768 || (buf_count_ & (buf_count_ - 1)) != 0) {
-    return Error(std::make_error_code(std::errc::invalid_argument),
-                 "io_uring_buffer_count must be a power of two up to 32768, not " + std::to_string(buf_count_));
-  }
-  if (buf_size_ < 64 || buf_size_ > (1u << 30)) {
-    return Error(std::make_error_code(std::errc::invalid_argument),
-                 "io_uring_buffer_size must be between 64 bytes and 1 GiB, not " + std::to_string(buf_size_));
-  }
-
+// Sets up a ring the way every loop's is, and checks what the backend relies on. ready tells
+// whether the ring exists (to be torn down) even when a later check failed.
+static Error open_ring(io_uring& ring, bool& ready) {
   // Created disabled: the loop's own thread enables it (start()) and is then its only issuer,
   // which lets the kernel defer completion work to the moment that thread asks for events.
   io_uring_params params{};
   params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED |
                  IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
   params.cq_entries = kCqEntries;
-  int rc = io_uring_queue_init_params(kSqEntries, &ring_, &params);
+  int rc = io_uring_queue_init_params(kSqEntries, &ring, &params);
   if (rc < 0) {
     int err = -rc;
     std::string why = err == EPERM    ? " (refused: sysctl kernel.io_uring_disabled or a seccomp policy)"
@@ -80,13 +69,12 @@ Result<void> UringDriver::init() {
                                       : "";
     return Error(std::error_code(err, std::system_category()), "io_uring_setup: " + errno_text(err) + why);
   }
-  ring_ready_ = true;
-  recv_limit_ = static_cast<std::uint32_t>(std::min<std::size_t>(loop_.read_buffer_cap(), 1u << 30));
+  ready = true;
   if (!(params.features & IORING_FEAT_NODROP)) {
     return Error(std::make_error_code(std::errc::function_not_supported),
                  "io_uring: kernel may drop completions (no IORING_FEAT_NODROP)");
   }
-  if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_)) {
+  if (io_uring_probe* probe = io_uring_get_probe_ring(&ring)) {
     const std::pair<int, const char*> needed[] = {
         {IORING_OP_RECV, "recv"},   {IORING_OP_SEND, "send"},       {IORING_OP_SENDMSG, "sendmsg"},
         {IORING_OP_ACCEPT, "accept"}, {IORING_OP_POLL_ADD, "poll"}, {IORING_OP_ASYNC_CANCEL, "cancel"},
@@ -100,6 +88,64 @@ Result<void> UringDriver::init() {
     }
     io_uring_free_probe(probe);
   }
+  return {};
+}
+
+// Whether the kernel consumes provided buffers incrementally (6.12+): registers a one-entry ring
+// with the flag on a spare group and takes it away again.
+static bool probe_incremental(io_uring& ring) {
+  void* mem = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (mem == MAP_FAILED) return false;
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<std::uintptr_t>(mem);
+  reg.ring_entries = 1;
+  reg.bgid = kBufferGroup + 1;
+  reg.pad = kBufRingIncremental;
+  bool ok = io_uring_register_buf_ring(&ring, &reg, 0) == 0;
+  if (ok) io_uring_unregister_buf_ring(&ring, kBufferGroup + 1);
+  ::munmap(mem, 4096);
+  return ok;
+}
+
+Error UringDriver::probe() {
+  io_uring ring{};
+  bool ready = false;
+  Error e = open_ring(ring, ready);
+  if (ready) io_uring_queue_exit(&ring);
+  return e;
+}
+
+Result<std::unique_ptr<IoDriver>> UringDriver::create(EventLoop& loop) {
+  std::unique_ptr<UringDriver> driver(new UringDriver(loop));
+  if (auto r = driver->init(); !r) return r.error();
+  return std::unique_ptr<IoDriver>(std::move(driver));
+}
+
+Result<void> UringDriver::init() {
+  const Options& options = loop_.context().options;
+  buf_count_ = options.io_uring_buffer_count;
+  buf_size_ = options.io_uring_buffer_size;
+  if (buf_count_ > 32768 || (buf_count_ & (buf_count_ - 1)) != 0) {
+    return Error(std::make_error_code(std::errc::invalid_argument),
+                 "io_uring_buffer_count must be a power of two up to 32768, not " + std::to_string(buf_count_));
+  }
+  if (buf_size_ != 0 && (buf_size_ < 64 || buf_size_ > (1u << 30))) {
+    return Error(std::make_error_code(std::errc::invalid_argument),
+                 "io_uring_buffer_size must be between 64 bytes and 1 GiB, not " + std::to_string(buf_size_));
+  }
+
+  if (Error e = open_ring(ring_, ring_ready_)) return e;
+  recv_limit_ = static_cast<std::uint32_t>(std::min<std::size_t>(loop_.read_buffer_cap(), 1u << 30));
+
+  // Incremental consumption packs receives from many connections into one buffer, so a few
+  // large buffers serve a turn in which every connection got a little: 16 × 64 KiB (1 MiB of
+  // address space per loop). Without it every completion takes a whole buffer, so more,
+  // smaller ones: 256 × 16 KiB. The ring hands buffers out in turn, so over time all of it is
+  // touched: that is the loop's receive memory, whatever the number of connections.
+  incremental_ = probe_incremental(ring_);
+  if (buf_count_ == 0) buf_count_ = incremental_ ? 16 : 256;
+  if (buf_size_ == 0) buf_size_ = incremental_ ? 64 * 1024 : 16 * 1024;
+  buf_offset_.assign(buf_count_, 0);
 
   // The provided buffers: one anonymous mapping, so pages are committed only once the kernel
   // has written into them.
@@ -115,7 +161,8 @@ Result<void> UringDriver::init() {
   reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring_mem);
   reg.ring_entries = buf_count_;
   reg.bgid = kBufferGroup;
-  rc = io_uring_register_buf_ring(&ring_, &reg, 0);
+  reg.pad = incremental_ ? kBufRingIncremental : 0;  // the flags word in newer headers
+  int rc = io_uring_register_buf_ring(&ring_, &reg, 0);
   if (rc < 0) {
     return Error(std::error_code(-rc, std::system_category()),
                  "io_uring: register provided-buffer ring: " + errno_text(-rc) + " (needs kernel 5.19)");
@@ -334,13 +381,14 @@ void UringDriver::arm_recv(Connection& conn) {
   if (conn.io.recv_armed || conn.io.detached) return;
   io_uring_sqe* s = sqe();
   if (s == nullptr) return;
-  io_uring_prep_recv_multishot(s, conn.fd(), nullptr, 0, 0);
+  // Each receive takes at most read_buffer_cap bytes (len), and the multishot ends after
+  // read_buffer_cap in all (sqe->optlen, which liburing 2.3 names file_index; both Linux 6.16+)
+  // to be re-armed for the next turn: like one read per readiness with epoll, a busy sender
+  // gets at most that much per turn, which keeps loops fair and bounds what a connection
+  // paused mid-turn has to keep. Older kernels refuse either with EINVAL (see on_recv).
+  io_uring_prep_recv_multishot(s, conn.fd(), nullptr, recv_limit_, 0);
   s->flags |= IOSQE_BUFFER_SELECT;
   s->buf_group = kBufferGroup;
-  // The receive ends after read_buffer_cap bytes (sqe->optlen, kernel 6.16+; liburing 2.3
-  // names that word file_index) and is re-armed for the next turn: like one read per
-  // readiness with epoll, a busy sender gets at most that much per turn, which keeps loops
-  // fair and bounds what a connection that is paused mid-turn has to keep.
   if (recv_limit_ != 0) s->file_index = recv_limit_;
   io_uring_sqe_set_data64(s, pack(&conn, kRecv));
   conn.io.recv_armed = true;
@@ -458,15 +506,23 @@ void UringDriver::on_recv(Connection& conn, int res, unsigned flags) {
   }
   if (flags & IORING_CQE_F_BUFFER) {
     const unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+    // Incremental buffers: this completion's bytes follow those of the earlier completions
+    // from the same buffer (the kernel hands out its parts in order).
+    const std::size_t offset = buf_offset_[bid];
     if (res > 0 && !conn.closed()) {
-      std::string_view data(buffers_ + static_cast<std::size_t>(bid) * buf_size_, static_cast<std::size_t>(res));
+      std::string_view data(buffers_ + static_cast<std::size_t>(bid) * buf_size_ + offset,
+                            static_cast<std::size_t>(res));
       if (conn.reading()) {
         conn.on_input(data);
       } else {
         conn.keep_input(data);
       }
     }
-    return_buffer(bid);
+    if (incremental_ && (flags & kCqeBufMore)) {
+      buf_offset_[bid] = static_cast<std::uint32_t>(offset + static_cast<std::size_t>(std::max(res, 0)));
+    } else {
+      return_buffer(bid);  // the kernel is done with it, and so are we
+    }
   } else if (res == 0 && !conn.closed()) {
     conn.on_end_of_input();
   } else if (res == -EINVAL && recv_limit_ != 0 && !conn.closed()) {
@@ -485,6 +541,7 @@ void UringDriver::on_recv(Connection& conn, int res, unsigned flags) {
 }
 
 void UringDriver::return_buffer(unsigned bid) {
+  buf_offset_[bid] = 0;
   io_uring_buf_ring_add(buf_ring_, buffers_ + static_cast<std::size_t>(bid) * buf_size_,
                         static_cast<unsigned>(buf_size_), static_cast<unsigned short>(bid),
                         io_uring_buf_ring_mask(buf_count_), 0);

@@ -38,6 +38,8 @@ class UringDriver final : public IoDriver {
   // Fails, with a message that says why, when the kernel refuses a ring (sysctl
   // kernel.io_uring_disabled, seccomp, too old for single-issuer rings or buffer rings).
   static Result<std::unique_ptr<IoDriver>> create(EventLoop& loop);
+  // The same checks on a throwaway ring, without a loop: empty when io_uring is usable.
+  static Error probe();
   ~UringDriver() override;
 
   const char* name() const noexcept override { return "io_uring"; }
@@ -93,6 +95,8 @@ class UringDriver final : public IoDriver {
   char* buffers_ = nullptr;
   std::size_t buf_size_ = 0;
   unsigned buf_count_ = 0;
+  bool incremental_ = false;             // buffers consumed in parts (IOU_PBUF_RING_INC)
+  std::vector<std::uint32_t> buf_offset_;  // per buffer: bytes already delivered from it
   std::uint32_t recv_limit_ = 0;  // bytes per multishot receive before it re-arms (0: none)
   int wake_fd_ = -1;
   std::uint64_t wake_value_ = 0;

@@ -277,6 +277,11 @@ static EventLoop& self(Loop* loop) { return *static_cast<EventLoop*>(loop); }
 
 int Loop::index() const noexcept { return static_cast<const EventLoop*>(this)->index(); }
 
+const char* Loop::io_backend_name() const noexcept {
+  const auto& driver = static_cast<const EventLoop*>(this)->driver_;
+  return driver ? driver->name() : "none";
+}
+
 bool Loop::in_loop_thread() const noexcept {
   return static_cast<const EventLoop*>(this)->thread_id_.load(std::memory_order_acquire) ==
          std::this_thread::get_id();

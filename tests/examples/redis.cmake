@@ -15,16 +15,14 @@ target_link_libraries(redis_keyspace_test PRIVATE gnet_example_redis_core)
 
 foreach(case commands pipeline errors loops expiry limits amplify halfsent trickle benchmark
              shutdown)
-  add_test(NAME example_redis_${case}
-           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/redis_e2e.py $<TARGET_FILE:redis> ${case})
   # 77: a client tool is missing (the script says which).
-  set_tests_properties(example_redis_${case} PROPERTIES
-                       LABELS "examples;threaded" TIMEOUT 600 SKIP_RETURN_CODE 77)
+  gnet_backend_test(NAME example_redis_${case}
+                    COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/redis_e2e.py $<TARGET_FILE:redis> ${case}
+                    LABELS examples threaded TIMEOUT 600 SKIP_RETURN_CODE 77)
 endforeach()
 
 # The example against redis-server: one seeded random command stream to both, every reply
 # compared byte for byte. 77: redis-server is not installed.
-add_test(NAME example_redis_differential
-         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/redis_differential.py $<TARGET_FILE:redis>)
-set_tests_properties(example_redis_differential PROPERTIES
-                     LABELS "examples;threaded" TIMEOUT 120 SKIP_RETURN_CODE 77)
+gnet_backend_test(NAME example_redis_differential
+                  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/redis_differential.py $<TARGET_FILE:redis>
+                  LABELS examples threaded TIMEOUT 120 SKIP_RETURN_CODE 77)

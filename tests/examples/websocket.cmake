@@ -9,15 +9,13 @@ endforeach()
 foreach(case http echo fragmentation ping close_codes protocol_errors broadcast shutdown
              slow_members members_leave handshake_deadline origin endless_message huge_length
              pipelined_pages)
-  add_test(NAME example_websocket_${case}
-           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/websocket_e2e.py $<TARGET_FILE:websocket> ${case})
   # 77: python3-websockets is missing (the script says so).
-  set_tests_properties(example_websocket_${case} PROPERTIES
-                       LABELS "examples;threaded" TIMEOUT 600 SKIP_RETURN_CODE 77)
+  gnet_backend_test(NAME example_websocket_${case}
+                    COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/websocket_e2e.py $<TARGET_FILE:websocket> ${case}
+                    LABELS examples threaded TIMEOUT 600 SKIP_RETURN_CODE 77)
 endforeach()
 
 add_test(NAME example_websocket_chromium
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/websocket_chromium.py $<TARGET_FILE:websocket>)
 # 77: /usr/bin/chromium (or python3-websockets) is missing (the script says which).
-set_tests_properties(example_websocket_chromium PROPERTIES
-                     LABELS "examples;browser" TIMEOUT 600 SKIP_RETURN_CODE 77)
+set_tests_properties(example_websocket_chromium PROPERTIES LABELS "examples;browser" TIMEOUT 600 SKIP_RETURN_CODE 77)

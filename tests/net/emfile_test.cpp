@@ -33,11 +33,9 @@ TEST(Emfile, AcceptPausesThenResumesWhenDescriptorsFreeUp) {
     std::lock_guard lock(mu);
     if (msg.find("accept paused") != std::string_view::npos) ++pause_logs;
   };
-  ServerThread server(h, "tcp://127.0.0.1:0", opts);
-  ASSERT_TRUE(server.ok());
-
-  // The client sockets exist before the descriptors run out (connect needs no new one), then
-  // every remaining descriptor below a lowered limit is taken.
+  // The client sockets exist before the descriptors run out (connect needs no new one). The
+  // limit is lowered before the server starts: io_uring's multishot accept takes the limit in
+  // force when it is armed. Then every remaining descriptor below it is taken.
   constexpr int kClients = 8;
   std::vector<int> clients;
   for (int i = 0; i < kClients; ++i) clients.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -48,8 +46,10 @@ TEST(Emfile, AcceptPausesThenResumesWhenDescriptorsFreeUp) {
     if (::fcntl(fd, F_GETFD) != -1) highest = fd;
   }
   rlimit low = old;
-  low.rlim_cur = static_cast<rlim_t>(highest + 16);
+  low.rlim_cur = static_cast<rlim_t>(highest + 64);  // room for the server's own descriptors
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  ServerThread server(h, "tcp://127.0.0.1:0", opts);
+  ASSERT_TRUE(server.ok());
   std::vector<int> fillers;
   for (;;) {
     int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
