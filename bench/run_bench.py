@@ -79,19 +79,21 @@ ECHO_SERVERS = {
 }
 REFERENCE = "bare_epoll"
 PERF_SERVERS = ["gnet", REFERENCE]  # flat profiles: the library and the reference loop
-HTTP_SERVERS = {"gnet": "gnet-cpp examples/http, 1 loop", "gnet_go_http": "gnet (Go) HTTP, 1 loop",
+HTTP_SERVERS = {"gnet": "gnet-cpp examples/http, 1 loop", "gnet_uring": "gnet-cpp examples/http, 1 loop, io_uring",
+                "gnet_go_http": "gnet (Go) HTTP, 1 loop",
                 "nginx": "nginx, 1 worker"}
 HTTP_GNET_GO = "gnet_go_http"
 HTTP_VARIANTS = {"plain": "depth 1", "pipeline16": "pipelined, depth 16"}
 # RESP (issue 12): redis-benchmark against gnet-cpp's examples/redis and redis-server.
-RESP_SERVERS = {"gnet": "gnet-cpp examples/redis, 1 loop", "redis_server": "redis-server, io-threads 1"}
+RESP_SERVERS = {"gnet": "gnet-cpp examples/redis, 1 loop", "gnet_uring": "gnet-cpp examples/redis, 1 loop, io_uring",
+                "redis_server": "redis-server, io-threads 1"}
 RESP_REFERENCE = "redis_server"
 RESP_VARIANTS = {"P16": 16, "P1": 1}  # redis-benchmark -P: pipelined 16 deep, and not pipelined
 RESP_TESTS = ("set", "get")
 RESP_CLIENTS = 50
 RESP_CALIBRATION_S = 1.0  # a calibration run shorter than this is repeated with a larger -n
 # Every name --servers knows; "gnet" selects gnet-cpp's example in every part.
-KNOWN_SERVERS = list(ECHO_SERVERS) + ["gnet_go_http", "nginx", "redis_server", "haproxy"]
+KNOWN_SERVERS = list(ECHO_SERVERS) + ["gnet_go_http", "nginx", "redis_server", "haproxy"]  # gnet_uring: in ECHO_SERVERS
 # TCP proxies (issue 5): loadgen -> proxy -> bare epoll echo backend. "gnet" in --servers selects
 # gnet-cpp's examples/proxy here, "haproxy" selects HAProxy.
 PROXIES = {"gnet": "gnet-cpp examples/proxy, 1 loop", "haproxy": "HAProxy, TCP mode, nbthread 1"}
@@ -653,7 +655,7 @@ class Harness:
     # ---------------------------------------------------------------- HTTP
 
     def http_cmd(self, name: str, port: int, prefix: Path | None) -> list[str]:
-        if name == "gnet":
+        if name in ("gnet", "gnet_uring"):
             b = self.build / "examples" / "http"
             return [str(b)] + self.gnet_flags(b, port, default_host=False)
         if name == HTTP_GNET_GO:
@@ -682,7 +684,7 @@ class Harness:
         logfile.parent.mkdir(parents=True, exist_ok=True)
         with open(logfile, "wb") as lf:
             p = self.spawn(self.http_cmd(name, port, prefix), cpu=self.pin_server, stdin=subprocess.DEVNULL,
-                           stdout=lf, stderr=subprocess.STDOUT)
+                           stdout=lf, stderr=subprocess.STDOUT, env=backend_env(name))
         try:
             self.wait_port(port, p, logfile)
             check = http_check(port)
@@ -714,7 +716,7 @@ class Harness:
             return
         servers = []
         for name in wanted:
-            if name == "gnet" and not (self.build / "examples" / "http").is_file():
+            if name in ("gnet", "gnet_uring") and not (self.build / "examples" / "http").is_file():
                 self.skipped["gnet_http"] = f"gnet-cpp's HTTP example is not built: {rel(self.build / 'examples' / 'http')} does not exist"
                 log(f"skip gnet http: {self.skipped['gnet_http']}")
                 continue
@@ -751,7 +753,7 @@ class Harness:
         return self.build / "examples" / "redis"
 
     def resp_cmd(self, name: str, port, rundir) -> list[str]:
-        if name == "gnet":
+        if name in ("gnet", "gnet_uring"):
             b = self.resp_binary()
             return [str(b)] + self.gnet_flags(b, port, default_host=True)
         # redis.conf defaults except: one I/O thread (the default too, stated), no persistence,
@@ -871,7 +873,7 @@ class Harness:
             return
         servers = []
         for name in wanted:
-            if name == "gnet" and not (self.resp_binary().is_file() and os.access(self.resp_binary(), os.X_OK)):
+            if name in ("gnet", "gnet_uring") and not (self.resp_binary().is_file() and os.access(self.resp_binary(), os.X_OK)):
                 self.skipped["resp_gnet"] = f"gnet-cpp's RESP example is not built: {rel(self.resp_binary())} does not exist"
                 log(f"skip gnet resp: {self.skipped['resp_gnet']}")
                 continue
@@ -946,7 +948,8 @@ class Harness:
         logfile = logfile or self.new_log(name)
         logfile.parent.mkdir(parents=True, exist_ok=True)
         with open(logfile, "wb") as lf:
-            p = self.spawn(cmd, cpu=cpu, stdin=subprocess.DEVNULL, stdout=lf, stderr=subprocess.STDOUT)
+            p = self.spawn(cmd, cpu=cpu, stdin=subprocess.DEVNULL, stdout=lf, stderr=subprocess.STDOUT,
+                           env=backend_env(name))
         try:
             self.wait_port(port, p, logfile)
         except BaseException:

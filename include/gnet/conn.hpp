@@ -8,8 +8,12 @@
 // the handler leaves unconsumed is kept in the connection's own buffer, allocated only then and
 // released once drained: an idle connection owns no buffer.
 //
-// Outbound bytes: write() sends straight to the socket; only what the kernel refuses is queued
-// (in pooled blocks), and flushed with writev when the socket becomes writable again.
+// Outbound bytes, epoll backend: write() sends straight to the socket; only what the kernel
+// refuses is queued (in pooled blocks), and flushed with writev when the socket becomes writable
+// again. io_uring backend: write() queues (one copy) and the loop submits every connection's
+// queued bytes with the turn's single system call, one send in flight per connection; queued
+// bytes stay owned until the kernel reports them sent. Either way order is kept and nothing is
+// dropped.
 #pragma once
 
 #include <any>
@@ -52,7 +56,8 @@ class Conn {
   // or queued. Socket errors surface through on_close.
   std::error_code write(std::string_view data);
   std::error_code writev(std::span<const std::string_view> parts);
-  // Tries to send queued output now rather than at the next writable event.
+  // epoll: tries to send queued output now rather than at the next writable event. io_uring:
+  // queued output is submitted at the end of the loop turn anyway; this is a no-op.
   std::error_code flush();
   std::size_t outbound_buffered() const noexcept;
   // True while more than Options::write_buffer_cap is queued (the high-water mark passed; new

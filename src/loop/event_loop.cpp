@@ -115,7 +115,9 @@ void EventLoop::run() {
         }
       }
       destroy_retired();
-      if (live_ == 0 && retired_.empty()) break;
+      // Closed connections whose requests the kernel still holds get a moment to hear back
+      // (cancellations answer at once); past the deadline the ring's teardown ends them.
+      if (live_ == 0 && (retired_.empty() || TimerQueue::Clock::now() >= drain_deadline_)) break;
     } else {
       destroy_retired();
     }
