@@ -55,10 +55,13 @@ SCENARIOS = [
     {"key": "c100", "title": "100 conns, 64 B", "conns": 100, "size": 64, "pipeline": 1},
     {"key": "c100p16", "title": "100 conns, 64 B, pipeline 16", "conns": 100, "size": 64, "pipeline": 16},
     {"key": "c50x4k", "title": "50 conns, 4 KiB", "conns": 50, "size": 4096, "pipeline": 1},
+    {"key": "c1000", "title": "1 000 conns, 64 B", "conns": 1000, "size": 64, "pipeline": 1},
     {"key": "c10k", "title": "10 000 conns, 64 B", "conns": 10000, "size": 64, "pipeline": 1},
     # Fixed offered rate (issue 12): loadgen --rate R paces R msgs/s over the connections; pipeline
     # is then the per-connection window. R is --echo-rate; the title is filled in by set_rate_titles.
     {"key": "c100rate", "title": "100 conns, 64 B, fixed rate", "conns": 100, "size": 64, "pipeline": 16,
+     "rate": True},
+    {"key": "c1000rate", "title": "1 000 conns, 64 B, fixed rate", "conns": 1000, "size": 64, "pipeline": 16,
      "rate": True},
 ]
 EXTRA_PARTS = ["strace", "perf", "idle", "http", "resp", "proxy", "micro"]
