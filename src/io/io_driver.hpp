@@ -37,6 +37,9 @@ class IoDriver {
   // On the loop's own thread, before the first turn (a ring that only one thread may drive
   // is enabled here, as the loop was set up on another).
   virtual void start() {}
+  // On the loop's thread, after the last turn: let go of what belongs to this thread (a ring
+  // descriptor registered with it), as the driver itself may be destroyed on another.
+  virtual void finish() {}
   // Hands the kernel what this turn queued, waits up to timeout_ms (-1: until something
   // happens, 0: not at all) and dispatches everything ready or complete.
   virtual void wait_and_dispatch(int timeout_ms) = 0;

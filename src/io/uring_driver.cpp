@@ -195,6 +195,14 @@ void UringDriver::start() {
   started_ = true;
 }
 
+void UringDriver::finish() {
+  // A registered ring descriptor lives in the registering thread's own table: left there, it
+  // would keep the ring alive after the engine is gone for as long as that thread runs (loop 0
+  // runs on the caller's thread, which may go on to start another engine).
+  io_uring_unregister_ring_fd(&ring_);
+  started_ = false;
+}
+
 io_uring_sqe* UringDriver::sqe() {
   io_uring_sqe* s = io_uring_get_sqe(&ring_);
   while (s == nullptr && started_) {

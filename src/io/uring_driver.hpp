@@ -44,6 +44,7 @@ class UringDriver final : public IoDriver {
 
   const char* name() const noexcept override { return "io_uring"; }
   void start() override;
+  void finish() override;
   void wait_and_dispatch(int timeout_ms) override;
   bool busy(const Connection& conn) const noexcept override;
 

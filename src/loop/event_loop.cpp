@@ -128,6 +128,7 @@ void EventLoop::run() {
   mailbox_->close(rest);
   for (auto& task : rest) guarded(task);
   destroy_retired();
+  driver_->finish();
 }
 
 Connection* EventLoop::adopt(int fd, Network network, int listener_index, const SocketAddress& remote,
