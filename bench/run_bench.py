@@ -154,6 +154,13 @@ def backend_env(name: str) -> dict:
     return env
 
 
+def backend_prefix(name: str) -> str:
+    """How the report shows a gnet-cpp server's backend choice (see backend_env)."""
+    if name in ("gnet", "gnet_uring"):
+        return f"GNET_BACKEND={backend_env(name)['GNET_BACKEND']} "
+    return ""
+
+
 def raise_nofile() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
@@ -858,8 +865,8 @@ class Harness:
     def record_resp_commands(self, servers: list[str], requests: dict[str, int]) -> None:
         for name in servers:
             c = self.resp_cmd(name, 0, "DIR")
-            c[0] = rel(Path(c[0])) if name == "gnet" else "redis-server"
-            line = shlex.join(self.pinned(c, self.pin_server)).replace("--port 0", "--port P")
+            c[0] = rel(Path(c[0])) if name in ("gnet", "gnet_uring") else "redis-server"
+            line = backend_prefix(name) + shlex.join(self.pinned(c, self.pin_server)).replace("--port 0", "--port P")
             if name == "redis_server":
                 line += "   # DIR: a fresh folder per run"
             self.commands[f"resp {name}"] = line
@@ -1123,7 +1130,7 @@ class Harness:
         a = self.args
         lg = rel(self.loadgen)
         for name in echo:
-            self.commands[f"server {name}"] = " ".join(self.pinned(
+            self.commands[f"server {name}"] = backend_prefix(name) + " ".join(self.pinned(
                 [rel(self.echo_binary(name))] + self.echo_cmd(name, 0)[1:], self.pin_server)).replace(
                 "-port 0", "-port P")  # both --port (C++) and -port (Go)
         for sc in scenarios:
@@ -1145,10 +1152,12 @@ class Harness:
         if "nginx" in servers:
             self.commands["http nginx"] = (f"taskset -c {self.pin_server} " if self.pin_server is not None else "") + \
                 "nginx -p DIR -c DIR/nginx.conf -e DIR/error.log -g 'daemon off;'   # DIR/nginx.conf = bench/bench_http_nginx.conf with @PORT@, @PREFIX@ filled in"
-        if "gnet" in servers:
+        for name in ("gnet", "gnet_uring"):
+            if name not in servers:
+                continue
             hb = self.build / "examples" / "http"
-            self.commands["http gnet"] = " ".join(self.pinned([rel(hb)] + self.gnet_flags(hb, 0, False),
-                                                              self.pin_server)).replace("--port 0", "--port P")
+            self.commands[f"http {name}"] = backend_prefix(name) + " ".join(
+                self.pinned([rel(hb)] + self.gnet_flags(hb, 0, False), self.pin_server)).replace("--port 0", "--port P")
         if HTTP_GNET_GO in servers:
             c = self.http_cmd(HTTP_GNET_GO, 0, None)
             c[0] = rel(Path(c[0]))

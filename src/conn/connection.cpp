@@ -42,8 +42,6 @@ Connection::~Connection() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-bool Connection::is_edge() const noexcept { return loop_.edge_triggered(); }
-
 SocketAddress Connection::remote() const {
   if (remote_len_ != 0) return SocketAddress(reinterpret_cast<const sockaddr*>(&remote_), remote_len_);
   sockaddr_storage ss{};

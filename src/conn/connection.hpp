@@ -149,7 +149,6 @@ class Connection final : public Conn, public IoWatcher {
   void after_queue();
   // Called when reading() may have become true: schedules resume_input() when it has work.
   void maybe_resume();
-  bool is_edge() const noexcept;
 
   EventLoop& loop_;
   int fd_;
