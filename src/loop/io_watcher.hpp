@@ -1,5 +1,5 @@
-// Internal: what an epoll token points at. The loop switches on kind instead of calling a
-// virtual, and recovers the full object with a static_cast (no allocation per event).
+// Internal: what a readiness token points at. The readiness driver switches on kind instead of
+// calling a virtual, and recovers the full object with a static_cast (no allocation per event).
 #pragma once
 
 #include <cstdint>
