@@ -121,14 +121,17 @@ void Connection::on_input(std::string_view fresh) {
     if (!closed_ && !message_oriented()) inbound_.append(fresh_);
     fresh_ = {};
   }
-  // The inbound bound: input only grows here, by at most one read, so a connection never holds
-  // more than max_inbound_buffered + read_buffer_cap. No reads follow the close request. Only
-  // looked up when something was kept: the common path (all consumed) skips it.
-  if (!inbound_.empty() && !closed_) {
-    const std::size_t limit = loop_.context().options.max_inbound_buffered;
-    if (limit != 0 && inbound_.size() > limit) request_close(make_error_code(Errc::inbound_limit));
-  }
+  // Only looked up when something was kept: the common path (all consumed) skips it.
+  if (!inbound_.empty() && !closed_) enforce_inbound_bound();
   after_traffic(action);
+}
+
+// The inbound bound: input only grows by one read (on_input) or one completion (keep_input) at
+// a time, so a connection never holds more than max_inbound_buffered + read_buffer_cap. No
+// reads follow the close request.
+void Connection::enforce_inbound_bound() {
+  const std::size_t limit = loop_.context().options.max_inbound_buffered;
+  if (limit != 0 && inbound_.size() > limit) request_close(make_error_code(Errc::inbound_limit));
 }
 
 // After on_traffic: an emptied inbound ring gives its storage back (idle connections own no
@@ -152,10 +155,7 @@ void Connection::wake() {
 void Connection::keep_input(std::string_view fresh) {
   if (closed_ || close_requested_ || peer_eof_ || fresh.empty()) return;  // no reads after those
   inbound_.append(fresh);
-  if (!close_requested_) {
-    const std::size_t limit = loop_.context().options.max_inbound_buffered;
-    if (limit != 0 && inbound_.size() > limit) request_close(make_error_code(Errc::inbound_limit));
-  }
+  enforce_inbound_bound();
 }
 
 void Connection::on_datagram(std::string_view data, const sockaddr_storage& from, socklen_t from_len) {

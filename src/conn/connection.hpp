@@ -143,6 +143,7 @@ class Connection final : public Conn, public IoWatcher {
   void apply(Action action);
   std::error_code send_message(std::string_view data);
   void after_traffic(Action action);
+  void enforce_inbound_bound();
   void drop_output();
   void finish_close();
   void update_interest();
