@@ -8,6 +8,8 @@
 #include <string_view>
 #include <system_error>
 
+#include "gnet/error.hpp"
+
 namespace gnet {
 
 class Conn;
@@ -15,6 +17,25 @@ class ConnHandle;
 
 // Identifies a timer on its loop; 0 is never a valid id.
 using TimerId = std::uint64_t;
+
+// Identifies a foreign-descriptor watch on its loop (Loop::watch); 0 is never a valid id.
+using WatchId = std::uint64_t;
+
+// Readiness of a watched descriptor: what a watch asks for, and what its callback hears.
+enum class Ready : std::uint8_t {
+  none = 0,
+  readable = 1,
+  writable = 2,
+  hangup = 4,  // heard only: the peer closed or the descriptor has an error (it never asks)
+};
+constexpr Ready operator|(Ready a, Ready b) noexcept {
+  return static_cast<Ready>(static_cast<std::uint8_t>(a) | static_cast<std::uint8_t>(b));
+}
+constexpr Ready operator&(Ready a, Ready b) noexcept {
+  return static_cast<Ready>(static_cast<std::uint8_t>(a) & static_cast<std::uint8_t>(b));
+}
+// True when any bit of want is set in got: `if (has(events, Ready::readable))`.
+constexpr bool has(Ready got, Ready want) noexcept { return (got & want) != Ready::none; }
 
 class Loop {
  public:
@@ -52,6 +73,28 @@ class Loop {
   // Must be called on this loop's thread; the pointer is valid until the current callback or
   // task returns. This is how one connection writes straight to its partner on the same loop.
   Conn* lookup(const ConnHandle& handle) noexcept;
+
+  // ---- descriptors the loop does not own (libcurl's and c-ares's sockets, an inotify fd) ----
+  // Watches fd for readiness and calls fn(events) on this loop's thread while it is ready:
+  // level-triggered, as poll(2) and libuv's uv_poll are, so fn must read or write until the
+  // descriptor would block, or change the interest, or it is called again next turn. The loop
+  // never reads, writes, closes or changes a flag (O_NONBLOCK included) of a watched descriptor:
+  // it only asks the kernel when it is ready. Ready::hangup may come with or without readable.
+  // Errors: std::errc::bad_file_descriptor (fd not open), std::errc::file_exists (already
+  // watched on this loop), std::errc::operation_not_permitted (a regular file or directory: it is
+  // always ready; use gnet::File), or what the kernel says. Must be called on this loop's thread;
+  // the callback may call watch/set_interest/unwatch for any watch, itself included.
+  // unwatch() before closing the descriptor: a number that the kernel hands out again must not
+  // still be watched under its old id. Watches still present when the loop ends are dropped
+  // (the descriptors stay open: they are the caller's).
+  using WatchCallback = std::function<void(Ready events)>;
+  Result<WatchId> watch(int fd, Ready interest, WatchCallback fn);
+  // Changes what a watch asks for; Ready::none keeps the watch but stops its callbacks.
+  // Returns std::errc::invalid_argument for an unknown id. Loop thread.
+  std::error_code set_interest(WatchId id, Ready interest);
+  // Stops watching (no callback runs for it after this returns). False for an unknown id.
+  // Loop thread.
+  bool unwatch(WatchId id);
 
   // Run fn on this loop's thread soon. Safe from any thread. Returns Errc::engine_stopped once
   // the loop has stopped (fn is then dropped without running).

@@ -26,6 +26,7 @@ namespace gnet::detail {
 class Connection;
 struct Listener;
 struct Connecting;
+struct FdWatch;
 
 class IoDriver {
  public:
@@ -59,6 +60,14 @@ class IoDriver {
   // ---- dials in progress (Dialer) ----
   virtual std::error_code watch_connect(Connecting& pending) = 0;
   virtual void forget_connect(Connecting& pending) = 0;
+
+  // ---- descriptors watched for someone else (FdWatchSet; level-triggered) ----
+  // Starts reporting watch.interest (Ready::none: nothing until update_fd).
+  virtual std::error_code watch_fd(FdWatch& watch) = 0;
+  // watch.interest changed.
+  virtual std::error_code update_fd(FdWatch& watch) = 0;
+  // No more events for it. The set frees it at the end of the turn, whatever is in flight.
+  virtual void forget_fd(FdWatch& watch) = 0;
 
   // ---- connections ----
   // Starts delivering input (and, for a shared UDP socket, datagrams).

@@ -8,6 +8,7 @@
 #include "conn/connection.hpp"
 #include "io/readiness_io.hpp"
 #include "loop/event_loop.hpp"
+#include "loop/fd_watch.hpp"
 
 namespace gnet::detail {
 
@@ -44,6 +45,14 @@ void ReadinessDriver::dispatch(const PollEvent& event) {
     case IoWatcher::Kind::connecting:
       loop_.dialer().connect_ready(*static_cast<Connecting*>(watcher));
       break;
+    case IoWatcher::Kind::foreign: {
+      Ready ready = Ready::none;
+      if (event.events & kReadable) ready = ready | Ready::readable;
+      if (event.events & kWritable) ready = ready | Ready::writable;
+      if (event.events & kHangup) ready = ready | Ready::hangup;
+      loop_.watches().ready(*static_cast<FdWatch*>(watcher), ready);
+      break;
+    }
   }
 }
 
@@ -68,6 +77,33 @@ std::error_code ReadinessDriver::watch_connect(Connecting& pending) {
 }
 
 void ReadinessDriver::forget_connect(Connecting& pending) { poller_->remove(pending.fd); }
+
+static std::uint32_t poll_bits(Ready interest) noexcept {
+  return (has(interest, Ready::readable) ? kReadable : 0u) | (has(interest, Ready::writable) ? kWritable : 0u);
+}
+
+// Registered only while something is asked: epoll reports a hang-up even to a registration that
+// asks for nothing, which level-triggered would repeat every turn.
+std::error_code ReadinessDriver::watch_fd(FdWatch& watch) { return update_fd(watch); }
+
+std::error_code ReadinessDriver::update_fd(FdWatch& watch) {
+  std::uint32_t bits = poll_bits(watch.interest);
+  if (bits == 0) {
+    if (watch.registered) poller_->remove(watch.fd);
+    watch.registered = false;
+    return {};
+  }
+  auto* token = static_cast<IoWatcher*>(&watch);
+  if (auto ec = watch.registered ? poller_->modify(watch.fd, token, bits) : poller_->add(watch.fd, token, bits)) return ec;
+  watch.registered = true;
+  return {};
+}
+
+void ReadinessDriver::forget_fd(FdWatch& watch) {
+  // The descriptor may be closed already (the registration went with it): nothing to report.
+  if (watch.registered) poller_->remove(watch.fd);
+  watch.registered = false;
+}
 
 std::error_code ReadinessDriver::open(Connection& conn) {
   std::uint32_t interest = edge_ ? (kReadable | kWritable | kEdge) : kReadable;

@@ -33,6 +33,10 @@ class ReadinessDriver final : public IoDriver {
   std::error_code watch_connect(Connecting& pending) override;
   void forget_connect(Connecting& pending) override;
 
+  std::error_code watch_fd(FdWatch& watch) override;
+  std::error_code update_fd(FdWatch& watch) override;
+  void forget_fd(FdWatch& watch) override;
+
   std::error_code open(Connection& conn) override;
   void forget(Connection& conn) override;
   void interest_changed(Connection& conn) override;

@@ -15,6 +15,7 @@
 #include "conn/connection.hpp"
 #include "io/readiness_io.hpp"
 #include "loop/event_loop.hpp"
+#include "loop/fd_watch.hpp"
 #include "poller/poller.hpp"
 
 namespace gnet::detail {
@@ -41,8 +42,13 @@ struct UringDriver::SendSlot {
   msghdr msg;
 };
 
-struct UringDriver::ConnectToken {
-  Connecting* target;  // nullptr once the dialer has forgotten it
+struct UringDriver::PollToken {
+  enum class For : std::uint8_t { connect, watch };
+  For kind;
+  void* target;          // Connecting or FdWatch; nullptr once forgotten (freed at completion)
+  bool armed = false;    // a poll naming this token is in flight
+  bool cancelling = false;
+  unsigned mask = 0;     // what the armed poll asks for
 };
 
 static std::uint64_t pack(const void* target, std::uintptr_t tag) noexcept {
@@ -182,7 +188,7 @@ UringDriver::~UringDriver() {
   if (ring_ready_) io_uring_queue_exit(&ring_);
   if (buffers_ != nullptr) ::munmap(buffers_, buf_size_ * buf_count_);
   if (buf_ring_ != nullptr) ::munmap(buf_ring_, sizeof(io_uring_buf) * buf_count_);
-  for (ConnectToken* token : tokens_) delete token;
+  for (PollToken* token : tokens_) delete token;
 }
 
 void UringDriver::start() {
@@ -265,17 +271,9 @@ void UringDriver::complete(const io_uring_cqe& cqe) {
     case kAccept:
       on_accept(*static_cast<Listener*>(target), cqe.res, cqe.flags);
       return;
-    case kConnect: {
-      auto* token = static_cast<ConnectToken*>(target);
-      Connecting* pending = token->target;
-      tokens_.erase(std::find(tokens_.begin(), tokens_.end(), token));
-      delete token;
-      if (pending != nullptr) {
-        pending->driver_token = nullptr;
-        loop_.dialer().connect_ready(*pending);
-      }
+    case kToken:
+      on_token(static_cast<PollToken*>(target), cqe.res);
       return;
-    }
     case kWake:
       loop_.on_wakeup();
       arm_wakeup();
@@ -343,20 +341,108 @@ void UringDriver::on_accept(Listener& listener, int res, unsigned flags) {
 std::error_code UringDriver::watch_connect(Connecting& pending) {
   io_uring_sqe* s = sqe();
   if (s == nullptr) return std::make_error_code(std::errc::resource_unavailable_try_again);
-  auto* token = new ConnectToken{&pending};
+  auto* token = new PollToken{PollToken::For::connect, &pending};
   tokens_.push_back(token);
   pending.driver_token = token;
   io_uring_prep_poll_add(s, pending.fd, POLLOUT);
-  io_uring_sqe_set_data64(s, pack(token, kConnect));
+  io_uring_sqe_set_data64(s, pack(token, kToken));
+  token->armed = true;
+  token->mask = POLLOUT;
   return {};
 }
 
 void UringDriver::forget_connect(Connecting& pending) {
-  auto* token = static_cast<ConnectToken*>(pending.driver_token);
+  auto* token = static_cast<PollToken*>(pending.driver_token);
   if (token == nullptr) return;
   token->target = nullptr;  // freed when its completion (cancelled) arrives
   pending.driver_token = nullptr;
-  cancel(token, kConnect);
+  cancel(token, kToken);
+}
+
+void UringDriver::drop_token(PollToken* token) {
+  tokens_.erase(std::find(tokens_.begin(), tokens_.end(), token));
+  delete token;
+}
+
+void UringDriver::on_token(PollToken* token, int res) {
+  token->armed = false;
+  token->cancelling = false;
+  if (token->target == nullptr) {  // its dial or watch is gone: this was the last word
+    drop_token(token);
+    return;
+  }
+  if (token->kind == PollToken::For::connect) {
+    auto* pending = static_cast<Connecting*>(token->target);
+    drop_token(token);
+    pending->driver_token = nullptr;
+    loop_.dialer().connect_ready(*pending);
+    return;
+  }
+  auto* watch = static_cast<FdWatch*>(token->target);
+  if (res != -ECANCELED) {  // a cancel only means the interest changed: re-armed below
+    Ready ready = Ready::none;
+    if (res < 0 || (res & (POLLHUP | POLLERR))) ready = ready | Ready::hangup;
+    if (res > 0 && (res & (POLLIN | POLLPRI))) ready = ready | Ready::readable;
+    if (res > 0 && (res & POLLOUT)) ready = ready | Ready::writable;
+    loop_.watches().ready(*watch, ready);  // may unwatch (the token is then freed) or re-aim
+  }
+  // The watch object outlives this turn even when unwatched; the token may not.
+  if (!watch->dead && watch->driver_token != nullptr) {
+    auto* live = static_cast<PollToken*>(watch->driver_token);
+    if (!live->armed && watch->interest != Ready::none) arm_watch(*live, *watch);
+  }
+}
+
+// ---- foreign descriptors ----
+
+static unsigned poll_mask(Ready interest) noexcept {
+  return (has(interest, Ready::readable) ? POLLIN : 0u) | (has(interest, Ready::writable) ? POLLOUT : 0u);
+}
+
+std::error_code UringDriver::watch_fd(FdWatch& watch) {
+  auto* token = new PollToken{PollToken::For::watch, &watch};
+  tokens_.push_back(token);
+  watch.driver_token = token;
+  if (watch.interest != Ready::none) arm_watch(*token, watch);
+  return {};
+}
+
+void UringDriver::arm_watch(PollToken& token, FdWatch& watch) {
+  io_uring_sqe* s = sqe();
+  if (s == nullptr) return;
+  token.mask = poll_mask(watch.interest);
+  io_uring_prep_poll_add(s, watch.fd, token.mask);
+  io_uring_sqe_set_data64(s, pack(&token, kToken));
+  token.armed = true;
+}
+
+std::error_code UringDriver::update_fd(FdWatch& watch) {
+  auto* token = static_cast<PollToken*>(watch.driver_token);
+  if (token == nullptr) return {};
+  if (token->armed) {
+    // A poll asking for something else is in flight: cancel it; its completion re-arms with
+    // the interest as it then is (or not at all for Ready::none).
+    if (token->mask != poll_mask(watch.interest) && !token->cancelling) {
+      cancel(token, kToken);
+      token->cancelling = true;
+    }
+  } else if (watch.interest != Ready::none) {
+    arm_watch(*token, watch);
+  }
+  return {};
+}
+
+void UringDriver::forget_fd(FdWatch& watch) {
+  auto* token = static_cast<PollToken*>(watch.driver_token);
+  if (token == nullptr) return;
+  watch.driver_token = nullptr;
+  if (token->armed) {
+    token->target = nullptr;  // freed when the cancelled poll completes
+    if (!token->cancelling) cancel(token, kToken);
+    token->cancelling = true;
+  } else {
+    drop_token(token);
+  }
 }
 
 // ---- connections ----

@@ -11,6 +11,8 @@
 //                     by io/readiness_io.cpp as with epoll, with the ring doing the waiting.
 //   listeners         multishot accept.
 //   dials             a one-shot writability poll.
+//   foreign fds       (Loop::watch) a one-shot poll, re-armed after each callback while the
+//                     interest stands: level-triggered, as with epoll.
 //   wake-up           a read of the mailbox's eventfd, re-armed after each wake.
 //
 // Everything a turn queues goes to the kernel in the one io_uring_enter that also waits for
@@ -55,6 +57,10 @@ class UringDriver final : public IoDriver {
   std::error_code watch_connect(Connecting& pending) override;
   void forget_connect(Connecting& pending) override;
 
+  std::error_code watch_fd(FdWatch& watch) override;
+  std::error_code update_fd(FdWatch& watch) override;
+  void forget_fd(FdWatch& watch) override;
+
   std::error_code open(Connection& conn) override;
   void forget(Connection& conn) override;
   void interest_changed(Connection& conn) override;
@@ -66,8 +72,8 @@ class UringDriver final : public IoDriver {
 
  private:
   struct SendSlot;
-  struct ConnectToken;
-  enum Tag : std::uintptr_t { kIgnore = 0, kRecv, kSend, kPollIn, kPollOut, kAccept, kConnect, kWake };
+  struct PollToken;
+  enum Tag : std::uintptr_t { kIgnore = 0, kRecv, kSend, kPollIn, kPollOut, kAccept, kToken, kWake };
 
   explicit UringDriver(EventLoop& loop) noexcept;
   Result<void> init();
@@ -77,6 +83,9 @@ class UringDriver final : public IoDriver {
   void arm_poll(Connection& conn, std::uintptr_t tag);
   void arm_accept(Listener& listener);
   void arm_wakeup();
+  void arm_watch(PollToken& token, FdWatch& watch);
+  void on_token(PollToken* token, int res);
+  void drop_token(PollToken* token);
   void submit_sends();
   void submit_send(Connection& conn);
   void complete(const io_uring_cqe& cqe);
@@ -106,7 +115,9 @@ class UringDriver final : public IoDriver {
   // flight, never one per idle connection)
   std::vector<std::unique_ptr<SendSlot>> all_slots_;
   std::vector<SendSlot*> free_slots_;
-  std::vector<ConnectToken*> tokens_;  // dial watches whose completion has not arrived
+  // Polls for dials and foreign descriptors. The kernel's request names the token, not the
+  // dialer's or the watch set's object, which may be gone before the completion arrives.
+  std::vector<PollToken*> tokens_;
 };
 
 }  // namespace gnet::detail

@@ -128,6 +128,8 @@ void EventLoop::run() {
   mailbox_->close(rest);
   for (auto& task : rest) guarded(task);
   destroy_retired();
+  watches_.forget_all();
+  watches_.collect();
   driver_->finish();
 }
 
@@ -184,6 +186,7 @@ void EventLoop::destroy_retired() {
     }
   }
   retired_.resize(kept);
+  watches_.collect();
 }
 
 void EventLoop::defer_resume(Connection* conn) { deferred_resumes_.emplace_back(conn->slot, conn->generation); }
@@ -318,6 +321,21 @@ Conn* Loop::lookup(const ConnHandle& handle) noexcept {
   loop.assert_loop_thread();
   if (handle.mailbox_ != loop.mailbox()) return nullptr;
   return loop.find(handle.slot_, handle.generation_);
+}
+
+Result<WatchId> Loop::watch(int fd, Ready interest, WatchCallback fn) {
+  self(this).assert_loop_thread();
+  return self(this).watches_.watch(fd, interest, std::move(fn));
+}
+
+std::error_code Loop::set_interest(WatchId id, Ready interest) {
+  self(this).assert_loop_thread();
+  return self(this).watches_.set_interest(id, interest);
+}
+
+bool Loop::unwatch(WatchId id) {
+  self(this).assert_loop_thread();
+  return self(this).watches_.unwatch(id);
 }
 
 std::error_code Loop::post(std::function<void()> fn) {

@@ -4,7 +4,8 @@
 //   2. run deferred input resumes (backpressure released during dispatch)
 //   3. run posted tasks (urgent lane fully, normal lane at most Mailbox::kBatch)
 //   4. run due timers
-//   5. destroy connections closed during this turn (those the kernel still holds wait)
+//   5. destroy connections closed during this turn (those the kernel still holds wait) and
+//      free the foreign-descriptor watches unwatched during it
 // What is backend-specific lives in the driver (io/io_driver.hpp); accepting in the Acceptor,
 // dialing in the Dialer; what the loop needs from its engine in the LoopContext.
 #pragma once
@@ -25,6 +26,7 @@
 #include "io/io_driver.hpp"
 #include "loop/acceptor.hpp"
 #include "loop/dialer.hpp"
+#include "loop/fd_watch.hpp"
 #include "loop/loop_context.hpp"
 #include "loop/mailbox.hpp"
 #include "loop/timer_queue.hpp"
@@ -74,6 +76,7 @@ class EventLoop final : public Loop {
   IoDriver& driver() noexcept { return *driver_; }
   Acceptor& acceptor() noexcept { return acceptor_; }
   Dialer& dialer() noexcept { return dialer_; }
+  FdWatchSet& watches() noexcept { return watches_; }
   BlockPool& block_pool() noexcept { return block_pool_; }
   char* read_buffer() noexcept { return read_buffer_.get(); }
   std::size_t read_buffer_cap() const noexcept { return read_buffer_cap_; }
@@ -116,6 +119,7 @@ class EventLoop final : public Loop {
   TimerQueue timers_;
   Acceptor acceptor_{*this};
   Dialer dialer_{*this};
+  FdWatchSet watches_{*this};
 
   struct Slot {
     Connection* conn = nullptr;

@@ -7,7 +7,7 @@
 namespace gnet::detail {
 
 struct IoWatcher {
-  enum class Kind : std::uint8_t { wakeup, listener, connection, connecting };
+  enum class Kind : std::uint8_t { wakeup, listener, connection, connecting, foreign };
   explicit IoWatcher(Kind k) noexcept : kind(k) {}
   Kind kind;
 };
