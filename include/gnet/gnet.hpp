@@ -7,6 +7,7 @@
 #include "gnet/conn_handle.hpp"
 #include "gnet/engine.hpp"
 #include "gnet/error.hpp"
+#include "gnet/file.hpp"
 #include "gnet/handler.hpp"
 #include "gnet/logger.hpp"
 #include "gnet/loop.hpp"
