@@ -4,7 +4,9 @@
 // block on the disk), and a shared file position is a race between concurrent operations (the
 // lesson libuv's author draws in ../seeds: every operation names its offset). So a File has no
 // position: read_at/write_at say where, run pread/pwrite on a worker pool, and hand the result
-// back to the loop that asked, as libuv's uv_fs_read/uv_fs_write do on its thread pool.
+// back to the loop that asked, as libuv's uv_fs_read/uv_fs_write do on its thread pool. Called
+// on an io_uring loop's own thread, the loop's ring reads or writes at the offset instead (no
+// pool, no thread hop).
 //
 //   auto file = gnet::File::open("/var/data/blob", {.flags = O_RDONLY | O_CLOEXEC});
 //   file->read_at(conn.loop(), 4096, std::span(buffer), [](gnet::Result<std::size_t> n) {
@@ -13,8 +15,9 @@
 //
 // Thread rule: every method is safe from any thread; a completion runs on the loop passed to
 // the call, on that loop's thread, never before the call returns. The caller's buffer must stay
-// valid and untouched until then. If that loop has stopped by the time the operation ends, the
-// completion is destroyed unrun (on the worker thread) and the buffer is no longer used.
+// valid and untouched until then. A stopping loop waits for the operations it is to answer, up
+// to Options::shutdown_timeout; past that deadline a completion is destroyed unrun, and an
+// operation still running may touch the buffer until it ends.
 #pragma once
 
 #include <fcntl.h>

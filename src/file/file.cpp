@@ -1,10 +1,12 @@
-// gnet::File: pread/pwrite on a worker pool, completions posted to the asking loop's mailbox.
+// gnet::File: pread/pwrite on a worker pool, completions posted to the asking loop's mailbox;
+// or, on an io_uring loop and from its own thread, reads and writes on the loop's ring.
 #include "gnet/file.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <atomic>
 #include <cstdlib>
 #include <string>
 
@@ -104,6 +106,10 @@ void File::write_at(Loop& loop, std::uint64_t offset, std::span<const char> from
   submit(loop, true, offset, const_cast<char*>(from.data()), from.size(), std::move(done));
 }
 
+static std::string failure(const char* op, const std::string& path, std::uint64_t at) {
+  return std::string(op) + " " + path + " at " + std::to_string(at);
+}
+
 // Runs on a worker: the whole transfer, continuing short reads and writes, as one result.
 static Result<std::size_t> transfer(const std::string& path, int fd, bool write, std::uint64_t offset, char* data,
                                     std::size_t length) {
@@ -113,8 +119,7 @@ static Result<std::size_t> transfer(const std::string& path, int fd, bool write,
                       : ::pread(fd, data + done, length - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return system_error(errno, std::string(write ? "pwrite " : "pread ") + path + " at " +
-                                     std::to_string(offset + done));
+      return system_error(errno, failure(write ? "pwrite" : "pread", path, offset + done));
     }
     if (n == 0) {
       if (!write) break;  // end of file
@@ -126,10 +131,17 @@ static Result<std::size_t> transfer(const std::string& path, int fd, bool write,
 }
 
 void File::submit(Loop& loop, bool write, std::uint64_t offset, char* data, std::size_t length, Done done) const {
-  std::shared_ptr<detail::Mailbox> mailbox = static_cast<detail::EventLoop&>(loop).mailbox();
-  // Every answer, including a refusal, reaches the loop as a task: never inside this call.
-  auto answer = [mailbox](Done&& fn, Result<std::size_t>&& result) {
-    mailbox->post([fn = std::move(fn), result = std::move(result)]() mutable { fn(std::move(result)); }, false);
+  auto& event_loop = static_cast<detail::EventLoop&>(loop);
+  std::shared_ptr<detail::Mailbox> mailbox = event_loop.mailbox();
+  std::atomic<int>* in_flight = &event_loop.file_ops();
+  in_flight->fetch_add(1, std::memory_order_acq_rel);
+  // Every answer, including a refusal, reaches the loop as a task: never inside this call. The
+  // count drops on the loop thread, so a stopping loop still runs it (and may then finish).
+  auto answer = [mailbox, in_flight](Done&& fn, Result<std::size_t>&& result) {
+    mailbox->post([fn = std::move(fn), result = std::move(result), in_flight]() mutable {
+      in_flight->fetch_sub(1, std::memory_order_acq_rel);
+      fn(std::move(result));
+    }, false);
   };
   const char* op = write ? "write_at" : "read_at";
   if (!state_) {
@@ -146,7 +158,27 @@ void File::submit(Loop& loop, bool write, std::uint64_t offset, char* data, std:
       return;
     }
   }
-  std::shared_ptr<State> state = state_;  // keeps the descriptor open until the worker is done
+  std::shared_ptr<State> state = state_;  // keeps the descriptor open until the operation is done
+
+  // On a completion backend, from the loop's own thread: the loop's ring reads or writes at the
+  // offset itself, and the answer needs no thread hop.
+  if (loop.in_loop_thread() && event_loop.driver().does_file_io()) {
+    auto request = std::make_unique<detail::FileRequest>();
+    request->fd = state->fd;
+    request->write = write;
+    request->offset = offset;
+    request->data = data;
+    request->length = length;
+    request->finish = [state, done = std::move(done), &event_loop, in_flight, write, offset](int error, std::size_t n) {
+      in_flight->fetch_sub(1, std::memory_order_acq_rel);
+      Result<std::size_t> result = n;
+      if (error != 0) result = system_error(error, failure(write ? "pwrite" : "pread", state->path, offset + n));
+      event_loop.guarded([&] { done(std::move(result)); });
+    };
+    event_loop.driver().submit_file(std::move(request));
+    return;
+  }
+
   auto task = [state, write, offset, data, length, done, answer]() mutable {
     answer(std::move(done), transfer(state->path, state->fd, write, offset, data, length));
   };

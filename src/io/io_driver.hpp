@@ -15,6 +15,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <system_error>
@@ -27,6 +29,19 @@ class Connection;
 struct Listener;
 struct Connecting;
 struct FdWatch;
+
+// One gnet::File read or write at an offset, carried out by a completion driver on its ring.
+struct FileRequest {
+  int fd = -1;
+  bool write = false;
+  std::uint64_t offset = 0;
+  char* data = nullptr;
+  std::size_t length = 0;
+  std::size_t done = 0;  // bytes transferred so far (short transfers continue)
+  // Loop thread, once: error 0 and the bytes transferred (fewer than length only at end of
+  // file), or the errno that stopped it.
+  std::function<void(int error, std::size_t done)> finish;
+};
 
 class IoDriver {
  public:
@@ -68,6 +83,12 @@ class IoDriver {
   virtual std::error_code update_fd(FdWatch& watch) = 0;
   // No more events for it. The set frees it at the end of the turn, whatever is in flight.
   virtual void forget_fd(FdWatch& watch) = 0;
+
+  // ---- file reads and writes at offsets (gnet::File) ----
+  // True when this driver carries them out itself (io_uring); otherwise File runs pread/pwrite
+  // on a worker pool and the answer comes back as a posted task.
+  virtual bool does_file_io() const noexcept { return false; }
+  virtual void submit_file(std::unique_ptr<FileRequest> request) { (void)request; }
 
   // ---- connections ----
   // Starts delivering input (and, for a shared UDP socket, datagrams).

@@ -13,6 +13,7 @@
 //   dials             a one-shot writability poll.
 //   foreign fds       (Loop::watch) a one-shot poll, re-armed after each callback while the
 //                     interest stands: level-triggered, as with epoll.
+//   files             (gnet::File) reads and writes at offsets, continued while short.
 //   wake-up           a read of the mailbox's eventfd, re-armed after each wake.
 //
 // Everything a turn queues goes to the kernel in the one io_uring_enter that also waits for
@@ -61,6 +62,9 @@ class UringDriver final : public IoDriver {
   std::error_code update_fd(FdWatch& watch) override;
   void forget_fd(FdWatch& watch) override;
 
+  bool does_file_io() const noexcept override { return true; }
+  void submit_file(std::unique_ptr<FileRequest> request) override;
+
   std::error_code open(Connection& conn) override;
   void forget(Connection& conn) override;
   void interest_changed(Connection& conn) override;
@@ -86,6 +90,8 @@ class UringDriver final : public IoDriver {
   void arm_watch(PollToken& token, FdWatch& watch);
   void on_token(PollToken* token, int res);
   void drop_token(PollToken* token);
+  void arm_file(PollToken& token, FileRequest& request);
+  void on_file(PollToken* token, int res);
   void submit_sends();
   void submit_send(Connection& conn);
   void complete(const io_uring_cqe& cqe);
@@ -115,7 +121,7 @@ class UringDriver final : public IoDriver {
   // flight, never one per idle connection)
   std::vector<std::unique_ptr<SendSlot>> all_slots_;
   std::vector<SendSlot*> free_slots_;
-  // Polls for dials and foreign descriptors. The kernel's request names the token, not the
+  // Polls for dials and foreign descriptors, and file requests. The kernel's request names the token, not the
   // dialer's or the watch set's object, which may be gone before the completion arrives.
   std::vector<PollToken*> tokens_;
 };

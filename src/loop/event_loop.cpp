@@ -117,7 +117,9 @@ void EventLoop::run() {
       destroy_retired();
       // Closed connections whose requests the kernel still holds get a moment to hear back
       // (cancellations answer at once); past the deadline the ring's teardown ends them.
-      if (live_ == 0 && (retired_.empty() || TimerQueue::Clock::now() >= drain_deadline_)) break;
+      // File operations in flight hold the caller's buffer: they are waited for the same way.
+      bool kernel_done = retired_.empty() && file_ops_.load(std::memory_order_acquire) == 0;
+      if (live_ == 0 && (kernel_done || TimerQueue::Clock::now() >= drain_deadline_)) break;
     } else {
       destroy_retired();
     }

@@ -83,6 +83,10 @@ class EventLoop final : public Loop {
   bool draining() const noexcept { return draining_; }
   // Options::edge_triggered_io, cached here: it is asked on every read.
   bool edge_triggered() const noexcept { return edge_triggered_; }
+  // gnet::File operations answered on this loop and not yet answered: a stopping loop waits
+  // for them (up to the shutdown deadline), as the caller's buffer is in use until then.
+  // Any thread increments (File::submit), the loop thread decrements.
+  std::atomic<int>& file_ops() noexcept { return file_ops_; }
   // Loop thread: run conn->resume_input() after this turn's dispatch (see Connection).
   void defer_resume(Connection* conn);
   // The driver saw the wake-up eventfd fire: run the mailbox's tasks this turn.
@@ -136,6 +140,7 @@ class EventLoop final : public Loop {
   std::chrono::steady_clock::time_point turn_time_{};  // when this turn's poll returned
   std::size_t live_ = 0;  // open connections on this loop
   std::atomic<int> load_{0};
+  std::atomic<int> file_ops_{0};
   std::atomic<std::thread::id> thread_id_{};
 
   bool draining_ = false;

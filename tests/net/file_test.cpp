@@ -59,21 +59,33 @@ struct Answer {
   bool on_loop_thread = false;
 };
 
-Answer run_read(Loop& loop, const File& file, std::uint64_t offset, std::span<char> into) {
+// Where an operation is issued from: the loop's own thread (a handler; on io_uring the loop's
+// ring does the work) or another thread (always the worker pool).
+enum class From { loop, outside };
+
+template <class Issue>
+Answer issue(Loop& loop, From from, Issue op) {
   std::promise<Answer> p;
   auto f = p.get_future();
-  file.read_at(loop, offset, into, [&](Result<std::size_t> r) { p.set_value({std::move(r), loop.in_loop_thread()}); });
+  auto call = [&] { op([&](Result<std::size_t> r) { p.set_value({std::move(r), loop.in_loop_thread()}); }); };
+  if (from == From::loop) {
+    EXPECT_FALSE(loop.post(call));
+  } else {
+    call();
+  }
   EXPECT_TRUE(arrives(f));
   return f.get();
 }
 
-Answer run_write(Loop& loop, const File& file, std::uint64_t offset, std::string_view from) {
-  std::promise<Answer> p;
-  auto f = p.get_future();
-  file.write_at(loop, offset, std::span<const char>(from.data(), from.size()),
-                [&](Result<std::size_t> r) { p.set_value({std::move(r), loop.in_loop_thread()}); });
-  EXPECT_TRUE(arrives(f));
-  return f.get();
+Answer run_read(Loop& loop, const File& file, std::uint64_t offset, std::span<char> into, From from = From::loop) {
+  return issue(loop, from, [&](File::Done done) { file.read_at(loop, offset, into, std::move(done)); });
+}
+
+Answer run_write(Loop& loop, const File& file, std::uint64_t offset, std::string_view from_bytes,
+                 From from = From::loop) {
+  return issue(loop, from, [&](File::Done done) {
+    file.write_at(loop, offset, std::span<const char>(from_bytes.data(), from_bytes.size()), std::move(done));
+  });
 }
 
 }  // namespace
@@ -129,8 +141,14 @@ TEST(File, ConcurrentWritesFromSeveralLoopsLandExactly) {
   client.stop();
 }
 
-// Reads: exact where the file has the bytes, short at its end, empty past it; all on the loop.
-TEST(File, ReadsAtOffsetsStopAtEndOfFile) {
+// Reads: exact where the file has the bytes, short at its end, empty past it; all answered on
+// the loop, whether issued from it (the ring, on io_uring) or from another thread (the pool).
+class FileFrom : public ::testing::TestWithParam<From> {};
+INSTANTIATE_TEST_SUITE_P(Issuers, FileFrom, ::testing::Values(From::loop, From::outside),
+                         [](const auto& info) { return info.param == From::loop ? "FromLoop" : "FromOutside"; });
+
+TEST_P(FileFrom, ReadsAtOffsetsStopAtEndOfFile) {
+  const From from = GetParam();
   TempDir dir;
   const std::string content = random_bytes(100000, 5);
   {
@@ -139,7 +157,7 @@ TEST(File, ReadsAtOffsetsStopAtEndOfFile) {
     Quiet handler;
     Client client(handler, {.num_event_loop = 1});
     ASSERT_TRUE(client.start());
-    Answer a = run_write(client.engine().loop(0), *w, 0, content);
+    Answer a = run_write(client.engine().loop(0), *w, 0, content, from);
     ASSERT_TRUE(a.result) << a.result.error().message();
     EXPECT_EQ(*a.result, content.size());
     client.stop();
@@ -152,23 +170,23 @@ TEST(File, ReadsAtOffsetsStopAtEndOfFile) {
   Loop& loop = client.engine().loop(0);
 
   std::string buf(30000, '\0');
-  Answer mid = run_read(loop, *file, 12345, buf);
+  Answer mid = run_read(loop, *file, 12345, buf, from);
   ASSERT_TRUE(mid.result) << mid.result.error().message();
   EXPECT_TRUE(mid.on_loop_thread);
   EXPECT_EQ(*mid.result, buf.size());
   EXPECT_EQ(buf, content.substr(12345, 30000));
 
-  Answer tail = run_read(loop, *file, 90000, buf);
+  Answer tail = run_read(loop, *file, 90000, buf, from);
   ASSERT_TRUE(tail.result);
   EXPECT_EQ(*tail.result, 10000u);
   EXPECT_EQ(buf.substr(0, 10000), content.substr(90000));
 
-  Answer past = run_read(loop, *file, 500000, buf);
+  Answer past = run_read(loop, *file, 500000, buf, from);
   ASSERT_TRUE(past.result);
   EXPECT_EQ(*past.result, 0u);
 
   // Written with a read-only descriptor: the kernel's EBADF, named with the operation and path.
-  Answer refused = run_write(loop, *file, 0, "x");
+  Answer refused = run_write(loop, *file, 0, "x", from);
   ASSERT_FALSE(refused.result);
   EXPECT_EQ(refused.result.error().code(), std::errc::bad_file_descriptor);
   EXPECT_NE(refused.result.error().message().find("pwrite " + dir.file("data")), std::string::npos)
@@ -230,7 +248,7 @@ TEST(File, AFullWorkerQueueIsRefusedNotWaitedFor) {
   Quiet handler;
   Client client(handler, {.num_event_loop = 1});
   ASSERT_TRUE(client.start());
-  Answer a = run_write(client.engine().loop(0), *file, 0, "abc");
+  Answer a = run_write(client.engine().loop(0), *file, 0, "abc", From::outside);  // the pool's path
   release.count_down();
   ASSERT_FALSE(a.result);
   EXPECT_EQ(a.result.error().code(), std::errc::resource_unavailable_try_again);
