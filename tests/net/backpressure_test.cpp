@@ -93,8 +93,8 @@ TEST_P(Backpressure, PipelinedRequestsFromALateReaderAreAllAnsweredWithinTheCap)
         std::memcpy(reply.data(), request.data(), kRequestSize - 1);
         reply.back() = '\n';
         c.discard(kRequestSize);
+        ++answered;  // before the write: the client may read this reply and check at once
         c.write(reply);
-        ++answered;
         if (c.outbound_buffered() > max_queued) max_queued = c.outbound_buffered();
       }
       return Action::none;
