@@ -25,6 +25,7 @@ enum class Network : std::uint8_t {
   udp,          // SOCK_DGRAM over IPv4/IPv6
   unix_stream,  // SOCK_STREAM over AF_UNIX
   unix_packet,  // SOCK_SEQPACKET over AF_UNIX
+  pipe,         // a pipe, FIFO or terminal enrolled with Client::enroll: a byte stream, not a socket
 };
 
 // Which IP family a tcp/udp address is restricted to.

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <thread>
 #include <string_view>
@@ -28,6 +29,24 @@ namespace gnet {
 namespace detail {
 class EngineCore;
 }
+
+// How Client::enroll serves a descriptor that is not a socket: a pipe, a FIFO or a terminal.
+enum class Sharing : std::uint8_t {
+  // shared for a terminal and for descriptors 0, 1 and 2 (inherited: the parent shell holds
+  // them too); owned otherwise.
+  automatic,
+  // This process alone uses the open file: it is switched to O_NONBLOCK and the loop serves it
+  // directly (read/write; one-shot polls on io_uring).
+  owned,
+  // Another process may hold the same open file, so its flags are never changed (O_NONBLOCK
+  // would make that process's blocking reads fail). A dedicated thread does the blocking reads
+  // and another the blocking writes, relaying through a socket pair the loop serves.
+  shared,
+};
+
+struct EnrollOptions {
+  Sharing sharing = Sharing::automatic;
+};
 
 class Client {
  public:
@@ -51,10 +70,23 @@ class Client {
   // dial() and wait: the handle once on_open has run, or the error. Not from a loop thread.
   Result<ConnHandle> dial_sync(std::string_view address, std::chrono::milliseconds timeout);
 
-  // Adopts an already-connected socket (e.g. one end of a socketpair); the Client owns it from
-  // now on and closes it. Note: this sets O_NONBLOCK on the descriptor, which is shared with
-  // any other process holding it. on_open runs before this returns. Not from a loop thread.
-  Result<ConnHandle> enroll(int fd);
+  // Adopts an already-connected socket (e.g. one end of a socketpair), a pipe end, a FIFO or a
+  // terminal (stdin, stdout) as a stream connection; the Client owns the descriptor from now on
+  // and closes it. on_open runs before this returns. Not from a loop thread.
+  //  - A socket is switched to O_NONBLOCK (options.sharing does not apply to sockets).
+  //  - A pipe, FIFO or terminal is served as options.sharing says. Conn::network() is
+  //    Network::pipe; remote_addr() is empty. A read-only end refuses write() with
+  //    Errc::not_writable; a write-only end never calls on_traffic or on_eof, and closes with
+  //    EPIPE in on_close when its reader goes away (never SIGPIPE).
+  //  - An owned FIFO opened read-only is reopened read-write (a new open file of the same
+  //    FIFO): writers may then come and go, each one's bytes arrive, and its input never ends
+  //    (close it yourself).
+  //  - A terminal (shared): Ctrl-D at the start of a line calls on_eof and reading goes on if
+  //    the handler returns Action::none (the default, Action::close, closes as cat(1) would);
+  //    a hang-up is the final end of input.
+  // Errors: std::errc::operation_not_permitted for a regular file or directory (use
+  // gnet::File), Errc::engine_stopped, or the system call that failed.
+  Result<ConnHandle> enroll(int fd, EnrollOptions options = {});
 
   // The engine behind the client (loops, post, count_connections). Valid while started.
   Engine& engine();

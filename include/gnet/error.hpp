@@ -24,6 +24,8 @@ enum class Errc {
   handler_exception = 7,   // a callback threw; the connection was closed
   idle_timeout = 8,        // closed by Options::idle_timeout
   inbound_limit = 9,       // the handler left more than Options::max_inbound_buffered unconsumed
+  not_writable = 10,       // write to a connection whose output side is shut or that has none
+                           // (a pipe's read end)
 };
 
 const std::error_category& gnet_category() noexcept;
@@ -68,6 +70,8 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
   const Error& error() const { assert(!has_value()); return std::get<1>(v_); }
 
  private:

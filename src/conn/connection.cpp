@@ -109,6 +109,7 @@ void Connection::maybe_resume() {
 
 void Connection::on_input(std::string_view fresh) {
   loop_.touch(this);
+  if (extras_ && extras_->counts_input) extras_->input_total += fresh.size();
   if (inbound_.empty()) {
     fresh_ = fresh;
   } else {
@@ -124,6 +125,26 @@ void Connection::on_input(std::string_view fresh) {
   // Only looked up when something was kept: the common path (all consumed) skips it.
   if (!inbound_.empty() && !closed_) enforce_inbound_bound();
   after_traffic(action);
+  if (extras_ && !extras_->eof_marks.empty()) deliver_eof_marks();
+}
+
+void Connection::eof_mark(std::uint64_t at, std::function<void()> ack) {
+  if (closed_) return;
+  extras().eof_marks.push_back({at, std::move(ack)});
+  deliver_eof_marks();
+  settle();
+}
+
+// The marks whose bytes have all been handed over: one on_eof each, in order.
+void Connection::deliver_eof_marks() {
+  while (extras_ && !extras_->eof_marks.empty() && extras_->eof_marks.front().at <= extras_->input_total &&
+         !closed_ && !close_requested_) {
+    std::function<void()> ack = std::move(extras_->eof_marks.front().ack);
+    extras_->eof_marks.erase(extras_->eof_marks.begin());
+    Action action = invoke([this] { return loop_.context().handler.on_eof(*this); });
+    if (!closed_) apply(action);
+    if (ack) ack();
+  }
 }
 
 // The inbound bound: input only grows by one read (on_input) or one completion (keep_input) at
@@ -154,6 +175,7 @@ void Connection::wake() {
 
 void Connection::keep_input(std::string_view fresh) {
   if (closed_ || close_requested_ || peer_eof_ || fresh.empty()) return;  // no reads after those
+  if (extras_ && extras_->counts_input) extras_->input_total += fresh.size();
   inbound_.append(fresh);
   enforce_inbound_bound();
 }
@@ -196,6 +218,7 @@ std::size_t Connection::discard(std::size_t n) noexcept {
 
 std::error_code Connection::send(std::string_view data) {
   if (closed_ || close_requested_) return make_error_code(Errc::connection_closed);
+  if (write_shut_) return make_error_code(Errc::not_writable);
   loop_.touch(this);
   if (message_oriented()) return send_message(data);
   if (data.empty()) return {};
@@ -215,6 +238,7 @@ std::error_code Connection::send(std::string_view data) {
 
 std::error_code Connection::sendv(std::span<const std::string_view> parts) {
   if (closed_ || close_requested_) return make_error_code(Errc::connection_closed);
+  if (write_shut_) return make_error_code(Errc::not_writable);
   loop_.touch(this);
   if (message_oriented()) {
     // One message made of all the parts.
@@ -247,8 +271,8 @@ std::error_code Connection::sendv(std::span<const std::string_view> parts) {
 
 std::size_t Connection::outbound_size() const noexcept {
   std::size_t n = outbound_.size();
-  if (messages_) {
-    for (const std::string& m : *messages_) n += m.size();
+  if (extras_) {
+    for (const std::string& m : extras_->messages) n += m.size();
   }
   return n;
 }
@@ -264,7 +288,7 @@ std::error_code Connection::send_message(std::string_view data) {
     if (r.would_block) return {EAGAIN, std::system_category()};
     return r.error != 0 ? r.code() : std::error_code{};
   }
-  if (!messages_ || messages_->empty()) {
+  if (!extras_ || extras_->messages.empty()) {
     IoResult r = sys_io([&] { return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL); });
     if (r.ok()) return {};
     if (r.error != 0) {
@@ -273,8 +297,7 @@ std::error_code Connection::send_message(std::string_view data) {
       return r.code();
     }
   }
-  if (!messages_) messages_ = std::make_unique<std::deque<std::string>>();
-  messages_->emplace_back(data);
+  extras().messages.emplace_back(data);
   after_queue();
   return {};
 }
@@ -349,14 +372,14 @@ void Connection::abort(std::error_code error) {
 // driver hastens by cancelling it; everything behind them is freed now.
 void Connection::drop_output() {
   outbound_.truncate(loop_.block_pool(), io.sending);
-  if (messages_) messages_->clear();
+  if (extras_) extras_->messages.clear();
   if (io.sending != 0) loop_.driver().drop_output(*this);
 }
 
 void Connection::settle() {
   if (closed_ || in_callback_ != 0) return;
   if (shutdown_write_requested_ && !write_shut_ && !has_pending_output() && !close_requested_) {
-    ::shutdown(fd_, SHUT_WR);
+    if (is_socket()) ::shutdown(fd_, SHUT_WR);  // a pipe's write end just closes with the rest
     write_shut_ = true;
   }
   // A half-closed connection stays open until both directions are done.
@@ -380,7 +403,7 @@ void Connection::finish_close() {
   if (linger_timer_ != 0) loop_.cancel(linger_timer_);
   linger_timer_ = 0;
   drop_output();
-  messages_.reset();
+  extras_.reset();
   ++in_callback_;
   try {
     apply(loop_.context().handler.on_close(*this, error_));
@@ -391,7 +414,7 @@ void Connection::finish_close() {
   }
   --in_callback_;
   loop_.untouch(this);
-  if (!peer_eof_ && !error_ && !message_oriented()) {
+  if (!peer_eof_ && !error_ && !message_oriented() && is_socket()) {
     // Closing with unread bytes in the kernel makes TCP send a reset, which can destroy the
     // last response before the peer reads it. Discard what has arrived, bounded, so the close
     // is a FIN. Into scratch space of its own: this close may run inside another connection's

@@ -15,11 +15,13 @@
 #include <any>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <cstdint>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 #include "buffer/outbound_queue.hpp"
 #include "buffer/ring_buffer.hpp"
@@ -59,6 +61,19 @@ class Connection final : public Conn, public IoWatcher {
   // Half-close: FIN after the queued output (see Conn::shutdown_write).
   void shutdown_write();
   void set_connected_datagram() noexcept { connected_datagram_ = true; }
+  // Before open(): a pipe end or a relayed descriptor that only reads or only writes. No
+  // input: nothing is read and on_eof never runs. No output: write() returns Errc::not_writable.
+  void set_direction(bool can_read, bool can_write) noexcept {
+    if (!can_read) peer_eof_ = true;
+    if (!can_write) write_shut_ = true;
+  }
+  // A relayed terminal (engine/relay.hpp): a zero-length read there ends nothing (more may be
+  // typed), so the relay reports it as a mark at a position in the byte stream. on_eof runs once
+  // the bytes before the mark have been handed to on_traffic; Action::none reads on. Then ack
+  // runs, and only then does the relay send what followed the mark, so no read ever mixes bytes
+  // from both sides of it. (If the connection closes first, ack is dropped unrun.)
+  void count_input() { extras().counts_input = true; }
+  void eof_mark(std::uint64_t at, std::function<void()> ack);
   // Reading became possible again (low water, resume_read): hand the handler the input it left
   // buffered while pushed back, then let the driver pick up what the kernel holds (edge-
   // triggered re-read, io_uring re-arm). Deferred to after the turn's dispatch
@@ -81,15 +96,24 @@ class Connection final : public Conn, public IoWatcher {
   void after_flush();
   OutboundQueue& outbound() noexcept { return outbound_; }
   // Message sockets: whole messages the kernel refused (nullptr when there never were any).
-  std::deque<std::string>* messages() noexcept { return messages_.get(); }
+  std::deque<std::string>* messages() noexcept {
+    return extras_ && message_oriented() ? &extras_->messages : nullptr;
+  }
   bool reading() const noexcept {
     return !peer_eof_ && !close_requested_ && !user_paused_ && !high_water_;
   }
-  bool has_pending_output() const noexcept { return !outbound_.empty() || (messages_ && !messages_->empty()); }
+  bool has_pending_output() const noexcept {
+    return !outbound_.empty() || (extras_ && !extras_->messages.empty());
+  }
   // UDP and SEQPACKET keep message boundaries: one read is one message, one write one message.
   bool message_oriented() const noexcept {
     return network_ == Network::udp || network_ == Network::unix_packet;
   }
+  // A pipe, FIFO or terminal: read/write instead of recv/send, and no shutdown(2).
+  bool is_socket() const noexcept { return network_ != Network::pipe; }
+  // Served through readiness even by a completion driver (one-shot polls): message sockets, and
+  // descriptors that are not sockets (no multishot receive for those).
+  bool polled() const noexcept { return message_oriented() || !is_socket(); }
   // An unconnected UDP socket serves every peer: one bad datagram must not close it.
   bool shared_socket() const noexcept { return network_ == Network::udp && !connected_datagram_; }
 
@@ -150,6 +174,23 @@ class Connection final : public Conn, public IoWatcher {
   void after_queue();
   // Called when reading() may have become true: schedules resume_input() when it has work.
   void maybe_resume();
+  void deliver_eof_marks();
+
+  // What few connections need, kept out of the ones that do not (one pointer).
+  struct Extras {
+    std::deque<std::string> messages;  // message sockets: whole messages the kernel refused
+    bool counts_input = false;         // relayed terminal: input_total and eof_marks in use
+    std::uint64_t input_total = 0;     // bytes received so far
+    struct EofMark {
+      std::uint64_t at;
+      std::function<void()> ack;
+    };
+    std::vector<EofMark> eof_marks;    // pending zero-length reads, by position
+  };
+  Extras& extras() {
+    if (!extras_) extras_ = std::make_unique<Extras>();
+    return *extras_;
+  }
 
   EventLoop& loop_;
   int fd_;
@@ -168,8 +209,7 @@ class Connection final : public Conn, public IoWatcher {
   std::string_view fresh_;               // this read's bytes, in the loop's buffer
   RingBuffer inbound_;                   // unconsumed bytes; storage only while non-empty
   OutboundQueue outbound_;               // bytes the kernel refused
-  // Message-oriented sockets: whole messages the kernel refused, boundaries kept.
-  std::unique_ptr<std::deque<std::string>> messages_;
+  std::unique_ptr<Extras> extras_;
   bool connected_datagram_ = false;      // UDP socket with a fixed peer (dialed)
   std::any context_;
   union {                                // IP peer (UDP: the current datagram's sender)

@@ -3,11 +3,15 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <future>
+#include <string>
+#include <string_view>
 
 #include "engine/engine_core.hpp"
+#include "engine/relay.hpp"
 #include "conn/connection.hpp"
 #include "loop/event_loop.hpp"
 
@@ -81,34 +85,115 @@ Result<ConnHandle> Client::dial_sync(std::string_view address, std::chrono::mill
   return handle;
 }
 
-Result<ConnHandle> Client::enroll(int fd) {
+namespace {
+
+// A named FIFO (not an anonymous pipe, whose /proc link reads "pipe:[inode]"), as a path that
+// reopens it.
+bool is_named_fifo(int fd, std::string& proc_path) {
+  proc_path = "/proc/self/fd/" + std::to_string(fd);
+  char target[16];
+  ssize_t n = ::readlink(proc_path.c_str(), target, sizeof target);
+  return n > 0 && std::string_view(target, static_cast<std::size_t>(n)).substr(0, 5) != "pipe:";
+}
+
+}  // namespace
+
+Result<ConnHandle> Client::enroll(int fd, EnrollOptions options) {
   if (!thread_ || core_->is_stopping()) return Error(Errc::engine_stopped, "enroll: client not running");
-  int type = 0, domain = 0;
-  socklen_t len = sizeof type;
-  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return system_error(errno, "enroll fd " + std::to_string(fd));
-  len = sizeof domain;
-  ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len);
-  Network network = domain == AF_UNIX ? (type == SOCK_SEQPACKET ? Network::unix_packet : Network::unix_stream)
-                    : type == SOCK_DGRAM ? Network::udp
-                                         : Network::tcp;
-  int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) return system_error(errno, "enroll: O_NONBLOCK");
+  const std::string what = "enroll fd " + std::to_string(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return system_error(errno, what);
+  if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+    return Error(std::make_error_code(std::errc::operation_not_permitted),
+                 what + ": a regular file or directory is not a stream; read it with gnet::File");
+  }
+  const int status = ::fcntl(fd, F_GETFL);
+  if (status < 0) return system_error(errno, what);
+
+  Network network = Network::pipe;
+  bool can_read = true, can_write = true, terminal = false, relay = false;
+  int conn_fd = fd;
+  int relay_end = -1;  // the relay threads' end of the socket pair
+  if (S_ISSOCK(st.st_mode)) {
+    int type = 0, domain = 0;
+    socklen_t len = sizeof type;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return system_error(errno, what);
+    len = sizeof domain;
+    ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len);
+    network = domain == AF_UNIX ? (type == SOCK_SEQPACKET ? Network::unix_packet : Network::unix_stream)
+              : type == SOCK_DGRAM ? Network::udp
+                                   : Network::tcp;
+    if (::fcntl(fd, F_SETFL, status | O_NONBLOCK) != 0) return system_error(errno, what + ": O_NONBLOCK");
+  } else {
+    const int access = status & O_ACCMODE;
+    can_read = access != O_WRONLY;
+    can_write = access != O_RDONLY;
+    terminal = ::isatty(fd) == 1;
+    relay = options.sharing == Sharing::shared ||
+            (options.sharing == Sharing::automatic && (terminal || fd <= STDERR_FILENO));
+    std::string proc_path;
+    if (relay) {
+      // The loop serves its end of a socket pair; the relay threads serve fd (engine/relay.hpp).
+      auto pair = detail::Relay::make_pair();
+      if (!pair) return pair.error();
+      conn_fd = pair->first;
+      network = Network::unix_stream;
+      relay_end = pair->second;
+    } else if (S_ISFIFO(st.st_mode) && access == O_RDONLY && is_named_fifo(fd, proc_path)) {
+      // Read-write, through a new open file: the FIFO always has a writer (this one), so writers
+      // leaving never end the input, and the next writer's bytes arrive.
+      int reopened = ::open(proc_path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+      if (reopened < 0) return system_error(errno, what + ": reopen FIFO read-write");
+      ::close(fd);
+      conn_fd = reopened;
+      can_write = false;  // what it wrote would come back as its own input
+    } else if (::fcntl(fd, F_SETFL, status | O_NONBLOCK) != 0) {
+      return system_error(errno, what + ": O_NONBLOCK");
+    }
+  }
+
   detail::EventLoop* loop = &next_loop(*core_, next_loop_);
   auto result = std::make_shared<std::promise<ConnHandle>>();
   auto future = result->get_future();
   loop->load().fetch_add(1, std::memory_order_relaxed);
+  const bool counts = relay && terminal && can_read;
   bool posted = loop->post_task(
-      [loop, fd, network, result] {
-        detail::Connection* conn = loop->adopt(fd, network, -1, SocketAddress{}, network == Network::udp);
+      [loop, conn_fd, network, result, can_read, can_write, counts] {
+        detail::Connection* conn = loop->adopt(conn_fd, network, -1, SocketAddress{}, network == Network::udp,
+                                               [&](detail::Connection& c) {
+                                                 c.set_direction(can_read, can_write);
+                                                 if (counts) c.count_input();
+                                               });
         result->set_value(conn ? ConnHandle(loop->mailbox(), conn->slot, conn->generation) : ConnHandle{});
       },
       true);
   if (!posted) {
     loop->load().fetch_sub(1, std::memory_order_relaxed);
+    if (relay) {
+      ::close(conn_fd);
+      ::close(relay_end);
+    }
     return Error(Errc::engine_stopped, "enroll: client stopping");
   }
   ConnHandle handle = future.get();
-  if (handle.empty()) return Error(Errc::connection_closed, "enroll fd " + std::to_string(fd) + ": closed during on_open");
+  if (relay) {
+    if (handle.empty()) {
+      ::close(relay_end);
+      ::close(fd);
+    } else {
+      detail::RelayPlan plan{fd, can_read, can_write, terminal};
+      std::shared_ptr<detail::Mailbox> mailbox = loop->mailbox();
+      std::uint32_t slot = handle.slot(), generation = handle.generation();
+      detail::Relay::start(plan, relay_end,
+                           [mailbox, loop, slot, generation](std::uint64_t at, std::function<void()> ack) {
+                             // (A refused post drops ack with the task: the reader goes on.)
+                             mailbox->post([loop, slot, generation, at, ack = std::move(ack)]() mutable {
+                               if (detail::Connection* c = loop->find(slot, generation)) c->eof_mark(at, std::move(ack));
+                             }, false);
+                           });
+    }
+  }
+  if (handle.empty()) return Error(Errc::connection_closed, what + ": closed during on_open");
   return handle;
 }
 

@@ -106,7 +106,9 @@ void ReadinessDriver::forget_fd(FdWatch& watch) {
 }
 
 std::error_code ReadinessDriver::open(Connection& conn) {
-  std::uint32_t interest = edge_ ? (kReadable | kWritable | kEdge) : kReadable;
+  // (A pipe's write end reads nothing: it is registered for nothing until output queues, and
+  // epoll still reports its reader leaving.)
+  std::uint32_t interest = edge_ ? (kReadable | kWritable | kEdge) : conn.reading() ? kReadable : 0u;
   if (auto ec = poller_->add(conn.fd(), static_cast<IoWatcher*>(&conn), interest)) return ec;
   conn.io.registered = true;
   conn.io.interest = interest;
@@ -130,11 +132,11 @@ void ReadinessDriver::interest_changed(Connection& conn) {
 }
 
 IoResult ReadinessDriver::send_now(Connection& conn, std::string_view data) {
-  return readiness::send(conn.fd(), data);
+  return readiness::send(conn, data);
 }
 
 IoResult ReadinessDriver::sendv_now(Connection& conn, std::span<const std::string_view> parts) {
-  return readiness::sendv(conn.fd(), parts);
+  return readiness::sendv(conn, parts);
 }
 
 void ReadinessDriver::flush(Connection& conn) { readiness::write(conn); }

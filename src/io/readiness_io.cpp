@@ -9,6 +9,7 @@
 #include "buffer/outbound_queue.hpp"
 #include "conn/connection.hpp"
 #include "loop/event_loop.hpp"
+#include "net/pipe_io.hpp"
 #include "poller/poller.hpp"
 
 namespace gnet::detail::readiness {
@@ -76,10 +77,11 @@ void on_event(Connection& conn, std::uint32_t events, bool edge) {
     if (conn.reading()) read(conn, edge);
   } else if ((events & kHangup) && !conn.reading()) {
     // Not reading, so no read will tell us: the socket is dead (RST/ERR) — stop waiting on it.
+    // A pipe's write end hears this when its reader has gone.
     int err = 0;
     socklen_t len = sizeof err;
-    ::getsockopt(conn.fd(), SOL_SOCKET, SO_ERROR, &err, &len);
-    conn.on_io_error({err != 0 ? err : ECONNRESET, std::system_category()});
+    if (conn.is_socket()) ::getsockopt(conn.fd(), SOL_SOCKET, SO_ERROR, &err, &len);
+    conn.on_io_error({err != 0 ? err : conn.is_socket() ? ECONNRESET : EPIPE, std::system_category()});
     return;
   } else if (events & kHangup) {
     read(conn, edge);  // the read reports EOF or the error
@@ -133,10 +135,15 @@ void write(Connection& conn) {
     int count = out.gather(iov, OutboundQueue::kMaxIov);
     std::size_t want = 0;
     for (int i = 0; i < count; ++i) want += iov[i].iov_len;
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = static_cast<std::size_t>(count);
-    IoResult r = sys_io([&] { return ::sendmsg(conn.fd(), &msg, MSG_NOSIGNAL); });
+    IoResult r;
+    if (conn.is_socket()) {
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = static_cast<std::size_t>(count);
+      r = sys_io([&] { return ::sendmsg(conn.fd(), &msg, MSG_NOSIGNAL); });
+    } else {
+      r = pipe_writev(conn.fd(), iov, count);
+    }
     if (r.would_block) break;
     if (r.error != 0) {
       conn.on_io_error(r.code());
@@ -148,11 +155,15 @@ void write(Connection& conn) {
   conn.after_flush();
 }
 
-IoResult send(int fd, std::string_view data) {
-  return sys_io([&] { return ::send(fd, data.data(), data.size(), MSG_NOSIGNAL); });
+IoResult send(const Connection& conn, std::string_view data) {
+  if (!conn.is_socket()) {
+    iovec iov{const_cast<char*>(data.data()), data.size()};
+    return pipe_writev(conn.fd(), &iov, 1);
+  }
+  return sys_io([&] { return ::send(conn.fd(), data.data(), data.size(), MSG_NOSIGNAL); });
 }
 
-IoResult sendv(int fd, std::span<const std::string_view> parts) {
+IoResult sendv(const Connection& conn, std::span<const std::string_view> parts) {
   iovec iov[OutboundQueue::kMaxIov];
   int count = 0;
   for (std::size_t i = 0; i < parts.size() && count < OutboundQueue::kMaxIov; ++i) {
@@ -162,10 +173,11 @@ IoResult sendv(int fd, std::span<const std::string_view> parts) {
     ++count;
   }
   if (count == 0) return {};
+  if (!conn.is_socket()) return pipe_writev(conn.fd(), iov, count);
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = static_cast<std::size_t>(count);
-  return sys_io([&] { return ::sendmsg(fd, &msg, MSG_NOSIGNAL); });
+  return sys_io([&] { return ::sendmsg(conn.fd(), &msg, MSG_NOSIGNAL); });
 }
 
 }  // namespace gnet::detail::readiness

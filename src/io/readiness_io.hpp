@@ -1,7 +1,7 @@
 // Internal: the socket calls a readiness event implies for a connection — read into the loop's
-// buffer and deliver, flush queued output with sendmsg, receive datagrams — shared by every
-// driver that sees readiness (epoll for everything; io_uring for message sockets, which it
-// watches with a poll request).
+// buffer and deliver, flush queued output with sendmsg (writev on a pipe), receive datagrams —
+// shared by every driver that sees readiness (epoll for everything; io_uring for message
+// sockets and pipes, which it watches with poll requests).
 #pragma once
 
 #include <cstdint>
@@ -23,9 +23,10 @@ void read(Connection& conn, bool edge);
 // Writes queued output until the kernel pushes back, then lets the connection settle its
 // watermarks.
 void write(Connection& conn);
-// Sends straight from the caller's bytes (nothing is queued).
-IoResult send(int fd, std::string_view data);
-IoResult sendv(int fd, std::span<const std::string_view> parts);
+// Sends straight from the caller's bytes (nothing is queued): send/sendmsg on a socket,
+// write/writev (SIGPIPE held back) on a pipe or terminal.
+IoResult send(const Connection& conn, std::string_view data);
+IoResult sendv(const Connection& conn, std::span<const std::string_view> parts);
 
 }  // namespace readiness
 }  // namespace gnet::detail

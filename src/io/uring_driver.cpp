@@ -500,7 +500,7 @@ void UringDriver::forget_fd(FdWatch& watch) {
 // ---- connections ----
 
 std::error_code UringDriver::open(Connection& conn) {
-  if (conn.message_oriented()) {
+  if (conn.polled()) {
     arm_poll(conn, kPollIn);
   } else {
     arm_recv(conn);
@@ -555,7 +555,7 @@ void UringDriver::arm_poll(Connection& conn, std::uintptr_t tag) {
 
 void UringDriver::interest_changed(Connection& conn) {
   if (conn.closed() || conn.io.detached) return;
-  if (conn.message_oriented()) {
+  if (conn.polled()) {
     // Readiness through one-shot polls, re-armed while wanted: level-triggered behaviour.
     if (conn.reading()) arm_poll(conn, kPollIn);
     if (conn.has_pending_output()) arm_poll(conn, kPollOut);

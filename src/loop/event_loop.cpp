@@ -136,7 +136,7 @@ void EventLoop::run() {
 }
 
 Connection* EventLoop::adopt(int fd, Network network, int listener_index, const SocketAddress& remote,
-                             bool connected_datagram) {
+                             bool connected_datagram, const std::function<void(Connection&)>& prepare) {
   if (draining_) {
     ::close(fd);
     load_.fetch_sub(1, std::memory_order_relaxed);
@@ -144,6 +144,7 @@ Connection* EventLoop::adopt(int fd, Network network, int listener_index, const 
   }
   auto* conn = new Connection(*this, fd, network, listener_index, remote);
   if (connected_datagram) conn->set_connected_datagram();
+  if (prepare) prepare(*conn);
   std::uint32_t slot;
   if (!free_slots_.empty()) {
     slot = free_slots_.back();

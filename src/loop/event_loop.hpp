@@ -46,9 +46,10 @@ class EventLoop final : public Loop {
   // Runs until the engine stops and every connection has closed.
   void run();
 
-  // Loop thread: takes ownership of a connected socket and opens a Connection for it.
+  // Loop thread: takes ownership of a connected socket (or a pipe) and opens a Connection for
+  // it; prepare, if given, sets it up before the driver and on_open see it.
   Connection* adopt(int fd, Network network, int listener_index, const SocketAddress& remote,
-                    bool connected_datagram = false);
+                    bool connected_datagram = false, const std::function<void(Connection&)>& prepare = {});
   // Loop thread: Options::idle_timeout bookkeeping (no-ops when it is off).
   void touch(Connection* conn) noexcept;
   void untouch(Connection* conn) noexcept;

@@ -131,6 +131,7 @@ std::string Address::to_string() const {
     case Network::udp: scheme = "udp"; break;
     case Network::unix_stream: scheme = "unix"; break;
     case Network::unix_packet: scheme = "unixpacket"; break;
+    case Network::pipe: scheme = "pipe"; break;
   }
   if (!is_ip()) return scheme + "://" + (abstract ? "@" : "") + path;
   if (family == Family::ipv4) scheme += '4';

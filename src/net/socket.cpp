@@ -92,7 +92,8 @@ Result<void> join_group(int fd, const SocketAddress& group, const std::string& i
 int socket_type(Network network) {
   switch (network) {
     case Network::tcp:
-    case Network::unix_stream: return SOCK_STREAM;
+    case Network::unix_stream:
+    case Network::pipe: return SOCK_STREAM;
     case Network::udp: return SOCK_DGRAM;
     case Network::unix_packet: return SOCK_SEQPACKET;
   }

@@ -20,6 +20,7 @@ class GnetCategory final : public std::error_category {
       case Errc::handler_exception: return "event handler threw an exception";
       case Errc::idle_timeout: return "idle timeout";
       case Errc::inbound_limit: return "unconsumed input passed max_inbound_buffered";
+      case Errc::not_writable: return "connection takes no output (write side shut, or a read-only pipe)";
     }
     return "unknown gnet error";
   }
