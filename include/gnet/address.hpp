@@ -39,6 +39,7 @@ struct Address {
   std::uint16_t port = 0;  // IP networks
   std::string path;        // Unix networks: filesystem path, or the name after '@'
   bool abstract = false;   // Unix networks: Linux abstract namespace ("@name")
+  bool tls = false;        // tls://, tls4://, tls6://: TCP carrying TLS (see gnet/tls.hpp)
 
   bool is_ip() const noexcept { return network == Network::tcp || network == Network::udp; }
   bool is_stream() const noexcept {

@@ -103,6 +103,18 @@ class Conn {
   // A thread-safe reference to this connection (see conn_handle.hpp).
   ConnHandle handle() const;
 
+  // ---- TLS (tls:// connections: see gnet/tls.hpp) ----
+  // True for a connection that speaks TLS; on_traffic and write() still deal in plaintext.
+  bool tls() const noexcept;
+  // The protocol ALPN settled on ("h2", "http/1.1"), or empty.
+  std::string_view alpn() const noexcept;
+  // The SNI name: the one the client sent (server side) or asked for (client side); or empty.
+  std::string_view tls_server_name() const noexcept;
+  // "TLSv1.3" or "TLSv1.2"; empty without TLS.
+  std::string_view tls_version() const noexcept;
+  // The handshake resumed an earlier session (a ticket) instead of a full key exchange.
+  bool tls_resumed() const noexcept;
+
   // ---- socket options (return the setsockopt error, if any) ----
   std::error_code set_no_delay(bool on);
   std::error_code set_keep_alive(std::chrono::seconds period);  // zero turns keepalive off

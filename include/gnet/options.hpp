@@ -10,6 +10,7 @@
 #include <string>
 
 #include "gnet/logger.hpp"
+#include "gnet/tls.hpp"
 
 namespace gnet {
 
@@ -98,6 +99,10 @@ struct Options {
 
   // Listen backlog for stream listeners.
   int backlog = 1024;
+
+  // TLS for tls:// listeners and dials: certificates, verification, SNI, ALPN, tickets
+  // (gnet/tls.hpp). Unused by plain addresses.
+  TlsOptions tls;
 
   // Where log lines go; empty means stderr_logger(LogLevel::info).
   LogSink logger;

@@ -69,6 +69,24 @@ Network Conn::network() const noexcept { return self(this).network(); }
 int Conn::listener_index() const noexcept { return self(this).listener_index(); }
 Loop& Conn::loop() noexcept { return self(this).loop(); }
 
+bool Conn::tls() const noexcept { return self(this).tls() != nullptr; }
+std::string_view Conn::alpn() const noexcept {
+  const detail::TlsSession* t = self(this).tls();
+  return t != nullptr ? t->alpn() : std::string_view{};
+}
+std::string_view Conn::tls_server_name() const noexcept {
+  const detail::TlsSession* t = self(this).tls();
+  return t != nullptr ? t->server_name() : std::string_view{};
+}
+std::string_view Conn::tls_version() const noexcept {
+  const detail::TlsSession* t = self(this).tls();
+  return t != nullptr ? std::string_view(t->version()) : std::string_view{};
+}
+bool Conn::tls_resumed() const noexcept {
+  const detail::TlsSession* t = self(this).tls();
+  return t != nullptr && t->resumed();
+}
+
 ConnHandle Conn::handle() const {
   const Connection& c = self(this);
   return ConnHandle(c.loop().mailbox(), c.slot, c.generation);

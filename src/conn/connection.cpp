@@ -86,16 +86,114 @@ bool Connection::open() {
     loop_.retire(this);
     return false;
   }
+  if (TlsSession* t = tls()) {
+    // on_open waits for the handshake, which has a deadline of its own.
+    extras_->handshake_timer = loop_.run_after(loop_.context().options.tls.handshake_timeout, [this] {
+      extras_->handshake_timer = 0;
+      tls_failed(make_error_code(TlsErrc::handshake_timeout), "no handshake within tls.handshake_timeout");
+    });
+    (void)t;
+    tls_pump();  // a client speaks first
+    settle();
+    return true;
+  }
   Action action = invoke([this] { return loop_.context().handler.on_open(*this); });
   if (!closed_) apply(action);
   settle();
   return true;
 }
 
+// ---- TLS ----
+
+void Connection::start_tls(std::unique_ptr<TlsSession> session, std::function<void(std::error_code, ConnHandle)> dial_done) {
+  session->set_sink([this](std::string_view ciphertext) { send_raw(ciphertext); });
+  extras().tls = std::move(session);
+  extras_->tls_dial_done = std::move(dial_done);
+}
+
+// Runs the handshake, then decrypts while reading: each plaintext chunk is one deliver() (one
+// on_traffic), decrypted into the loop's TLS buffer. OpenSSL calls back into send_raw with
+// ciphertext (handshake flights, alerts). Held as a callback, so nothing closes the connection
+// (and frees the session) under OpenSSL's feet; the close, if any, settles afterwards.
+void Connection::tls_pump() {
+  TlsSession& t = *extras_->tls;
+  ++in_callback_;
+  if (!t.handshake_done()) {
+    TlsSession::Status st = t.handshake();
+    if (st == TlsSession::Status::failed) {
+      --in_callback_;
+      tls_failed(t.error(), t.detail());
+      return;
+    }
+    if (st == TlsSession::Status::ok) tls_established();
+  }
+  if (t.handshake_done()) {
+    char* buf = loop_.tls_buffer();
+    const int cap = static_cast<int>(std::min<std::size_t>(loop_.read_buffer_cap(), 1u << 30));
+    while (!closed_ && reading()) {
+      int n = 0;
+      TlsSession::Status st = t.read(buf, cap, n);
+      if (st == TlsSession::Status::ok) {
+        deliver(std::string_view(buf, static_cast<std::size_t>(n)));
+        continue;
+      }
+      if (st == TlsSession::Status::closed) {  // close_notify: the peer's clean end of input
+        --in_callback_;
+        on_end_of_input();
+        settle();
+        return;
+      }
+      if (st == TlsSession::Status::failed) {
+        --in_callback_;
+        tls_failed(t.error(), t.detail());
+        return;
+      }
+      break;  // want_input
+    }
+  }
+  --in_callback_;
+  settle();
+}
+
+void Connection::tls_established() {
+  if (extras_->handshake_timer != 0) loop_.cancel(extras_->handshake_timer);
+  extras_->handshake_timer = 0;
+  Action action = invoke([this] { return loop_.context().handler.on_open(*this); });
+  if (!closed_) apply(action);
+  if (auto done = std::move(extras_->tls_dial_done)) {
+    extras_->tls_dial_done = nullptr;
+    ConnHandle handle = closed_ || close_requested_ ? ConnHandle{} : ConnHandle(loop_.mailbox(), slot, generation);
+    std::error_code ec = handle.empty() ? make_error_code(Errc::connection_closed) : std::error_code{};
+    loop_.guarded([&] { done(ec, handle); });
+  }
+}
+
+void Connection::tls_failed(std::error_code error, const std::string& detail) {
+  if (closed_) return;
+  std::string peer = remote().to_string();
+  loop_.context().log(LogLevel::debug, "tls " + std::string(peer.empty() ? "connection" : peer) + ": " +
+                                           error.message() + ": " + detail);
+  if (extras_->tls_dial_done) {
+    // A dial that fails hears it through on_done only, as a refused connect does.
+    auto done = std::move(extras_->tls_dial_done);
+    extras_->tls_dial_done = nullptr;
+    extras_->quiet_close = true;
+    loop_.guarded([&] { done(error, ConnHandle{}); });
+  }
+  // No close_notify after a failure; the alert OpenSSL queued (if any) is flushed, then the
+  // connection closes (bounded by shutdown_timeout, like any flush-then-close).
+  request_close(error);
+}
+
 void Connection::resume_input() {
   if (!closed_ && reading() && !inbound_.empty()) {
     Action action = invoke([this] { return loop_.context().handler.on_traffic(*this); });
     after_traffic(action);
+  }
+  // TLS: ciphertext kept while paused, or plaintext OpenSSL decrypted but we did not read.
+  if (TlsSession* t = tls(); t != nullptr && !closed_ && reading() && (t->has_unread() || t->has_pending_plaintext())) {
+    tls_pump();
+    if (!closed_) t->keep_unread();
   }
   if (!closed_ && reading()) loop_.driver().resume_input(*this);
   settle();
@@ -108,6 +206,17 @@ void Connection::maybe_resume() {
 }
 
 void Connection::on_input(std::string_view fresh) {
+  if (extras_ && extras_->tls) {
+    TlsSession& tls = *extras_->tls;
+    tls.set_input(fresh);
+    tls_pump();
+    if (!closed_) tls.keep_unread();  // paused mid-way: the rest waits, copied
+    return;
+  }
+  deliver(fresh);
+}
+
+void Connection::deliver(std::string_view fresh) {
   loop_.touch(this);
   if (extras_ && extras_->counts_input) extras_->input_total += fresh.size();
   if (inbound_.empty()) {
@@ -175,6 +284,10 @@ void Connection::wake() {
 
 void Connection::keep_input(std::string_view fresh) {
   if (closed_ || close_requested_ || peer_eof_ || fresh.empty()) return;  // no reads after those
+  if (extras_ && extras_->tls) {
+    extras_->tls->keep(fresh);  // ciphertext: decrypted when reading resumes
+    return;
+  }
   if (extras_ && extras_->counts_input) extras_->input_total += fresh.size();
   inbound_.append(fresh);
   enforce_inbound_bound();
@@ -192,6 +305,10 @@ void Connection::on_datagram(std::string_view data, const sockaddr_storage& from
 }
 
 void Connection::on_end_of_input() {
+  if (TlsSession* t = tls(); t != nullptr && !t->handshake_done()) {
+    tls_failed(make_error_code(TlsErrc::handshake_failed), "the peer closed the connection during the handshake");
+    return;
+  }
   peer_eof_ = true;
   update_interest();
   Action action = invoke([this] { return loop_.context().handler.on_eof(*this); });
@@ -200,6 +317,7 @@ void Connection::on_end_of_input() {
 
 void Connection::shutdown_write() {
   if (closed_ || write_shut_ || message_oriented()) return;
+  if (TlsSession* t = tls()) t->close_notify();  // TLS's end of output, then TCP's FIN
   shutdown_write_requested_ = true;
   if (in_callback_ == 0) settle();
 }
@@ -221,6 +339,15 @@ std::error_code Connection::send(std::string_view data) {
   if (write_shut_) return make_error_code(Errc::not_writable);
   loop_.touch(this);
   if (message_oriented()) return send_message(data);
+  if (TlsSession* t = tls()) {
+    if (!t->handshake_done()) return make_error_code(Errc::not_writable);
+    return t->write(data);  // the ciphertext comes back through send_raw
+  }
+  return send_raw(data);
+}
+
+std::error_code Connection::send_raw(std::string_view data) {
+  if (closed_) return make_error_code(Errc::connection_closed);
   if (data.empty()) return {};
   if (outbound_.empty()) {
     IoResult r = loop_.driver().send_now(*this, data);
@@ -239,6 +366,12 @@ std::error_code Connection::send(std::string_view data) {
 std::error_code Connection::sendv(std::span<const std::string_view> parts) {
   if (closed_ || close_requested_) return make_error_code(Errc::connection_closed);
   if (write_shut_) return make_error_code(Errc::not_writable);
+  if (tls() != nullptr) {
+    for (std::string_view p : parts) {
+      if (auto ec = send(p)) return ec;
+    }
+    return {};
+  }
   loop_.touch(this);
   if (message_oriented()) {
     // One message made of all the parts.
@@ -271,8 +404,8 @@ std::error_code Connection::sendv(std::span<const std::string_view> parts) {
 
 std::size_t Connection::outbound_size() const noexcept {
   std::size_t n = outbound_.size();
-  if (extras_) {
-    for (const std::string& m : extras_->messages) n += m.size();
+  if (extras_ && extras_->messages) {
+    for (const std::string& m : *extras_->messages) n += m.size();
   }
   return n;
 }
@@ -288,7 +421,7 @@ std::error_code Connection::send_message(std::string_view data) {
     if (r.would_block) return {EAGAIN, std::system_category()};
     return r.error != 0 ? r.code() : std::error_code{};
   }
-  if (!extras_ || extras_->messages.empty()) {
+  if (!extras_ || !extras_->messages || extras_->messages->empty()) {
     IoResult r = sys_io([&] { return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL); });
     if (r.ok()) return {};
     if (r.error != 0) {
@@ -297,7 +430,8 @@ std::error_code Connection::send_message(std::string_view data) {
       return r.code();
     }
   }
-  extras().messages.emplace_back(data);
+  if (!extras().messages) extras_->messages = std::make_unique<std::deque<std::string>>();
+  extras_->messages->emplace_back(data);
   after_queue();
   return {};
 }
@@ -354,6 +488,8 @@ void Connection::update_interest() {
 void Connection::request_close(std::error_code error) {
   if (closed_ || shared_socket()) return;  // an unconnected UDP socket serves every peer
   if (error && !error_) error_ = error;
+  // A TLS peer hears the end as close_notify, after everything written before it.
+  if (TlsSession* t = tls(); t != nullptr && !close_requested_) t->close_notify();
   close_requested_ = true;
   update_interest();
   if (in_callback_ == 0) settle();
@@ -372,7 +508,7 @@ void Connection::abort(std::error_code error) {
 // driver hastens by cancelling it; everything behind them is freed now.
 void Connection::drop_output() {
   outbound_.truncate(loop_.block_pool(), io.sending);
-  if (extras_) extras_->messages.clear();
+  if (extras_ && extras_->messages) extras_->messages->clear();
   if (io.sending != 0) loop_.driver().drop_output(*this);
 }
 
@@ -403,10 +539,17 @@ void Connection::finish_close() {
   if (linger_timer_ != 0) loop_.cancel(linger_timer_);
   linger_timer_ = 0;
   drop_output();
+  const bool quiet = extras_ && extras_->quiet_close;
+  if (extras_ && extras_->handshake_timer != 0) loop_.cancel(extras_->handshake_timer);
+  if (extras_ && extras_->tls_dial_done) {
+    // Closed before the handshake ended (engine stopping, idle timeout): the dial hears it.
+    auto done = std::move(extras_->tls_dial_done);
+    loop_.guarded([&] { done(error_ ? error_ : make_error_code(Errc::connection_closed), ConnHandle{}); });
+  }
   extras_.reset();
   ++in_callback_;
   try {
-    apply(loop_.context().handler.on_close(*this, error_));
+    if (!quiet) apply(loop_.context().handler.on_close(*this, error_));
   } catch (const std::exception& e) {
     loop_.context().log(LogLevel::error, std::string("on_close threw: ") + e.what());
   } catch (...) {

@@ -27,8 +27,10 @@
 #include "buffer/ring_buffer.hpp"
 #include "gnet/conn.hpp"
 #include "gnet/handler.hpp"
+#include "gnet/conn_handle.hpp"
 #include "loop/io_watcher.hpp"
 #include "loop/loop_context.hpp"
+#include "tls/tls_session.hpp"
 
 namespace gnet::detail {
 
@@ -73,6 +75,13 @@ class Connection final : public Conn, public IoWatcher {
   // runs, and only then does the relay send what followed the mark, so no read ever mixes bytes
   // from both sides of it. (If the connection closes first, ack is dropped unrun.)
   void count_input() { extras().counts_input = true; }
+  // Before open(): this connection speaks TLS through session. on_open waits for the handshake;
+  // a client's dial passes its on_done, which hears the handshake's outcome (and, on failure,
+  // replaces on_close).
+  void start_tls(std::unique_ptr<TlsSession> session, std::function<void(std::error_code, ConnHandle)> dial_done = {});
+  TlsSession* tls() const noexcept { return extras_ ? extras_->tls.get() : nullptr; }
+  // The send path under write()/writev(); a TLS session's sink (ciphertext).
+  std::error_code send_raw(std::string_view data);
   void eof_mark(std::uint64_t at, std::function<void()> ack);
   // Reading became possible again (low water, resume_read): hand the handler the input it left
   // buffered while pushed back, then let the driver pick up what the kernel holds (edge-
@@ -97,13 +106,13 @@ class Connection final : public Conn, public IoWatcher {
   OutboundQueue& outbound() noexcept { return outbound_; }
   // Message sockets: whole messages the kernel refused (nullptr when there never were any).
   std::deque<std::string>* messages() noexcept {
-    return extras_ && message_oriented() ? &extras_->messages : nullptr;
+    return extras_ && extras_->messages && message_oriented() ? extras_->messages.get() : nullptr;
   }
   bool reading() const noexcept {
     return !peer_eof_ && !close_requested_ && !user_paused_ && !high_water_;
   }
   bool has_pending_output() const noexcept {
-    return !outbound_.empty() || (extras_ && !extras_->messages.empty());
+    return !outbound_.empty() || (extras_ && extras_->messages && !extras_->messages->empty());
   }
   // UDP and SEQPACKET keep message boundaries: one read is one message, one write one message.
   bool message_oriented() const noexcept {
@@ -175,10 +184,23 @@ class Connection final : public Conn, public IoWatcher {
   // Called when reading() may have become true: schedules resume_input() when it has work.
   void maybe_resume();
   void deliver_eof_marks();
+  // Plaintext (or, without TLS, the bytes) for the handler: on_traffic, leftovers kept.
+  void deliver(std::string_view fresh);
+  // TLS: run the handshake and decrypt what the session holds, while reading.
+  void tls_pump();
+  void tls_established();
+  void tls_failed(std::error_code error, const std::string& detail);
 
   // What few connections need, kept out of the ones that do not (one pointer).
   struct Extras {
-    std::deque<std::string> messages;  // message sockets: whole messages the kernel refused
+    // message sockets: whole messages the kernel refused
+    std::unique_ptr<std::deque<std::string>> messages;
+    // TLS: the session; a dial's on_done, called once the handshake ends either way; the
+    // handshake deadline; on_open has run (a failed handshake never gets it)
+    std::unique_ptr<TlsSession> tls;
+    std::function<void(std::error_code, ConnHandle)> tls_dial_done;
+    std::uint64_t handshake_timer = 0;
+    bool quiet_close = false;          // a failed TLS dial: on_done heard it, no on_close
     bool counts_input = false;         // relayed terminal: input_total and eof_marks in use
     std::uint64_t input_total = 0;     // bytes received so far
     struct EofMark {

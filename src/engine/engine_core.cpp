@@ -11,8 +11,10 @@ namespace gnet::detail {
 EngineCore::EngineCore(EventHandler& handler, const Options& options)
     : handler_(handler), options_(options), balancer_(options.lb, 1) {
   if (!options_.logger) options_.logger = stderr_logger(LogLevel::info);
+  tls_ = std::make_unique<TlsContexts>(options_.tls);
   context_.reset(new LoopContext{handler_, options_, stopping_, [this] { request_stop(); },
-                                 [this](const SocketAddress& remote) -> EventLoop& { return pick_loop(remote); }});
+                                 [this](const SocketAddress& remote) -> EventLoop& { return pick_loop(remote); },
+                                 tls_.get()});
 }
 
 EngineCore::~EngineCore() {
@@ -48,6 +50,9 @@ Result<void> EngineCore::setup(const std::vector<std::string>& addresses, bool a
   for (const std::string& text : addresses) {
     auto addr = parse_address(text);
     if (!addr) return addr.error();
+    if (addr->tls) {
+      if (auto r = tls_->build_server(); !r) return r.error();  // certificates load here, or setup fails
+    }
     parsed.push_back(addr.value());
   }
 
@@ -86,6 +91,7 @@ Result<void> EngineCore::setup(const std::vector<std::string>& addresses, bool a
       watcher->fd = group.sockets[static_cast<std::size_t>(i)].fd;
       watcher->index = static_cast<int>(gi);
       watcher->network = group.address.network;
+      watcher->tls = group.address.tls;
       watcher->distribute = !per_loop && count > 1;
       loops_[static_cast<std::size_t>(i)]->add_listener(watcher.get());
       group.watchers.push_back(std::move(watcher));

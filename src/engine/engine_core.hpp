@@ -11,6 +11,7 @@
 #include "gnet/engine.hpp"
 #include "loop/event_loop.hpp"
 #include "net/socket.hpp"
+#include "tls/tls_context.hpp"
 
 namespace gnet::detail {
 
@@ -52,6 +53,7 @@ class EngineCore final : public Engine {
   EventHandler& handler_;
   Options options_;
   std::atomic<bool> stopping_{false};
+  std::unique_ptr<TlsContexts> tls_;      // built from options_.tls when first needed
   std::unique_ptr<LoopContext> context_;  // what the loops see of this engine
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::vector<ListenerGroup> groups_;

@@ -7,7 +7,9 @@
 #include <cstring>
 #include <string>
 
+#include "conn/connection.hpp"
 #include "loop/event_loop.hpp"
+#include "tls/tls_context.hpp"
 #include "net/socket.hpp"
 
 namespace gnet::detail {
@@ -46,6 +48,23 @@ bool Acceptor::accept_failed(Listener& listener, int err) {
   return false;
 }
 
+// On the loop that takes the connection: adopts it, starting a server handshake for tls://.
+void Acceptor::adopt_on(EventLoop& loop, int fd, Network network, int index, const SocketAddress& remote, bool tls) {
+  if (!tls) {
+    loop.adopt(fd, network, index, remote);
+    return;
+  }
+  auto session = TlsSession::create_server(*loop.context().tls);
+  if (!session) {  // (out of memory) never serve a tls:// connection in plaintext
+    loop.context().log(LogLevel::error, session.error().message());
+    loop.load().fetch_sub(1, std::memory_order_relaxed);
+    ::close(fd);
+    return;
+  }
+  std::unique_ptr<TlsSession> owned = std::move(session.value());
+  loop.adopt(fd, network, index, remote, false, [&owned](Connection& c) { c.start_tls(std::move(owned)); });
+}
+
 void Acceptor::accepted(Listener& listener, int fd, const SocketAddress& given) {
   if (loop_.draining()) {
     ::close(fd);
@@ -68,13 +87,15 @@ void Acceptor::accepted(Listener& listener, int fd, const SocketAddress& given) 
   EventLoop& target = listener.distribute ? ctx.pick_loop(remote) : loop_;
   if (!listener.distribute) loop_.load().fetch_add(1, std::memory_order_relaxed);
   if (&target == &loop_) {
-    loop_.adopt(fd, listener.network, listener.index, remote);
+    adopt_on(loop_, fd, listener.network, listener.index, remote, listener.tls);
     return;
   }
   Network network = listener.network;
   int index = listener.index;
+  bool tls = listener.tls;
   EventLoop* dest = &target;
-  bool posted = target.post_task([dest, fd, network, index, remote] { dest->adopt(fd, network, index, remote); }, true);
+  bool posted = target.post_task([dest, fd, network, index, remote, tls] { adopt_on(*dest, fd, network, index, remote, tls); },
+                                 true);
   if (!posted) {
     target.load().fetch_sub(1, std::memory_order_relaxed);
     ::close(fd);

@@ -20,6 +20,7 @@ struct Listener : IoWatcher {
   int fd = -1;
   int index = 0;            // position in the engine's address list
   Network network = Network::tcp;
+  bool tls = false;         // tls://: every connection starts with a server handshake
   bool distribute = false;  // hand accepted sockets to other loops via the balancer
   bool paused = false;      // out of descriptors: waiting before accepting again
   bool warned = false;      // this out-of-descriptors episode was logged already
@@ -45,6 +46,7 @@ class Acceptor {
 
  private:
   void pause(Listener& listener, int err);
+  static void adopt_on(EventLoop& loop, int fd, Network network, int index, const SocketAddress& remote, bool tls);
 
   EventLoop& loop_;
   std::vector<Listener*> listeners_;

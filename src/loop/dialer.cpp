@@ -9,6 +9,7 @@
 #include "conn/connection.hpp"
 #include "loop/event_loop.hpp"
 #include "net/socket.hpp"
+#include "tls/tls_context.hpp"
 
 namespace gnet::detail {
 
@@ -26,6 +27,15 @@ std::error_code Dialer::dial(std::string_view address, std::chrono::milliseconds
   auto parsed = parse_address(address);
   if (!parsed) return fail(parsed.error().code());
   const Address& addr = parsed.value();
+  if (addr.tls) {
+    // The client context (and the CA store it loads) is built on the first tls:// dial: before
+    // the connect, so the time it takes never eats into the peer's handshake deadline.
+    auto ctx = loop_.context().tls->client();
+    if (!ctx) {
+      loop_.context().log(LogLevel::error, ctx.error().message());
+      return fail(ctx.error().code());
+    }
+  }
   SocketAddress target;
   if (addr.is_ip()) {
     auto resolved = resolve(addr, false);
@@ -41,6 +51,11 @@ std::error_code Dialer::dial(std::string_view address, std::chrono::milliseconds
   pending->fd = fd;
   pending->network = addr.network;
   pending->remote = target;
+  pending->tls = addr.tls;
+  if (addr.tls) {
+    pending->host = addr.host;
+    pending->peer_key = addr.host + ":" + std::to_string(addr.port);
+  }
   Connecting* p = pending.get();
   bool connected = ::connect(fd, target.data(), target.size()) == 0;
   // EAGAIN from a Unix socket means its listener's backlog is full: a failure, not progress.
@@ -81,6 +96,23 @@ void Dialer::finish(Connecting* pending, std::error_code error) {
   if (error) {
     ::close(owned->fd);
     if (owned->on_done) loop_.guarded([&] { owned->on_done(error, ConnHandle{}); });
+    return;
+  }
+  if (owned->tls) {
+    // on_done waits for the handshake (Connection::tls_established or tls_failed).
+    auto session = TlsSession::create_client(*loop_.context().tls, owned->host, owned->peer_key);
+    if (!session) {
+      loop_.context().log(LogLevel::error, session.error().message());
+      ::close(owned->fd);
+      if (owned->on_done) loop_.guarded([&] { owned->on_done(session.error().code(), ConnHandle{}); });
+      return;
+    }
+    loop_.load().fetch_add(1, std::memory_order_relaxed);
+    std::unique_ptr<TlsSession> tls = std::move(session.value());
+    auto done = std::move(owned->on_done);
+    loop_.adopt(owned->fd, owned->network, -1, owned->remote, false,
+                [&](Connection& c) { c.start_tls(std::move(tls), std::move(done)); });
+    if (done) loop_.guarded([&] { done(make_error_code(Errc::engine_stopped), ConnHandle{}); });  // refused: draining
     return;
   }
   loop_.load().fetch_add(1, std::memory_order_relaxed);

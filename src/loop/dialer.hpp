@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
@@ -25,6 +26,9 @@ struct Connecting : IoWatcher {
   int fd = -1;
   Network network = Network::tcp;
   SocketAddress remote;
+  bool tls = false;        // tls://: a client handshake follows the connect
+  std::string host;        // tls://: the name (or address) dialed, for SNI and verification
+  std::string peer_key;    // tls://: host:port, under which sessions are cached for resumption
   std::uint64_t timer = 0;
   std::function<void(std::error_code, ConnHandle)> on_done;
   void* driver_token = nullptr;  // the driver's handle on its watch (completion drivers)

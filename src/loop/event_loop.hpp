@@ -80,6 +80,11 @@ class EventLoop final : public Loop {
   FdWatchSet& watches() noexcept { return watches_; }
   BlockPool& block_pool() noexcept { return block_pool_; }
   char* read_buffer() noexcept { return read_buffer_.get(); }
+  // Where TLS connections decrypt into (read_buffer_cap bytes; allocated on first use).
+  char* tls_buffer() {
+    if (!tls_buffer_) tls_buffer_ = std::make_unique_for_overwrite<char[]>(read_buffer_cap_);
+    return tls_buffer_.get();
+  }
   std::size_t read_buffer_cap() const noexcept { return read_buffer_cap_; }
   bool draining() const noexcept { return draining_; }
   // Options::edge_triggered_io, cached here: it is asked on every read.
@@ -119,6 +124,7 @@ class EventLoop final : public Loop {
   std::vector<Mailbox::Task> urgent_tasks_, normal_tasks_, after_tasks_;
 
   std::unique_ptr<char[]> read_buffer_;
+  std::unique_ptr<char[]> tls_buffer_;
   std::size_t read_buffer_cap_;
   BlockPool block_pool_;
   TimerQueue timers_;

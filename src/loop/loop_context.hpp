@@ -15,6 +15,7 @@
 namespace gnet::detail {
 
 class EventLoop;
+class TlsContexts;
 
 struct LoopContext {
   EventHandler& handler;
@@ -25,6 +26,8 @@ struct LoopContext {
   // Acceptor thread: chooses the loop for a connection a distributing listener accepted, and
   // counts it there.
   std::function<EventLoop&(const SocketAddress&)> pick_loop;
+  // The engine's TLS contexts (tls:// listeners and dials).
+  TlsContexts* tls = nullptr;
 
   void log(LogLevel level, const std::string& message) const { options.logger(level, message); }
   bool is_stopping() const noexcept { return stopping.load(std::memory_order_acquire); }

@@ -43,14 +43,17 @@ bool is_hostname(std::string_view host) {
 Result<Address> parse_address(std::string_view text) {
   auto sep = text.find("://");
   if (sep == std::string_view::npos) {
-    return bad(text, "missing scheme (expected tcp://, tcp4://, tcp6://, udp://, udp4://, udp6://, "
-                     "unix:// or unixpacket://)");
+    return bad(text, "missing scheme (expected tcp://, tcp4://, tcp6://, tls://, tls4://, tls6://, udp://, "
+                     "udp4://, udp6://, unix:// or unixpacket://)");
   }
   std::string_view scheme = text.substr(0, sep);
   std::string_view rest = text.substr(sep + 3);
   Address addr;
   if (scheme == "tcp" || scheme == "tcp4" || scheme == "tcp6") {
     addr.network = Network::tcp;
+  } else if (scheme == "tls" || scheme == "tls4" || scheme == "tls6") {
+    addr.network = Network::tcp;
+    addr.tls = true;
   } else if (scheme == "udp" || scheme == "udp4" || scheme == "udp6") {
     addr.network = Network::udp;
   } else if (scheme == "unix") {
@@ -127,7 +130,7 @@ Result<Address> parse_address(std::string_view text) {
 std::string Address::to_string() const {
   std::string scheme;
   switch (network) {
-    case Network::tcp: scheme = "tcp"; break;
+    case Network::tcp: scheme = tls ? "tls" : "tcp"; break;
     case Network::udp: scheme = "udp"; break;
     case Network::unix_stream: scheme = "unix"; break;
     case Network::unix_packet: scheme = "unixpacket"; break;

@@ -77,7 +77,7 @@ TEST_P(AddressRejects, WithAMessageNamingInputAndReason) {
 INSTANTIATE_TEST_SUITE_P(
     Invalid, AddressRejects,
     ::testing::Values(
-        BadCase{"127.0.0.1:9000", "bad address \"127.0.0.1:9000\": missing scheme (expected tcp://, tcp4://, tcp6://, udp://, udp4://, udp6://, unix:// or unixpacket://)"},
+        BadCase{"127.0.0.1:9000", "bad address \"127.0.0.1:9000\": missing scheme (expected tcp://, tcp4://, tcp6://, tls://, tls4://, tls6://, udp://, udp4://, udp6://, unix:// or unixpacket://)"},
         BadCase{"http://x:1", "bad address \"http://x:1\": unknown scheme \"http\""},
         BadCase{"tcp://", "bad address \"tcp://\": missing host:port"},
         BadCase{"tcp://127.0.0.1", "bad address \"tcp://127.0.0.1\": missing :port"},

@@ -1,0 +1,387 @@
+// TLS over real loopback sockets, with a CA made for the test: the handler API unchanged
+// (on_open after the handshake, plaintext both ways, close_notify on close), every failure named
+// (TlsErrc) on the side that hears it, the listener serving on after each, SNI, ALPN and
+// session resumption. Runs on both backends (see tests/CMakeLists.txt).
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "net/test_support.hpp"
+#include "net/tls_pki.hpp"
+
+using namespace gnet;
+using namespace gnet::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+template <class T>
+bool arrives(std::future<T>& f) {
+  return f.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+}
+
+// Echoes plaintext; records what each connection learned and how it ended.
+struct TlsEcho : EventHandler {
+  std::mutex mu;
+  std::vector<std::error_code> closes;
+  std::vector<std::string> names, alpns, versions;
+  std::atomic<int> opened{0};
+  std::promise<std::error_code> first_close;
+  bool first_close_set = false;
+  Action on_open(Conn& c) override {
+    std::lock_guard lock(mu);
+    ++opened;
+    EXPECT_TRUE(c.tls());
+    names.emplace_back(c.tls_server_name());
+    alpns.emplace_back(c.alpn());
+    versions.emplace_back(c.tls_version());
+    return Action::none;
+  }
+  Action on_traffic(Conn& c) override {
+    c.write(c.next());
+    return Action::none;
+  }
+  Action on_close(Conn&, std::error_code ec) override {
+    std::lock_guard lock(mu);
+    closes.push_back(ec);
+    if (!first_close_set) first_close.set_value(ec);
+    first_close_set = true;
+    return Action::none;
+  }
+};
+
+// A client side that collects what comes back.
+struct Collector : EventHandler {
+  std::mutex mu;
+  std::string got;
+  std::size_t expect = 0;
+  std::promise<void> all;
+  std::promise<std::error_code> closed;
+  bool resumed = false, closed_set = false;
+  Action on_open(Conn& c) override {
+    resumed = c.tls_resumed();
+    return Action::none;
+  }
+  Action on_traffic(Conn& c) override {
+    std::lock_guard lock(mu);
+    got.append(c.next());
+    if (expect != 0 && got.size() == expect) all.set_value();
+    return Action::none;
+  }
+  Action on_close(Conn&, std::error_code ec) override {
+    std::lock_guard lock(mu);
+    if (!closed_set) closed.set_value(ec);
+    closed_set = true;
+    return Action::none;
+  }
+};
+
+Options server_options(const PemPair& cert, TlsOptions extra = {}) {
+  Options o;
+  o.tls = std::move(extra);
+  o.tls.certificate = {cert.chain_file, cert.key_file};
+  return o;
+}
+
+std::string tls_url(std::uint16_t port, const char* host = "127.0.0.1") {
+  return std::string("tls://") + host + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+// 1 MiB each way through TLS, every byte checked; on_open ran after the handshake on both sides.
+TEST(Tls, EchoesEveryByteWithTheHandlerApiUnchanged) {
+  TestPki pki;
+  auto cert = pki.leaf("server", {"localhost"}, {"127.0.0.1"});
+  TlsEcho echo;
+  ServerThread server(echo, "tls://127.0.0.1:0", server_options(cert));
+  ASSERT_TRUE(server.ok());
+
+  Collector col;
+  Options co;
+  co.tls.ca_file = pki.ca_file();
+  Client client(col, co);
+  ASSERT_TRUE(client.start());
+  auto h = client.dial_sync(tls_url(server.port()), 10s);
+  ASSERT_TRUE(h) << h.error().message();
+  const std::string payload = random_bytes(1 << 20, 3);
+  col.expect = payload.size();
+  auto all = col.all.get_future();
+  for (std::size_t off = 0; off < payload.size(); off += 100000) ASSERT_FALSE(h->async_write(payload.substr(off, 100000)));
+  ASSERT_TRUE(arrives(all));
+  EXPECT_EQ(col.got, payload);
+  {
+    std::lock_guard lock(echo.mu);
+    ASSERT_EQ(echo.versions.size(), 1u);
+    EXPECT_EQ(echo.versions[0], "TLSv1.3");
+  }
+  ASSERT_FALSE(h->close());  // close_notify, then FIN: the server hears a clean end
+  auto server_closed = echo.first_close.get_future();
+  ASSERT_TRUE(arrives(server_closed));
+  EXPECT_FALSE(server_closed.get());
+  client.stop();
+}
+
+// The server closes after its reply: close_notify reaches the client as a clean end of input,
+// after every byte.
+TEST(Tls, ServerCloseArrivesAfterTheLastByte) {
+  TestPki pki;
+  auto cert = pki.leaf("server", {"localhost"}, {"127.0.0.1"});
+  struct Greeter : EventHandler {
+    std::string greeting = random_bytes(300000, 8);
+    Action on_open(Conn& c) override {
+      c.write(greeting);
+      return Action::close;
+    }
+  } greeter;
+  ServerThread server(greeter, "tls://127.0.0.1:0", server_options(cert));
+  ASSERT_TRUE(server.ok());
+  Collector col;
+  Options co;
+  co.tls.ca_file = pki.ca_file();
+  Client client(col, co);
+  ASSERT_TRUE(client.start());
+  auto closed = col.closed.get_future();
+  auto h = client.dial_sync(tls_url(server.port(), "localhost"), 10s);
+  ASSERT_TRUE(h) << h.error().message();
+  ASSERT_TRUE(arrives(closed));
+  EXPECT_FALSE(closed.get());
+  EXPECT_EQ(col.got, greeter.greeting);
+  client.stop();
+}
+
+// Each failure is named on the side that hears it, and the listener goes on serving.
+TEST(Tls, HandshakeFailuresAreNamedAndTheListenerServesOn) {
+  TestPki pki;
+  auto good = pki.leaf("good", {"localhost"}, {"127.0.0.1"});
+  TlsEcho echo;
+  TlsOptions so;
+  so.handshake_timeout = 2s;  // (a deadline only: nothing here waits for it but the silent client)
+  ServerThread server(echo, "tls://127.0.0.1:0", server_options(good, so));
+  ASSERT_TRUE(server.ok());
+  const std::uint16_t port = server.port();
+
+  auto server_close = [&](std::size_t index) {
+    EXPECT_TRUE(eventually([&] {
+      std::lock_guard lock(echo.mu);
+      return echo.closes.size() > index;
+    }, 30s));
+    std::lock_guard lock(echo.mu);
+    return echo.closes.size() > index ? echo.closes[index] : std::error_code{};
+  };
+
+  // Plaintext HTTP on the TLS port.
+  int raw = connect_tcp(port);
+  send_all(raw, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(wait_closed(raw));
+  close_fd(raw);
+  EXPECT_EQ(server_close(0), TlsErrc::not_tls);
+
+  // A client that connects and says nothing: the handshake deadline.
+  raw = connect_tcp(port);
+  EXPECT_TRUE(wait_closed(raw));
+  close_fd(raw);
+  EXPECT_EQ(server_close(1), TlsErrc::handshake_timeout);
+
+  // A client that does not trust the server's CA (no ca_file, and a CA the system never heard of).
+  Collector col;
+  Options trusting_nobody;
+  trusting_nobody.logger = [](LogLevel, std::string_view m) { std::fprintf(stderr, "client log: %.*s\n", (int)m.size(), m.data()); };
+  Client client(col, trusting_nobody);
+  ASSERT_TRUE(client.start());
+  auto untrusted = client.dial_sync(tls_url(port), 10s);
+  ASSERT_FALSE(untrusted);
+  EXPECT_EQ(untrusted.error().code(), TlsErrc::certificate_untrusted) << untrusted.error().message();
+  EXPECT_EQ(server_close(2), TlsErrc::peer_alert);  // the client's unknown_ca alert
+  client.stop();
+
+  // A name the certificate does not carry.
+  Options wrong_name;
+  wrong_name.tls.ca_file = pki.ca_file();
+  wrong_name.tls.server_name = "elsewhere.example";
+  Client c2(col, wrong_name);
+  ASSERT_TRUE(c2.start());
+  auto mismatch = c2.dial_sync(tls_url(port), 10s);
+  ASSERT_FALSE(mismatch);
+  EXPECT_EQ(mismatch.error().code(), TlsErrc::hostname_mismatch);
+  c2.stop();
+
+  // And the listener still serves a good client.
+  EXPECT_EQ(echo.opened.load(), 0);
+  Options ok;
+  ok.tls.ca_file = pki.ca_file();
+  Client c3(col, ok);
+  ASSERT_TRUE(c3.start());
+  auto fine = c3.dial_sync(tls_url(port), 10s);
+  ASSERT_TRUE(fine) << fine.error().message();
+  EXPECT_TRUE(eventually([&] { return echo.opened.load() == 1; }, 30s));
+  c3.stop();
+}
+
+TEST(Tls, ExpiredAndSelfSignedCertificatesAreRefusedByName) {
+  TestPki pki;
+  for (bool expired : {true, false}) {
+    auto cert = expired ? pki.leaf("old", {"localhost"}, {"127.0.0.1"}, -10, -1)
+                        : pki.leaf("self", {"localhost"}, {"127.0.0.1"}, -1, 30, true);
+    TlsEcho echo;
+    ServerThread server(echo, "tls://127.0.0.1:0", server_options(cert));
+    ASSERT_TRUE(server.ok());
+    Collector col;
+    Options co;
+    co.tls.ca_file = pki.ca_file();
+    Client client(col, co);
+    ASSERT_TRUE(client.start());
+    auto r = client.dial_sync(tls_url(server.port()), 10s);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), expired ? TlsErrc::certificate_expired : TlsErrc::certificate_untrusted)
+        << r.error().message();
+    client.stop();
+  }
+}
+
+// SNI picks the certificate; ALPN settles on the server's first choice the client offers.
+TEST(Tls, SniPicksTheCertificateAndAlpnTheProtocol) {
+  TestPki pki;
+  auto main_cert = pki.leaf("main", {"localhost"}, {"127.0.0.1"});
+  auto api_cert = pki.leaf("api", {"api.test"}, {});
+  TlsOptions so;
+  so.sni_certificates = {{"*.test", {api_cert.chain_file, api_cert.key_file}}};
+  so.alpn = {"h2", "http/1.1"};
+  TlsEcho echo;
+  ServerThread server(echo, "tls://127.0.0.1:0", server_options(main_cert, so));
+  ASSERT_TRUE(server.ok());
+
+  Collector col;
+  Options co;
+  co.tls.ca_file = pki.ca_file();
+  co.tls.server_name = "api.test";  // verified against the certificate SNI chose
+  co.tls.alpn = {"http/1.1"};
+  Client client(col, co);
+  ASSERT_TRUE(client.start());
+  auto h = client.dial_sync(tls_url(server.port()), 10s);
+  ASSERT_TRUE(h) << h.error().message();
+  // (TLS 1.3: the client is done a flight before the server, whose on_open may come later.)
+  EXPECT_TRUE(eventually([&] { return echo.opened.load() == 1; }, 30s));
+  {
+    std::lock_guard lock(echo.mu);
+    ASSERT_EQ(echo.names.size(), 1u);
+    EXPECT_EQ(echo.names[0], "api.test");
+    EXPECT_EQ(echo.alpns[0], "http/1.1");
+  }
+  client.stop();
+
+  // No protocol in common: refused on both sides, by name.
+  Options none = co;
+  none.tls.alpn = {"spdy/1"};
+  Client c2(col, none);
+  ASSERT_TRUE(c2.start());
+  auto r = c2.dial_sync(tls_url(server.port()), 10s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), TlsErrc::no_alpn_match) << r.error().message();
+  c2.stop();
+}
+
+// The second dial to the same place resumes with the ticket the first one received.
+TEST(Tls, SecondDialResumesTheSession) {
+  TestPki pki;
+  auto cert = pki.leaf("server", {"localhost"}, {"127.0.0.1"});
+  TlsEcho echo;
+  ServerThread server(echo, "tls://127.0.0.1:0", server_options(cert));
+  ASSERT_TRUE(server.ok());
+  std::vector<bool> resumed;
+  Options co;
+  co.tls.ca_file = pki.ca_file();
+  Collector col;
+  Client client(col, co);
+  ASSERT_TRUE(client.start());
+  for (int i = 0; i < 2; ++i) {
+    {
+      std::lock_guard lock(col.mu);
+      col.got.clear();
+      col.expect = 5;
+      col.all = {};
+    }
+    auto all = col.all.get_future();
+    auto h = client.dial_sync(tls_url(server.port(), "localhost"), 10s);
+    ASSERT_TRUE(h) << h.error().message();
+    ASSERT_FALSE(h->async_write("hello"));  // a round trip: the tickets have arrived by then
+    ASSERT_TRUE(arrives(all));
+    std::promise<bool> r;
+    auto rf = r.get_future();
+    Loop& loop = client.engine().loop(h->loop_index());
+    ASSERT_FALSE(loop.post([&] { r.set_value(loop.lookup(*h)->tls_resumed()); }));
+    resumed.push_back(rf.get());
+    ASSERT_FALSE(h->close());
+  }
+  EXPECT_FALSE(resumed[0]);
+  EXPECT_TRUE(resumed[1]);
+  client.stop();
+}
+
+// Mutual TLS: a client without a certificate is refused by name on the server.
+TEST(Tls, RequiredClientCertificateIsEnforced) {
+  TestPki pki;
+  auto cert = pki.leaf("server", {"localhost"}, {"127.0.0.1"});
+  auto client_cert = pki.leaf("client", {"client.test"}, {});
+  TlsOptions so;
+  so.require_client_certificate = true;
+  so.ca_file = pki.ca_file();
+  TlsEcho echo;
+  ServerThread server(echo, "tls://127.0.0.1:0", server_options(cert, so));
+  ASSERT_TRUE(server.ok());
+
+  Collector col;
+  Options anon;
+  anon.tls.ca_file = pki.ca_file();
+  Client c1(col, anon);
+  ASSERT_TRUE(c1.start());
+  (void)c1.dial_sync(tls_url(server.port()), 10s);  // TLS 1.3: the client may finish first
+  EXPECT_TRUE(eventually([&] {
+    std::lock_guard lock(echo.mu);
+    return !echo.closes.empty();
+  }, 30s));
+  {
+    std::lock_guard lock(echo.mu);
+    ASSERT_FALSE(echo.closes.empty());
+    EXPECT_EQ(echo.closes[0], TlsErrc::certificate_required);
+  }
+  c1.stop();
+
+  Options with = anon;
+  with.tls.certificate = {client_cert.chain_file, client_cert.key_file};
+  Client c2(col, with);
+  ASSERT_TRUE(c2.start());
+  auto h = c2.dial_sync(tls_url(server.port()), 10s);
+  ASSERT_TRUE(h) << h.error().message();
+  EXPECT_TRUE(eventually([&] { return echo.opened.load() == 1; }, 30s));
+  c2.stop();
+}
+
+TEST(Tls, SetupErrorsNameWhatIsMissing) {
+  TlsEcho echo;
+  auto no_cert = gnet::run(echo, "tls://127.0.0.1:0", {});
+  ASSERT_FALSE(no_cert);
+  EXPECT_NE(no_cert.error().message().find("Options::tls.certificate"), std::string::npos) << no_cert.error().message();
+
+  Options missing;
+  missing.tls.certificate = {"/nonexistent/server.crt", "/nonexistent/server.key"};
+  auto bad = gnet::run(echo, "tls://127.0.0.1:0", missing);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("/nonexistent/server.crt"), std::string::npos) << bad.error().message();
+
+  TestPki pki;
+  auto a = pki.leaf("a", {"a.test"}, {});
+  auto b = pki.leaf("b", {"b.test"}, {});
+  Options mismatched;
+  mismatched.tls.certificate = {a.chain_file, b.key_file};
+  auto wrong = gnet::run(echo, "tls://127.0.0.1:0", mismatched);
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.error().message().find("mismatch"), std::string::npos) << wrong.error().message();
+  EXPECT_NE(wrong.error().message().find(b.key_file), std::string::npos) << wrong.error().message();
+}
