@@ -32,6 +32,9 @@ TEST(Flow, SixtyFourMiBToASlowReaderStaysUnderTheWriteCap) {
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   const std::string msg = random_bytes(64u << 20, 64);
   std::thread writer([&] { send_all(fd, msg); });
+  // Nothing is read until the server's queue has passed the cap (it must: the reader's window is
+  // small and closed), so the high-water mark is reached whatever the speed of either side.
+  ASSERT_TRUE(eventually([&] { return h.high.load() > 0; }, std::chrono::seconds(60)));
   // The slow reader: small reads with pauses, checking every byte.
   std::string buf(16 * 1024, '\0');
   std::size_t got = 0;
