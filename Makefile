@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc)
 BUILD_PACKAGES := cmake g++ make pkg-config liburing-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libssl-dev libcurl4-openssl-dev libc-ares-dev
 TEST_PACKAGES := curl python3 python3-websockets redis-tools wrk nghttp2-client chromium
 FUZZ_PACKAGES := clang libclang-rt-dev
-BENCH_PACKAGES := libuv1-dev libevent-dev libboost-dev nginx wrk strace python3-matplotlib
+BENCH_PACKAGES := libuv1-dev libevent-dev libboost-dev nginx wrk strace python3-matplotlib openssl
 RUN_ADDR ?= 127.0.0.1
 RUN_PORT ?= 8080
 

@@ -3,8 +3,9 @@
 interleaved rounds (closed loop, and at a fixed offered rate), counts syscalls per message with
 strace, measures idle memory per connection, compares HTTP plaintext against Go gnet and nginx
 with wrk, compares the RESP example against redis-server with redis-benchmark (issue 12),
-compares the TCP proxy example against HAProxy in TCP mode (issue 5), runs the
-micro-benchmarks, and writes docs/benchmarks.md with PNG plots in docs/img/.
+compares HTTPS against nginx (CPU per request, full handshakes) and measures memory per idle TLS
+connection beside TCP (issue 14), compares the TCP proxy example against HAProxy in TCP mode
+(issue 5), runs the micro-benchmarks, and writes docs/benchmarks.md with PNG plots in docs/img/.
 
     make bench                                   # builds build-bench/, then runs this
     /usr/bin/python3 bench/run_bench.py --build build-bench
@@ -14,6 +15,8 @@ micro-benchmarks, and writes docs/benchmarks.md with PNG plots in docs/img/.
         --out /tmp/proto-bench.md --img-dir /tmp/proto-img     # just the protocol comparisons
     /usr/bin/python3 bench/run_bench.py --build build-bench --only proxy --duration 2 --rounds 1 \
         --out /tmp/proxy-bench.md --img-dir /tmp/proxy-img      # just the proxy comparison
+    /usr/bin/python3 bench/run_bench.py --build build-bench --only https,tls_idle --rounds 1 --duration 1 \
+        --tls-idle-conns 200 --out /tmp/tls-bench.md --img-dir /tmp/tls-img   # just the TLS parts
 
 Servers are pinned to one CPU (core 0) and the load generators to another (core 1). The headline
 figure is the server's CPU time per echoed message (utime+stime from /proc/PID/stat over the
@@ -64,10 +67,12 @@ SCENARIOS = [
     {"key": "c1000rate", "title": "1 000 conns, 64 B, fixed rate", "conns": 1000, "size": 64, "pipeline": 16,
      "rate": True},
 ]
-EXTRA_PARTS = ["strace", "perf", "idle", "http", "resp", "proxy", "micro"]
-# --only groups: "echo" = every closed-loop scenario, "echo_rate" = the fixed-rate ones.
+EXTRA_PARTS = ["strace", "perf", "idle", "http", "https", "tls_idle", "resp", "proxy", "micro"]
+# --only groups: "echo" = every closed-loop scenario, "echo_rate" = the fixed-rate ones, "tls" = the
+# TLS parts (issue 14).
 ONLY_GROUPS = {"echo": [s["key"] for s in SCENARIOS if not s.get("rate")],
-               "echo_rate": [s["key"] for s in SCENARIOS if s.get("rate")]}
+               "echo_rate": [s["key"] for s in SCENARIOS if s.get("rate")],
+               "tls": ["https", "tls_idle"]}
 DEFAULT_ECHO_RATE = 50000  # msgs/s: well under every peer's closed-loop c100 rate, so all sustain it
 
 # Echo servers, in table order; bare_epoll is the reference every ratio is taken against.
@@ -87,6 +92,27 @@ HTTP_SERVERS = {"gnet": "gnet-cpp examples/http, 1 loop", "gnet_uring": "gnet-cp
                 "nginx": "nginx, 1 worker"}
 HTTP_GNET_GO = "gnet_go_http"
 HTTP_VARIANTS = {"plain": "depth 1", "pipeline16": "pipelined, depth 16"}
+# HTTPS (issue 14): wrk over TLS 1.3 against examples/http --tls-cert/--tls-key and nginx, the same
+# certificate and TLS parameters on both (bench/tls_openssl.cnf, bench/bench_https_nginx.conf).
+HTTPS_SERVERS = {"gnet": "gnet-cpp examples/http, 1 loop", "gnet_uring": "gnet-cpp examples/http, 1 loop, io_uring",
+                 "nginx": "nginx, 1 worker"}
+HTTPS_REFERENCE = "nginx"
+HTTPS_VARIANTS = {"plain": "depth 1", "pipeline16": "pipelined, depth 16",
+                  "handshake": "Connection: close (a full handshake per request)"}
+TARGET_HTTPS_RATIO = 0.9  # issue 14: gnet-cpp's CPU per request <= 0.9x nginx's
+TLS_OPENSSL_CNF = BENCH_SRC / "tls_openssl.cnf"  # OPENSSL_CONF of gnet-cpp's TLS servers
+# The TLS parameters every server must end up with (checked with openssl s_client before each run).
+TLS_EXPECTED = {"protocol": "TLSv1.3", "cipher": "TLS_AES_128_GCM_SHA256", "key_exchange": "X25519",
+                "signature": "ECDSA", "tickets": 0}
+# The server certificate's extensions (openssl x509 -req -extfile).
+TLS_SERVER_EXT = ("basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n"
+                  "extendedKeyUsage = serverAuth\nsubjectAltName = DNS:localhost, IP:127.0.0.1\n")
+# Idle TLS memory (issue 14): (server, transport) rows; gnet/gnet_uring = examples/echo.
+TLS_IDLE_ROWS = [("gnet", "tcp"), ("gnet", "tls"), ("gnet_uring", "tcp"), ("gnet_uring", "tls"),
+                 ("nginx", "tcp"), ("nginx", "tls")]
+TLS_IDLE_LABELS = {"gnet": "gnet-cpp examples/echo, 1 loop", "gnet_uring": "gnet-cpp examples/echo, 1 loop, io_uring",
+                   "nginx": "nginx, 1 worker"}
+DEFAULT_TLS_IDLE_CONNS = 2000
 # RESP (issue 12): redis-benchmark against gnet-cpp's examples/redis and redis-server.
 RESP_SERVERS = {"gnet": "gnet-cpp examples/redis, 1 loop", "gnet_uring": "gnet-cpp examples/redis, 1 loop, io_uring",
                 "redis_server": "redis-server, io-threads 1"}
@@ -220,6 +246,27 @@ def fd_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def tree_rss_kib(pid: int) -> int:
+    """VmRSS of pid and its live descendants (nginx master + worker), KiB."""
+    total = vm_rss_kib(pid)
+    for c, _ in children_of(pid):
+        try:
+            total += vm_rss_kib(c)
+        except (OSError, BenchError):
+            pass
+    return total
+
+
+def tree_fd_count(pid: int) -> int:
+    total = fd_count(pid)
+    for c, _ in children_of(pid):
+        try:
+            total += fd_count(c)
+        except OSError:
+            pass
+    return total
+
+
 def read_line(stream, timeout: float) -> str | None:
     """One line from a child's pipe (binary mode), or None on timeout/EOF."""
     deadline = time.monotonic() + timeout
@@ -267,8 +314,9 @@ class Harness:
         self.procs: list[tuple[subprocess.Popen, list[tuple[int, int]]]] = []
         self.notes: list[str] = []
         self.skipped: dict[str, str] = {}
-        self.results: dict = {"echo": {}, "strace": {}, "perf": {}, "idle": {}, "http": {}, "resp": {},
-                              "proxy": {}, "micro": None}
+        self.results: dict = {"echo": {}, "strace": {}, "perf": {}, "idle": {}, "http": {}, "https": {},
+                              "tls_idle": {}, "resp": {}, "proxy": {}, "micro": None}
+        self.tls_material: dict | None = None  # made on first use (ensure_tls_material); {} = unavailable
         self.argv = sys.argv[1:]
         self.commands: dict[str, str] = {}
         self.counter = 0
@@ -757,6 +805,381 @@ class Harness:
                         log(f"{tag} FAILED: {e}")
                     self.save_raw()
 
+    # ---------------------------------------------------------------- TLS (issue 14)
+
+    def ensure_tls_material(self) -> dict | None:
+        """A throwaway CA and an ECDSA P-256 server certificate (localhost, 127.0.0.1) made with the
+        openssl CLI in <workdir>/tls, once per run. None, with the reason in skipped["tls"], when
+        the openssl command is missing or fails."""
+        if self.tls_material is not None:
+            return self.tls_material or None
+        self.tls_material = {}
+        if not shutil.which("openssl"):
+            self.skipped["tls"] = "the openssl command is not installed (Debian: openssl), so there is no certificate"
+            log(f"skip TLS parts: {self.skipped['tls']}")
+            return None
+        d = self.workdir / "tls"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "server-ext.cnf").write_text(TLS_SERVER_EXT)
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        cmds = [["openssl", "req", "-x509"] + ec + ["-keyout", "ca.key", "-out", "ca.crt", "-days", "30",
+                                                    "-subj", "/CN=gnet-cpp bench CA"],
+                ["openssl", "req", "-new"] + ec + ["-keyout", "server.key", "-out", "server.csr",
+                                                   "-subj", "/CN=localhost"],
+                ["openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                 "-set_serial", "2", "-days", "30", "-extfile", "server-ext.cnf", "-out", "server.crt"]]
+        env = {k: v for k, v in os.environ.items() if k != "OPENSSL_CONF"}  # the system's config for the CLI
+        for c in cmds:
+            try:
+                r = subprocess.run(c, cwd=d, capture_output=True, text=True, timeout=60, env=env)
+            except (OSError, subprocess.SubprocessError) as e:
+                r = None
+                err = str(e)
+            if r is None or r.returncode != 0:
+                err = err if r is None else (r.stdout + r.stderr).strip()[-300:]
+                self.skipped["tls"] = f"making the certificate failed ({shlex.join(c)}): {err}"
+                log(f"skip TLS parts: {self.skipped['tls']}")
+                return None
+        self.commands["tls material"] = (
+            f"cd {rel(d)} && printf '{TLS_SERVER_EXT.replace(chr(10), chr(92) + 'n')}' > server-ext.cnf && "
+            + " && ".join(shlex.join(c) for c in cmds))
+        self.tls_material = {"dir": d, "ca": d / "ca.crt", "cert": d / "server.crt", "key": d / "server.key"}
+        return self.tls_material
+
+    def tls_binary_ok(self, example: str) -> str | None:
+        """None when examples/<example> is built and takes --tls-cert; else why not."""
+        b = self.build / "examples" / example
+        if not (b.is_file() and os.access(b, os.X_OK)):
+            return f"gnet-cpp's {example} example is not built: {rel(b)} does not exist"
+        if "--tls-cert" not in self.help_text(b):
+            return f"{rel(b)} has no --tls-cert option (built from a tree without TLS in the examples?)"
+        return None
+
+    def gnet_tls_env(self, name: str) -> dict:
+        env = backend_env(name)
+        env["OPENSSL_CONF"] = str(TLS_OPENSSL_CNF)
+        return env
+
+    def write_nginx_conf(self, template: str, port, prefix: Path, access_log: Path | None = None,
+                         tickets: bool = False) -> Path:
+        """prefix/nginx.conf from a bench/ template; access_log: log $ssl_session_reused and the
+        negotiated parameters there (the handshake check); tickets: session tickets on (its control)."""
+        conf = (BENCH_SRC / template).read_text().replace("@PORT@", str(port)).replace("@PREFIX@", str(prefix))
+        if self.tls_material:
+            conf = conf.replace("@CERT@", str(self.tls_material["cert"])).replace("@KEY@", str(self.tls_material["key"]))
+
+        def swap(text, old, new):
+            if old not in text:
+                raise BenchError(f"bench/{template} has no line {old.strip()!r} to change")
+            return text.replace(old, new)
+        if access_log is not None:
+            conf = swap(conf, "    access_log off;\n",
+                        "    log_format tlscheck '$ssl_session_reused $ssl_protocol $ssl_cipher $ssl_curve';\n"
+                        f"    access_log {access_log} tlscheck;\n")
+        if tickets:
+            conf = swap(conf, "ssl_session_tickets off;", "ssl_session_tickets on;")
+            conf = swap(conf, "        ssl_conf_command NumTickets 0;\n", "")
+        prefix.mkdir(parents=True, exist_ok=True)
+        (prefix / "nginx.conf").write_text(conf)
+        return prefix / "nginx.conf"
+
+    @staticmethod
+    def nginx_cmd(prefix) -> list[str]:
+        return [shutil.which("nginx") or "nginx", "-p", str(prefix), "-c", f"{prefix}/nginx.conf",
+                "-e", f"{prefix}/error.log", "-g", "daemon off;"]
+
+    def start_server(self, cmd, name: str, port: int, env: dict, tag: str):
+        """A server on the server CPU, its output in a log; waits until it accepts (a bare TCP
+        connect: a TLS server sees one aborted handshake before the run)."""
+        logfile = self.new_log(tag)
+        logfile.parent.mkdir(parents=True, exist_ok=True)
+        with open(logfile, "wb") as lf:
+            p = self.spawn(cmd, cpu=self.pin_server, stdin=subprocess.DEVNULL, stdout=lf, stderr=subprocess.STDOUT,
+                           env=env)
+        try:
+            self.wait_port(port, p, logfile)
+        except BaseException:
+            self.stop(p)
+            raise
+        return p, logfile
+
+    def https_cmd(self, name: str, port, prefix: Path | None, **nginx_kw) -> list[str]:
+        m = self.tls_material
+        if name in ("gnet", "gnet_uring"):
+            b = self.build / "examples" / "http"
+            return ([str(b)] + self.gnet_flags(b, port, default_host=False)
+                    + ["--tls-cert", str(m["cert"]), "--tls-key", str(m["key"])])
+        self.write_nginx_conf("bench_https_nginx.conf", port, prefix, **nginx_kw)
+        return self.nginx_cmd(prefix)
+
+    def start_https(self, name: str, tag: str, prefix: Path | None = None, **nginx_kw):
+        port = free_port()
+        if name == "nginx" and prefix is None:
+            prefix = self.workdir / f"nginx-{self.counter + 1:04d}"
+        env = self.gnet_tls_env(name) if name != "nginx" else dict(os.environ)
+        p, logfile = self.start_server(self.https_cmd(name, port, prefix, **nginx_kw), name, port, env,
+                                       f"https-{name}-{tag}")
+        return p, port, logfile
+
+    def wrk_https_cmd(self, port, variant: str, duration: float | None = None) -> list[str]:
+        d = self.args.http_duration if duration is None else duration
+        cmd = ["wrk", "-t1", f"-c{self.args.http_conns}", f"-d{d:g}s", "--latency"]
+        if variant == "pipeline16":
+            cmd += ["-s", str(BENCH_SRC / "wrk_pipeline.lua")]
+        if variant == "handshake":
+            cmd += ["-H", "Connection: close"]  # wrk reconnects after every response
+        cmd.append(f"https://127.0.0.1:{port}/")
+        if variant == "pipeline16":
+            cmd += ["--", "16"]
+        return cmd
+
+    def run_wrk(self, cmd: list[str], logfile: Path) -> dict:
+        w = self.spawn(cmd, cpu=self.pin_load, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+        try:
+            out, _ = w.communicate(timeout=self.args.http_duration + 60)
+        except subprocess.TimeoutExpired:
+            raise BenchError("wrk timed out")
+        finally:
+            self.stop(w)
+        text = out.decode(errors="replace")
+        logfile.with_name(logfile.stem + "-wrk.log").write_text("# " + shlex.join(cmd) + "\n" + text)
+        res = parse_wrk(text)
+        if res is None:
+            raise BenchError(f"could not parse wrk output: {text[-400:]}")
+        return res
+
+    def https_run(self, name: str, variant: str) -> dict:
+        p, port, logfile = self.start_https(name, variant)
+        try:
+            probe = tls_probe(port, self.tls_material["ca"])
+            c0 = tree_cpu_us(p.pid)
+            res = self.run_wrk(self.wrk_https_cmd(port, variant), logfile)
+            c1 = tree_cpu_us(p.pid)
+            if p.poll() is not None:
+                raise BenchError(f"the server exited with {p.returncode} during the run")
+            res["check"] = probe.pop("check")
+            res["tls"] = probe
+            res["server_cpu_us_per_req"] = (c1 - c0) / res["requests"] if res["requests"] else None
+            return res
+        finally:
+            self.stop(p)
+
+    def handshake_check(self) -> dict:
+        """Is every request of the handshake variant a full handshake? nginx logs $ssl_session_reused
+        ("r": resumed) for a short wrk -H 'Connection: close' run, in the measured configuration and,
+        as the control that shows the check can see a resumption, with session tickets on (wrk 4.1
+        keeps one SSL object per connection slot and SSL_clear() keeps its session: it resumes
+        whenever the server hands out tickets)."""
+        out = {}
+        duration = min(1.0, self.args.http_duration)
+        for label, tickets in (("measured", False), ("tickets_on", True)):
+            prefix = self.workdir / f"nginx-handshake-check-{label}"
+            access = prefix / "access.log"
+            try:
+                p, port, logfile = self.start_https("nginx", f"check-{label}", prefix=prefix, access_log=access,
+                                                    tickets=tickets)
+                try:
+                    res = self.run_wrk(self.wrk_https_cmd(port, "handshake", duration), logfile)
+                finally:
+                    self.stop(p)
+                lines = [x.split() for x in access.read_text().splitlines() if x.strip()]
+                params: dict[str, int] = {}
+                for f in lines:
+                    key = " ".join(f[1:])
+                    params[key] = params.get(key, 0) + 1
+                out[label] = {"requests": len(lines), "wrk_requests": res["requests"],
+                              "resumed": sum(1 for f in lines if f and f[0] == "r"), "params": params}
+            except (BenchError, OSError) as e:
+                out[label] = {"failed": str(e)}
+        return out
+
+    def record_https_commands(self, servers: list[str]) -> None:
+        d = rel(self.tls_material["dir"])
+        for name in servers:
+            if name == "nginx":
+                self.commands["https nginx"] = shlex.join(self.pinned(["nginx", "-p", "DIR", "-c", "DIR/nginx.conf", "-e",
+                                                                      "DIR/error.log", "-g", "daemon off;"],
+                                                                     self.pin_server)) + \
+                    f"   # DIR/nginx.conf = bench/bench_https_nginx.conf with @PORT@, @PREFIX@ and @CERT@/@KEY@ = {d}/server.crt, {d}/server.key"
+                continue
+            hb = self.build / "examples" / "http"
+            c = [rel(hb)] + self.gnet_flags(hb, 0, False) + ["--tls-cert", f"{d}/server.crt", "--tls-key",
+                                                               f"{d}/server.key"]
+            self.commands[f"https {name}"] = (f"OPENSSL_CONF={rel(TLS_OPENSSL_CNF)} " + backend_prefix(name)
+                                              + shlex.join(self.pinned(c, self.pin_server)).replace("--port 0", "--port P"))
+        for variant in HTTPS_VARIANTS:
+            c = self.wrk_https_cmd(0, variant)
+            c = [rel(Path(x)) if x.endswith(".lua") else x for x in c]
+            self.commands[f"wrk https {variant}"] = shlex.join(self.pinned(c, self.pin_load)).replace(":0/", ":P/")
+        self.commands["tls probe"] = (f"openssl s_client -connect 127.0.0.1:P -servername localhost -CAfile {d}/ca.crt "
+                                      "-alpn http/1.1 -msg -ign_eof   # stdin: GET / with Connection: close; "
+                                      "before each run, not timed")
+
+    def run_https(self, wanted: list[str]) -> None:
+        if not shutil.which("wrk"):
+            self.skipped["https"] = "wrk is not installed"
+            log(f"skip https: {self.skipped['https']}")
+            return
+        servers = []
+        for name in wanted:
+            if name in ("gnet", "gnet_uring"):
+                why = self.tls_binary_ok("http")
+                if why:
+                    self.skipped["https_gnet"] = why
+                    log(f"skip gnet https: {why}")
+                    continue
+            if name == "nginx" and not shutil.which("nginx"):
+                self.skipped["https_nginx"] = "nginx is not installed"
+                continue
+            servers.append(name)
+        if not servers or not self.ensure_tls_material():
+            return
+        self.record_https_commands(servers)
+        if "nginx" in servers:
+            chk = self.handshake_check()
+            self.results["https_meta"] = {"handshake_check": chk}
+            for label, r in chk.items():
+                log(f"[https check] nginx {label}: " + (f"FAILED: {r['failed']}" if "failed" in r else
+                    f"{r['resumed']} of {r['requests']} logged handshakes resumed; {r['params']}"))
+            self.save_raw()
+        for r in range(self.args.rounds):
+            for variant in HTTPS_VARIANTS:
+                k = r % len(servers)
+                for name in servers[k:] + servers[:k]:
+                    runs = self.results["https"].setdefault(variant, {}).setdefault(name, [])
+                    tag = f"[round {r + 1}/{self.args.rounds}] https {variant:10} {name:12}"
+                    try:
+                        res = self.https_run(name, variant)
+                        runs.append(res)
+                        t = res["tls"]
+                        log(f"{tag} {res['rps']:>12,.0f} req/s  cpu {res['server_cpu_us_per_req'] or 0:7.3f} us/req  "
+                            f"p99 {fmt(res['lat'].get('99'), 1)} us  errors {res['errors']}  check {res['check']}  "
+                            f"{t.get('protocol')} {t.get('cipher')} {t.get('key_exchange')} tickets {t.get('tickets')}")
+                    except BenchError as e:
+                        runs.append({"failed": str(e)})
+                        log(f"{tag} FAILED: {e}")
+                    self.save_raw()
+
+    def tls_idle_cmd(self, name: str, transport: str, port, prefix: Path | None) -> list[str]:
+        m = self.tls_material
+        if name in ("gnet", "gnet_uring"):
+            b = self.build / "examples" / "echo"
+            cmd = [str(b)] + self.gnet_flags(b, port, default_host=True)
+            if transport == "tls":
+                cmd += ["--tls-cert", str(m["cert"]), "--tls-key", str(m["key"])]
+            return cmd
+        template = "bench_https_nginx.conf" if transport == "tls" else "bench_http_nginx.conf"
+        self.write_nginx_conf(template, port, prefix)
+        return self.nginx_cmd(prefix)
+
+    def tls_idle_client_cmd(self, port, transport: str, n: int) -> list[str]:
+        cmd = [sys.executable, str(BENCH_SRC / "tls_idle_client.py"), "--port", str(port), "--conns", str(n)]
+        if transport == "tls":
+            cmd += ["--tls", "--cafile", str(self.tls_material["ca"])]
+        return cmd
+
+    def tls_idle_run(self, name: str, transport: str) -> dict:
+        n = self.args.tls_idle_conns
+        port = free_port()
+        prefix = self.workdir / f"nginx-{self.counter + 1:04d}" if name == "nginx" else None
+        env = self.gnet_tls_env(name) if name != "nginx" else dict(os.environ)
+        p, logfile = self.start_server(self.tls_idle_cmd(name, transport, port, prefix), name, port, env,
+                                       f"tls-idle-{name}-{transport}")
+        try:
+            # One connection first, with a request, then closed: what the first connection loads
+            # once (OpenSSL's tables, the server's first allocations) stays out of the per-connection
+            # figure.
+            check = idle_check(port, transport, "http" if name == "nginx" else "echo", self.tls_material["ca"])
+            time.sleep(0.3)
+            base_kib, base_fds = tree_rss_kib(p.pid), tree_fd_count(p.pid)
+            g = self.spawn(self.tls_idle_client_cmd(port, transport, n), cpu=self.pin_load, stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                line = read_line(g.stdout, 300)
+                info = json.loads(line) if line and '"connected"' in line else {}
+                got = info.get("connected", 0)
+                if got <= 0:
+                    err = g.stderr.read().decode(errors="replace")[-300:] if g.poll() is not None else ""
+                    raise BenchError(f"the idle client connected nothing: {line!r} {err}")
+                deadline = time.monotonic() + 30
+                while tree_fd_count(p.pid) < base_fds + got and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                held_kib = tree_rss_kib(p.pid)  # settled: two readings 0.5 s apart within 16 KiB
+                for _ in range(20):
+                    time.sleep(0.5)
+                    now = tree_rss_kib(p.pid)
+                    if abs(now - held_kib) <= 16:
+                        held_kib = now
+                        break
+                    held_kib = now
+                accepted = tree_fd_count(p.pid) - base_fds
+                alive = p.poll() is None
+            finally:
+                self.stop(g)
+        finally:
+            self.stop(p)
+        if not alive:
+            raise BenchError(f"the server exited with {p.returncode} while holding the connections")
+        return {"connected": got, "client_failed": info.get("failed", 0), "client_error": info.get("first_error"),
+                "client_seconds": info.get("seconds"), "tls": info.get("tls"), "accepted": accepted,
+                "base_kib": base_kib, "held_kib": held_kib, "check": check,
+                "bytes_per_conn": (held_kib - base_kib) * 1024 / max(accepted, 1)}
+
+    def record_tls_idle_commands(self, rows: list[tuple[str, str]]) -> None:
+        d = rel(self.tls_material["dir"])
+        for name, transport in rows:
+            if name == "nginx":
+                tpl = "bench_https_nginx.conf" if transport == "tls" else "bench_http_nginx.conf"
+                self.commands[f"tls_idle nginx {transport}"] = shlex.join(self.pinned(
+                    ["nginx", "-p", "DIR", "-c", "DIR/nginx.conf", "-e", "DIR/error.log", "-g", "daemon off;"],
+                    self.pin_server)) + f"   # DIR/nginx.conf from bench/{tpl}"
+                continue
+            eb = self.build / "examples" / "echo"
+            c = [rel(eb)] + self.gnet_flags(eb, 0, True)
+            if transport == "tls":
+                c += ["--tls-cert", f"{d}/server.crt", "--tls-key", f"{d}/server.key"]
+            self.commands[f"tls_idle {name} {transport}"] = (
+                (f"OPENSSL_CONF={rel(TLS_OPENSSL_CNF)} " if transport == "tls" else "") + backend_prefix(name)
+                + shlex.join(self.pinned(c, self.pin_server)).replace("--port 0", "--port P"))
+        for transport in ("tcp", "tls"):
+            c = self.tls_idle_client_cmd(0, transport, self.args.tls_idle_conns)
+            c = ["python3", rel(Path(c[1]))] + [f"{d}/ca.crt" if x.endswith("ca.crt") else x for x in c[2:]]
+            self.commands[f"tls_idle client {transport}"] = shlex.join(self.pinned(c, self.pin_load)).replace(
+                "--port 0", "--port P") + "   # holds the connections until its stdin closes"
+
+    def run_tls_idle(self, wanted: list[str]) -> None:
+        rows = []
+        for name, transport in TLS_IDLE_ROWS:
+            if name not in wanted:
+                continue
+            if name in ("gnet", "gnet_uring"):
+                why = self.tls_binary_ok("echo")
+                if why:
+                    self.skipped["tls_idle_gnet"] = why
+                    continue
+            if name == "nginx" and not shutil.which("nginx"):
+                self.skipped["tls_idle_nginx"] = "nginx is not installed"
+                continue
+            rows.append((name, transport))
+        if "tls_idle_gnet" in self.skipped:
+            log(f"skip gnet tls_idle: {self.skipped['tls_idle_gnet']}")
+        if not rows or not self.ensure_tls_material():
+            return
+        self.record_tls_idle_commands(rows)
+        for name, transport in rows:
+            key = f"{name}/{transport}"
+            try:
+                r = self.tls_idle_run(name, transport)
+                self.results["tls_idle"][key] = r
+                log(f"[tls_idle] {key:16} {r['bytes_per_conn']:8.0f} B/conn  (RSS {r['base_kib']} KiB -> "
+                    f"{r['held_kib']} KiB, {r['accepted']} of {r['connected']} connections held, "
+                    f"client {r['client_seconds']} s, check {r['check']})")
+            except BenchError as e:
+                self.results["tls_idle"][key] = {"failed": str(e)}
+                log(f"[tls_idle] {key:16} FAILED: {e}")
+            self.save_raw()
+
     # ---------------------------------------------------------------- RESP (issue 12)
 
     def resp_binary(self) -> Path:
@@ -1108,7 +1531,7 @@ class Harness:
             "args": {k: getattr(self.args, k) for k in ("duration", "warmup", "rounds", "only", "servers",
                                                         "strace_duration", "perf_duration", "http_duration",
                                                         "idle_conns", "echo_rate", "http_conns", "resp_seconds",
-                                                        "resp_requests")}}
+                                                        "resp_requests", "tls_idle_conns")}}
         (self.workdir / "results.json").write_text(json.dumps(self.results, indent=1))
 
     def load_raw(self, path: Path) -> None:
@@ -1116,6 +1539,8 @@ class Harness:
         self.results = json.loads(path.read_text())
         self.results.setdefault("proxy", {})  # results.json from before the proxy part
         self.results.setdefault("resp", {})  # ... and from before the RESP part
+        self.results.setdefault("https", {})  # ... and from before the TLS parts
+        self.results.setdefault("tls_idle", {})
         meta = self.results.get("meta", {})
         self.go_info = meta.get("go", {})
         self.argv = meta.get("argv", [])
@@ -1204,6 +1629,10 @@ class Harness:
             self.run_idle(echo)
         if only is None or "http" in only:
             self.run_http([s for s in HTTP_SERVERS if s in wanted])
+        if only is None or "https" in only:
+            self.run_https([s for s in HTTPS_SERVERS if s in wanted])
+        if only is None or "tls_idle" in only:
+            self.run_tls_idle(wanted)
         if only is None or "resp" in only:
             self.run_resp([s for s in RESP_SERVERS if s in wanted])
         if only is None or "proxy" in only:
@@ -1231,6 +1660,61 @@ def http_check(port: int) -> str:
         return "ok" if r.status == 200 and body == b"Hello, World!" else f"GET / gave {r.status} {body[:40]!r}"
     except (OSError, http.client.HTTPException) as e:
         return f"GET / failed: {e}"
+
+
+def tls_probe(port: int, cafile: Path) -> dict:
+    """What a TLS server negotiates with a client offering OpenSSL's defaults (openssl s_client
+    with the system configuration: TLS 1.2 and 1.3, every TLS 1.3 suite, AES-256 first), and
+    whether `GET /` answers "Hello, World!": protocol, cipher, key exchange, the server's signature
+    type, ALPN (http/1.1 offered), certificate verification against cafile, and how many session
+    tickets the server sent (NewSessionTicket messages)."""
+    cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost", "-CAfile", str(cafile),
+           "-alpn", "http/1.1", "-msg", "-ign_eof"]
+    env = {k: v for k, v in os.environ.items() if k != "OPENSSL_CONF"}
+    try:
+        r = subprocess.run(cmd, input=b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+                           capture_output=True, timeout=15, env=env)
+        out = (r.stdout + r.stderr).decode(errors="replace")
+    except (OSError, subprocess.SubprocessError) as e:
+        return {"check": f"openssl s_client failed: {e}"}
+
+    def grab(pattern):
+        m = re.search(pattern, out, re.M)
+        return m.group(1).strip() if m else None
+    res = {"protocol": grab(r"^(?:New|Reused), (TLSv[\d.]+),"), "cipher": grab(r"^(?:New|Reused), TLSv[\d.]+, Cipher is (\S+)"),
+           "key_exchange": grab(r"^Server Temp Key: ([^,\n]+)"), "signature": grab(r"^Peer signature type: (\S+)"),
+           "alpn": grab(r"^ALPN protocol: (\S+)") or ("none" if "No ALPN negotiated" in out else None),
+           "verify": grab(r"Verify return code: (\d+ \([^)]*\))"),
+           "tickets": len(re.findall(r"^<<< .*NewSessionTicket", out, re.M))}
+    ok = "HTTP/1.1 200" in out and "Hello, World!" in out
+    verified = (res["verify"] or "").startswith("0 ")
+    res["check"] = "ok" if ok and verified else (f"certificate not verified: {res['verify']}" if ok else
+                                                  f"GET / over TLS gave no Hello, World!: {out.strip()[-200:]!r}")
+    return res
+
+
+def idle_check(port: int, transport: str, proto: str, cafile: Path) -> str:
+    """One connection before the idle figure (also the warm-up): TLS when transport is "tls"
+    (certificate verified against cafile); proto "echo" sends a line and wants it back, "http"
+    wants GET / -> "Hello, World!". "ok" or what went wrong."""
+    import ssl
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if transport == "tls":
+            s = ssl.create_default_context(cafile=str(cafile)).wrap_socket(s, server_hostname="localhost")
+        with s:
+            want = b"ping idle check\n" if proto == "echo" else b"Hello, World!"
+            s.sendall(b"ping idle check\n" if proto == "echo" else
+                      b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            got = b""
+            while want not in got and len(got) < 4096:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        return "ok" if want in got else f"got {got[:60]!r}"
+    except (OSError, ValueError) as e:
+        return f"failed: {e}"
 
 
 def resp_check(port: int) -> str:
@@ -1737,8 +2221,12 @@ def write_report(h: Harness, out: Path, img_dir: Path) -> None:
         L.append("Not run (not selected).")
         L.append("")
 
-    # ---- HTTP and RESP (issue 12)
+    # ---- idle TLS (issue 14)
+    L += tls_idle_section(h)
+
+    # ---- HTTP and RESP (issue 12), HTTPS (issue 14)
     L += http_section(h, http, plots, img_rel)
+    L += https_section(h)
     L += resp_section(h, resp)
 
     # ---- TCP proxy
@@ -1769,6 +2257,7 @@ def write_report(h: Harness, out: Path, img_dir: Path) -> None:
     L += target_lines(summary, res, h)
     L.append("")
     L += protocol_target_lines(http, resp)
+    L += tls_target_lines(h)
     notes = list(h.notes) + list(h.args.note or [])
     if plot_note:
         notes.append(plot_note)
@@ -1865,6 +2354,226 @@ def http_section(h: Harness, http: dict, plots: list[str], img_rel: str) -> list
     skips = [f"- Not run: {h.skipped[k]}." for k in skip_keys if k in h.skipped]
     if skips or not http:
         L += (skips or ["Not run (not selected)."]) + [""]
+    return L
+
+
+def tls_param_text(t: dict) -> str:
+    return (f"{t.get('protocol') or '?'}, {t.get('cipher') or '?'}, {t.get('key_exchange') or '?'}, "
+            f"{t.get('signature') or '?'}")
+
+
+def tls_mismatches(t: dict) -> list[str]:
+    """What in one s_client probe differs from TLS_EXPECTED."""
+    return [f"{k} {t.get(k)!r} (want {v!r})" for k, v in TLS_EXPECTED.items() if t.get(k) != v]
+
+
+def https_section(h: Harness) -> list[str]:
+    """The "HTTPS plaintext (TLS 1.3)" section (issue 14)."""
+    a = h.args
+    L = ["## HTTPS plaintext (TLS 1.3)", ""]
+    skips = [h.skipped[k] for k in ("tls", "https", "https_gnet", "https_nginx") if k in h.skipped]
+    raw = h.results.get("https") or {}
+    https = summarize_http(raw)
+    if not any(https.values()):
+        L += [f"- Not run: {x}." for x in skips] or ["Not run (not selected)."]
+        return L + [""]
+    L.append(f"`wrk -t1 -c{a.http_conns} -d{a.http_duration:g}s` over TLS on the load CPU against `GET /` → 200 "
+             "\"Hello, World!\", in three variants: depth 1; pipelined depth 16 (`bench/wrk_pipeline.lua`); and "
+             "`-H \"Connection: close\"`, where every request comes on a new connection: a TCP connect, a full "
+             "TLS handshake, one request, the close (its req/s are handshakes/s, its CPU per request is CPU per "
+             "handshake, connection set-up and close included). One event loop / worker each on the server CPU: "
+             "gnet-cpp's `examples/http --loops 1 --tls-cert --tls-key` (ALPN http/1.1) on both backends, and "
+             "nginx with one worker and `bench/bench_https_nginx.conf` (`bench_http_nginx.conf` with a TLS "
+             "listener).")
+    L.append("")
+    L.append("**The same TLS on both sides**: TLS 1.3 only, `TLS_AES_128_GCM_SHA256`, X25519, one ECDSA P-256 "
+             "certificate for localhost/127.0.0.1 signed by a CA the harness makes with the `openssl` CLI "
+             "(\"tls material\" under Exact commands), no session tickets and no session cache. nginx: "
+             "`ssl_protocols TLSv1.3; ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256; ssl_ecdh_curve X25519; "
+             "ssl_session_tickets off; ssl_conf_command NumTickets 0; ssl_session_cache off;` (`ssl_session_tickets "
+             "off` alone still lets OpenSSL send TLS 1.3 tickets). gnet-cpp: `OPENSSL_CONF=bench/tls_openssl.cnf`, "
+             "whose `system_default` (`MinProtocol = TLSv1.3`, `Ciphersuites = TLS_AES_128_GCM_SHA256`, "
+             "`Groups = X25519`, `Options = -SessionTicket`, `NumTickets = 0`) OpenSSL applies to every context "
+             "the process makes; the library runs no session cache. Before each run `openssl s_client`, offering "
+             "OpenSSL's defaults (TLS 1.2 and 1.3, AES-256 first), checks what the server negotiates and that "
+             "`GET /` answers (`check`). wrk does not verify the certificate.")
+    L.append("")
+    L.append("**Server CPU µs per request** = utime+stime of the server and its children (nginx's worker) from "
+             f"`/proc` over the wrk run ÷ requests wrk counted. A fresh server per run, the order rotating each "
+             f"round ({a.rounds} round(s), medians).")
+    L.append("")
+    L.append("| variant | server | req/s | p50 µs | p99 µs | CPU µs/req (min–max) | × nginx | errors | check | rounds ok |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|---|---:|")
+    for variant, vlabel in HTTPS_VARIANTS.items():
+        per = https.get(variant, {})
+        ref = per.get(HTTPS_REFERENCE, {}).get("cpu")
+        for name in HTTPS_SERVERS:
+            s = per.get(name)
+            if not s:
+                continue
+            cpu = f"{s['cpu']:.3f} ({s['cpu_min']:.3f}–{s['cpu_max']:.3f})" if s["cpu"] is not None else "—"
+            L.append(f"| {vlabel} | {HTTPS_SERVERS[name]} | {fmt(s['rps'], 0)} | {fmt(s['p50'], 0)} | "
+                     f"{fmt(s['p99'], 0)} | {cpu} | {ratio_text(s['cpu'], ref)} | {s['errors']} | "
+                     f"{', '.join(s['checks']) or '—'} | {s['ok']}/{s['runs']} |")
+            for f in s["failures"]:
+                L.append(f"| | failed run: {f} | | | | | | | | |")
+    L.append("")
+    for variant, vlabel in HTTPS_VARIANTS.items():
+        per = https.get(variant, {})
+        ref = per.get(HTTPS_REFERENCE, {})
+        for name in ("gnet", "gnet_uring"):
+            g = per.get(name, {})
+            if g.get("cpu") is None:
+                continue
+            if variant == "handshake":
+                L.append(f"- Full handshakes, {HTTPS_SERVERS[name]}: {fmt(g['rps'], 0)}/s at {g['cpu']:.1f} µs of "
+                         f"server CPU per handshake = **{ratio_text(g['cpu'], ref.get('cpu'))}×** nginx's"
+                         + (f" (nginx: {fmt(ref['rps'], 0)}/s, {ref['cpu']:.1f} µs)." if ref.get("cpu") is not None
+                            else " (nginx not measured)."))
+            else:
+                L.append(f"- {vlabel}, {HTTPS_SERVERS[name]}: {g['cpu']:.3f} µs/request = "
+                         f"**{ratio_text(g['cpu'], ref.get('cpu'))}×** nginx's"
+                         + (f" ({ref['cpu']:.3f} µs)." if ref.get("cpu") is not None else " (nginx not measured)."))
+    L.append("")
+
+    # what each server negotiated, from the s_client probes
+    L.append("What each server negotiated (`openssl s_client` before each run; runs with the same outcome "
+             "counted together):")
+    L.append("")
+    L.append("| server | protocol, cipher, key exchange, signature | ALPN | session tickets sent | certificate "
+             "verified | runs |")
+    L.append("|---|---|---|---:|---|---:|")
+    bad = []
+    for name in HTTPS_SERVERS:
+        seen: dict[tuple, int] = {}
+        for variant in raw:
+            for r in raw[variant].get(name, []):
+                t = r.get("tls")
+                if not t:
+                    continue
+                key = (tls_param_text(t), t.get("alpn") or "?", t.get("tickets"), t.get("verify") or "?")
+                seen[key] = seen.get(key, 0) + 1
+                bad += [f"{HTTPS_SERVERS[name]}: {m}" for m in tls_mismatches(t)]
+        for (params, alpn, tickets, verify), n in seen.items():
+            L.append(f"| {HTTPS_SERVERS[name]} | {params} | {alpn} | {tickets} | {verify} | {n} |")
+    L.append("")
+    if bad:
+        L.append("**The servers did not all negotiate the intended parameters**, so these runs do not compare like "
+                 "with like: " + "; ".join(sorted(set(bad))) + ".")
+    else:
+        L.append(f"Every probe found the intended parameters ({TLS_EXPECTED['protocol']}, {TLS_EXPECTED['cipher']}, "
+                 f"{TLS_EXPECTED['key_exchange']}, {TLS_EXPECTED['signature']} signature, no ticket).")
+    L.append("")
+
+    # full handshakes, not resumptions
+    chk = (h.results.get("https_meta") or {}).get("handshake_check") or {}
+    L.append("**Full handshakes, not resumptions.** wrk 4.1 never calls `SSL_set_session`, but it keeps one "
+             "`SSL` object per connection slot and closes a connection with `SSL_shutdown()` + `SSL_clear()` "
+             "(`src/ssl.c`), which keeps the last session, so its next handshake on that slot offers it: it can "
+             "resume whenever the server hands out tickets (the control below). Hence no tickets on either side.")
+    m, c = chk.get("measured"), chk.get("tickets_on")
+    if m and "failed" not in m:
+        params = ", ".join(f"{k} ×{v}" for k, v in m["params"].items()) or "none"
+        L.append(f"Checked on nginx, which logs `$ssl_session_reused` (`r` = resumed): a separate "
+                 f"`Connection: close` wrk run (not timed, {min(1.0, a.http_duration):g} s) in the measured "
+                 f"configuration logged {m['requests']} handshakes, **{m['resumed']} resumed** ({params}).")
+    elif m:
+        L.append(f"The nginx log check failed: {m['failed']}.")
+    else:
+        L.append("The nginx log check did not run (nginx not measured).")
+    if c and "failed" not in c:
+        L.append(f"The control, the same run with `ssl_session_tickets on` and OpenSSL's default tickets: "
+                 f"{c['resumed']} of {c['requests']} resumed" + (", so the check does see resumptions." if c["resumed"]
+                                                               else " (the check saw none here either)."))
+    elif c:
+        L.append(f"The tickets-on control failed: {c['failed']}.")
+    L.append("gnet-cpp sends no ticket (the probe table) and keeps no session cache, so no client can resume "
+             "against it.")
+    L.append("")
+    if skips:
+        L += [f"- Not run: {x}." for x in skips] + [""]
+    return L
+
+
+def tls_idle_section(h: Harness) -> list[str]:
+    """The "Idle TLS connections" section (issue 14): RSS per idle connection, TLS beside TCP."""
+    a = h.args
+    res = h.results.get("tls_idle") or {}
+    L = ["## Idle TLS connections: memory beside plain TCP", ""]
+    skips = [h.skipped[k] for k in ("tls", "tls_idle_gnet", "tls_idle_nginx") if k in h.skipped]
+    if not res:
+        L += [f"- Not run: {x}." for x in skips] or ["Not run (not selected)."]
+        return L + [""]
+    L.append(f"VmRSS of the server (`/proc/PID/status`; nginx: master + worker) after one warm-up connection (a "
+             "request answered, then closed, so what the first connection loads once stays out of the figure), "
+             f"then while holding {a.tls_idle_conns} connections that `bench/tls_idle_client.py` (python3, on the "
+             "load CPU) opened one after the other and then left silent; with TLS each one first completed its "
+             "handshake, verifying the certificate against the harness's CA. bytes/conn = the growth ÷ the "
+             "connections the server holds (the growth of its descriptor count). gnet-cpp's servers are "
+             "`examples/echo --loops 1`, with `--tls-cert/--tls-key` for TLS (plus `OPENSSL_CONF=bench/tls_openssl.cnf`, "
+             "as in the HTTPS part); nginx uses `bench/bench_http_nginx.conf` for TCP and `bench/bench_https_nginx.conf` "
+             "for TLS. The TLS parameters are the HTTPS part's (TLS 1.3, TLS_AES_128_GCM_SHA256, X25519, ECDSA "
+             "P-256, no tickets). Kernel socket memory is not in RSS; one run per row.")
+    L.append("")
+    L.append("| server | transport | RSS before KiB | RSS holding KiB | connections held | bytes/conn | "
+             "TLS − TCP bytes/conn | negotiated | check |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---|---|")
+    per_conn = {}
+    for name, transport in TLS_IDLE_ROWS:
+        r = res.get(f"{name}/{transport}")
+        if not r:
+            continue
+        label = TLS_IDLE_LABELS[name]
+        if "failed" in r:
+            L.append(f"| {label} | {transport.upper()} | failed: {r['failed']} | | | | | | |")
+            continue
+        per_conn[(name, transport)] = r["bytes_per_conn"]
+        tcp = per_conn.get((name, "tcp"))
+        diff = f"{r['bytes_per_conn'] - tcp:.0f}" if transport == "tls" and tcp is not None else "—"
+        t = r.get("tls") or {}
+        neg = f"{t.get('version')}, {t.get('cipher')}" if t else "—"
+        held = f"{r['accepted']}" + (f" of {r['connected']}" if r["accepted"] != r["connected"] else "")
+        if r.get("client_failed"):
+            held += f" ({r['client_failed']} failed: {r.get('client_error')})"
+        L.append(f"| {label} | {transport.upper()} | {r['base_kib']} | {r['held_kib']} | {held} | "
+                 f"{r['bytes_per_conn']:.0f} | {diff} | {neg} | {r['check']} |")
+    L.append("")
+    for name in ("gnet", "gnet_uring", "nginx"):
+        tls, tcp = per_conn.get((name, "tls")), per_conn.get((name, "tcp"))
+        if tls is not None and tcp is not None:
+            L.append(f"- {TLS_IDLE_LABELS[name]}: an idle TLS connection holds {tls:.0f} B, a TCP one {tcp:.0f} B: "
+                     f"TLS adds **{tls - tcp:.0f} B** per idle connection"
+                     + (" (OpenSSL's per-connection state: the SSL object, its session and handshake leftovers; the "
+                        "record buffers are released while idle)." if name != "nginx" else "."))
+    g, n = per_conn.get(("gnet", "tls")), per_conn.get(("nginx", "tls"))
+    if g is not None and n:
+        L.append(f"- Idle TLS connection, gnet-cpp ÷ nginx: **{g / n:.2f}×** ({g:.0f} B vs {n:.0f} B).")
+    L.append("")
+    if skips:
+        L += [f"- Not run: {x}." for x in skips] + [""]
+    return L
+
+
+def tls_target_lines(h: Harness) -> list[str]:
+    """The issue 14 target (HTTPS CPU per request ≤ 0.9× nginx's), evaluated on this run's medians."""
+    https = summarize_http(h.results.get("https") or {})
+    L = ["## Targets (issue 14, TLS)", ""]
+    rows = []
+    for variant in ("plain", "pipeline16"):
+        per = https.get(variant, {})
+        g, n = per.get("gnet", {}).get("cpu"), per.get(HTTPS_REFERENCE, {}).get("cpu")
+        value = g / n if g is not None and n else None
+        verdict = ("not measured" if value is None else "met" if value <= TARGET_HTTPS_RATIO
+                   else f"**missed by {100 * (value / TARGET_HTTPS_RATIO - 1):.1f} %**")
+        rows.append(f"| HTTPS {HTTPS_VARIANTS[variant]}: CPU/request ≤ {TARGET_HTTPS_RATIO:g}× nginx | "
+                    f"{fmt(value, 2)}× | {verdict} |")
+    if all("not measured" in r for r in rows):
+        return L + ["Not evaluated: the HTTPS comparison was not run (or lacked nginx or gnet-cpp).", ""]
+    L += ["| target | measured | verdict |", "|---|---:|---|"] + rows + [""]
+    per = https.get("handshake", {})
+    g, n = per.get("gnet", {}).get("cpu"), per.get(HTTPS_REFERENCE, {}).get("cpu")
+    if g is not None and n:
+        L += [f"Not a stated target: CPU per full handshake {g / n:.2f}× nginx's.", ""]
     return L
 
 
@@ -2104,7 +2813,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     ap.add_argument("--only", "--parts", dest="only", default="",
                     help="comma list of parts: " + ",".join([s["key"] for s in SCENARIOS] + EXTRA_PARTS)
-                    + "; groups: echo (every closed-loop scenario), echo_rate (the fixed-rate ones)")
+                    + "; groups: echo (every closed-loop scenario), echo_rate (the fixed-rate ones), tls (https,tls_idle)")
     ap.add_argument("--servers", default="", help="comma list of: " + ",".join(KNOWN_SERVERS)
                     + " (gnet selects gnet-cpp's example in every part: echo, http, redis, proxy)")
     ap.add_argument("--echo-rate", type=float, default=DEFAULT_ECHO_RATE,
@@ -2121,6 +2830,8 @@ def main() -> int:
     ap.add_argument("--perf-duration", type=float, default=None, help="seconds of perf sampling (default 2)")
     ap.add_argument("--http-duration", type=float, default=None, help="wrk seconds (default --duration)")
     ap.add_argument("--idle-conns", type=int, default=10000, help="idle connections for the memory figure")
+    ap.add_argument("--tls-idle-conns", type=int, default=DEFAULT_TLS_IDLE_CONNS,
+                    help=f"idle connections per server in the tls_idle part, TCP and TLS (default {DEFAULT_TLS_IDLE_CONNS})")
     ap.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"), help="report path")
     ap.add_argument("--img-dir", default=str(REPO / "docs" / "img"), help="directory for the PNG plots")
     ap.add_argument("--note", action="append", help="a line for the report's Notes section (repeatable)")
@@ -2137,8 +2848,8 @@ def main() -> int:
         args.http_duration = args.duration
     if args.resp_seconds is None:
         args.resp_seconds = min(3.0, args.duration)
-    if args.echo_rate <= 0 or args.http_conns < 1 or args.resp_seconds <= 0:
-        ap.error("--echo-rate, --http-conns and --resp-seconds must be positive")
+    if args.echo_rate <= 0 or args.http_conns < 1 or args.resp_seconds <= 0 or args.tls_idle_conns < 1:
+        ap.error("--echo-rate, --http-conns, --resp-seconds and --tls-idle-conns must be positive")
 
     def on_term(signum, frame):
         raise Terminated(f"signal {signum}")
