@@ -1,10 +1,18 @@
-// cat — stdin to a TCP (or Unix) peer, and the peer's replies to stdout, like `nc` but on one
-// gnet loop. stdin and stdout are enrolled as stream connections (Client::enroll): a terminal
-// or an inherited descriptor is served through relay threads that never change its flags; a
-// pipe this process owns alone can be served by the loop directly (--owned).
+// cat — stdin to a TCP, TLS (or Unix) peer, and the peer's replies to stdout, like `nc` (or
+// `openssl s_client`) but on one gnet loop. stdin and stdout are enrolled as stream connections
+// (Client::enroll): a terminal or an inherited descriptor is served through relay threads that
+// never change its flags; a pipe this process owns alone can be served by the loop directly
+// (--owned).
 //
 //   build/examples/cat --connect tcp://127.0.0.1:9000 < request.bin > reply.bin
 //   build/examples/cat --connect unix:///tmp/echo.sock          (interactive: Ctrl-D ends input)
+//   build/examples/cat --connect tls://localhost:9443 --tls-ca ca.crt < request.bin
+//
+// TLS: a tls:// address (tls4://, tls6://) is dialed with TLS; the server's certificate is
+// verified against --tls-ca (default: the system's store) and the host dialed (or
+// --tls-server-name), unless --tls-insecure. A handshake that fails is the dial's error, named
+// (expired, untrusted, host mismatch, ...) with OpenSSL's own words after it. End of input is
+// close_notify, then TCP's FIN.
 //
 // Flow: stdin's bytes go to the peer; when stdin ends, the peer's write side is shut (a
 // half-close), and the peer's replies keep flowing to stdout until it closes. Backpressure both
@@ -19,8 +27,11 @@
 #include <chrono>
 #include <cstdio>
 #include <future>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace {
 
@@ -99,6 +110,36 @@ struct Cat final : gnet::EventHandler {
   }
 };
 
+// The library's log lines go to stderr as usual (info and above); the debug line that gives
+// OpenSSL's reason for a failed handshake ("tls ADDR: ...") is kept to be printed with the error.
+struct TlsDetail {
+  std::mutex mu;
+  std::string last;
+  gnet::LogSink fallback = gnet::stderr_logger(gnet::LogLevel::info);
+
+  void log(gnet::LogLevel level, std::string_view message) {
+    if (level == gnet::LogLevel::debug) {
+      if (message.substr(0, 4) == "tls ") {
+        std::lock_guard lock(mu);
+        last.assign(message);
+      }
+      return;
+    }
+    fallback(level, message);
+  }
+  std::string take() {
+    std::lock_guard lock(mu);
+    return std::move(last);
+  }
+};
+
+bool is_tls_address(std::string_view address) {
+  for (std::string_view scheme : {"tls://", "tls4://", "tls6://"}) {
+    if (address.substr(0, scheme.size()) == scheme) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -106,16 +147,50 @@ int main(int argc, char** argv) {
   std::string address;
   int timeout_ms = 5000;
   bool owned = false;
-  app.add_option("--connect", address, "peer address: tcp://host:port or unix:///path")->required();
+  std::string tls_ca, tls_server_name;
+  bool tls_insecure = false;
+  std::vector<std::string> tls_alpn;
+  app.add_option("--connect", address, "peer address: tcp://host:port, tls://host:port or unix:///path")->required();
   app.add_option("--timeout-ms", timeout_ms, "connect timeout")->check(CLI::Range(1, 3600000));
   app.add_flag("--owned", owned,
                "serve stdin/stdout directly (O_NONBLOCK) instead of through relay threads; only for "
                "pipes no other process uses");
+  app.add_option("--tls-ca", tls_ca, "tls://: trust the CAs in this PEM file (default: the system's store)");
+  app.add_option("--tls-server-name", tls_server_name,
+                 "tls://: the name sent as SNI and verified in the certificate (default: the host dialed)");
+  app.add_flag("--tls-insecure", tls_insecure, "tls://: do not verify the server's certificate (testing only)");
+  app.add_option("--tls-alpn", tls_alpn, "tls://: offer this ALPN protocol, e.g. http/1.1 (repeatable, in preference order)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   CLI11_PARSE(app, argc, argv);
+  const bool tls = is_tls_address(address);
+  if (!tls && (!tls_ca.empty() || !tls_server_name.empty() || tls_insecure || !tls_alpn.empty())) {
+    std::fprintf(stderr, "cat: --tls-* flags need a tls:// address (got %s)\n", address.c_str());
+    return 2;
+  }
+  if (tls_insecure && !tls_ca.empty()) {
+    std::fprintf(stderr, "cat: --tls-insecure verifies nothing, so --tls-ca would go unused\n");
+    return 2;
+  }
+
+  gnet::Options options;
+  options.num_event_loop = 1;
+  TlsDetail detail;
+  if (tls) {
+    options.tls.ca_file = tls_ca;
+    options.tls.server_name = tls_server_name;
+    options.tls.verify_server = !tls_insecure;
+    options.tls.alpn = tls_alpn;
+    options.logger = [&detail](gnet::LogLevel level, std::string_view message) { detail.log(level, message); };
+    if (tls_insecure) {
+      std::fprintf(stderr, "cat: --tls-insecure: the server's certificate is NOT verified; anyone on the path "
+                           "can read and change this connection\n");
+    }
+  }
 
   Cat cat;
   auto done = cat.finished.get_future();
-  gnet::Client client(cat, {.num_event_loop = 1});
+  gnet::Client client(cat, options);
   if (auto r = client.start(); !r) {
     std::fprintf(stderr, "cat: %s\n", r.error().message().c_str());
     return 1;
@@ -123,6 +198,15 @@ int main(int argc, char** argv) {
   auto peer = client.dial_sync(address, std::chrono::milliseconds(timeout_ms));
   if (!peer) {
     std::fprintf(stderr, "cat: %s\n", peer.error().message().c_str());
+    if (peer.error().code().category() == gnet::tls_category()) {
+      // The library's line is "tls ADDR: <the reason above>: <OpenSSL's words>".
+      const std::string line = detail.take();
+      const std::string reason = peer.error().code().message() + ": ";
+      if (const auto at = line.find(reason); at != std::string::npos && at + reason.size() < line.size()) {
+        std::fprintf(stderr, "cat: OpenSSL: %s\n", line.c_str() + at + reason.size());
+      }
+    }
+    client.stop();
     return 1;
   }
   gnet::EnrollOptions how{.sharing = owned ? gnet::Sharing::owned : gnet::Sharing::automatic};

@@ -27,11 +27,14 @@ void advance(FileBody& body, std::size_t n) {
 }  // namespace
 
 SendState send_file(gnet::Conn& conn, FileBody& body, std::size_t burst) {
-  std::size_t direct = 0;
+  // TLS: the bytes must be encrypted, so they always go through conn.write() (gnet sends the
+  // ciphertext at once while the socket takes it); sendfile(2) would put plaintext on the wire.
+  const bool tls = conn.tls();
+  std::size_t direct = 0;  // bytes that went to the socket without waiting in the queue
   while (body.remaining > 0) {
     if (conn.outbound_full()) return SendState::wait_for_drain;
-    if (conn.outbound_buffered() == 0) {
-      if (direct >= burst) return SendState::yielded;
+    if (conn.outbound_buffered() == 0 && direct >= burst) return SendState::yielded;
+    if (conn.outbound_buffered() == 0 && !tls) {
       off_t offset = static_cast<off_t>(body.offset);
       const std::size_t want =
           static_cast<std::size_t>(std::min<std::uint64_t>(body.remaining, burst - direct));
@@ -51,8 +54,12 @@ SendState send_file(gnet::Conn& conn, FileBody& body, std::size_t burst) {
     const ssize_t n = ::pread(body.file.get(), buffer, want, static_cast<off_t>(body.offset));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return SendState::failed;
+    const bool queue_was_empty = conn.outbound_buffered() == 0;
     if (conn.write(std::string_view(buffer, static_cast<std::size_t>(n)))) return SendState::failed;
     advance(body, static_cast<std::size_t>(n));
+    // TLS: a write into an empty queue may go straight out, as sendfile's bytes do; counted
+    // against the burst so one fast reader cannot hold the loop.
+    if (tls && queue_was_empty) direct += static_cast<std::size_t>(n);
   }
   return SendState::done;
 }

@@ -9,6 +9,9 @@
 //   gnet then watches the socket and calls on_low_water when the peer has read half, which is
 //   the cue to call send_file again. A connection thus holds at most write_buffer_cap + 64 KiB
 //   of a file, whatever its size, and no file is ever read whole.
+// - TLS connections (conn.tls()) never use sendfile(2): the bytes must be encrypted by gnet, so
+//   every piece goes through conn.write(); pieces written into an empty queue count against
+//   `burst` like sendfile's, since gnet sends their ciphertext at once while the socket takes it.
 #pragma once
 
 #include <cstddef>

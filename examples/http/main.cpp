@@ -2,12 +2,16 @@
 //
 //   build/examples/http --port 8081 --loops 4 --reuse-port --root ./public
 //   curl -i http://127.0.0.1:8081/  /json  /hello.txt   (POST /echo returns the body)
+//   build/examples/http --port 8443 --tls-cert server.crt --tls-key server.key   (https: tls://)
+//   curl --cacert ca.crt https://localhost:8443/
 //
 // The protocol logic lives in http_parser.* and http_app.* (unit-tested without sockets); this
 // file only connects it to gnet: per connection a Session (parser state) as the Conn context;
 // serve() answers the complete requests in the input, one write per read, while the outbound
 // queue is under its cap, and streams static files (file_sender.hpp); the ticker refreshes the
-// Date header's clock.
+// Date header's clock. With --tls-cert/--tls-key the same handler serves HTTPS: gnet runs the
+// handshake (ALPN "http/1.1") before on_open, and the handler sees plaintext; only static files
+// notice (no sendfile(2): the bytes must go through TLS).
 #include <CLI/CLI.hpp>
 #include <gnet/gnet.hpp>
 
@@ -66,13 +70,13 @@ const ResponseCache& current_responses() {
 
 class HttpServer final : public gnet::EventHandler {
  public:
-  HttpServer(const App& app, std::chrono::nanoseconds header_timeout)
-      : app_(app), header_timeout_(header_timeout) {}
+  HttpServer(const App& app, std::chrono::nanoseconds header_timeout, bool tls)
+      : app_(app), header_timeout_(header_timeout), scheme_(tls ? "tls" : "tcp") {}
 
   gnet::Action on_boot(gnet::Engine& engine) override {
     g_engine.store(&engine);
     const auto addrs = engine.listen_addresses();
-    std::printf("http: listening on tcp://%s with %d loop(s)%s%s\n",
+    std::printf("http: listening on %s://%s with %d loop(s)%s%s\n", scheme_,
                 addrs.empty() ? "?" : addrs.front().to_string().c_str(), engine.num_loops(),
                 app_.root().empty() ? "" : ", static files from ", app_.root().c_str());
     std::fflush(stdout);
@@ -97,7 +101,13 @@ class HttpServer final : public gnet::EventHandler {
     return serve(conn, *session);
   }
 
-  gnet::Action on_close(gnet::Conn& conn, std::error_code) override {
+  gnet::Action on_close(gnet::Conn& conn, std::error_code error) override {
+    // A TLS failure (a handshake refused: plaintext on the port, no common version or ALPN
+    // protocol, ...) says why; other closes are routine.
+    if (error && error.category() == gnet::tls_category()) {
+      std::fprintf(stderr, "http: TLS with %s failed: %s\n", conn.remote_addr().to_string().c_str(),
+                   error.message().c_str());
+    }
     Session* session = session_of(conn);
     if (session != nullptr && session->head_timer != 0) conn.loop().cancel(session->head_timer);
     return gnet::Action::none;
@@ -230,6 +240,7 @@ class HttpServer final : public gnet::EventHandler {
   static constexpr std::size_t kKeepCapacity = 2 * 1024 * 1024;
   const App& app_;
   const std::chrono::nanoseconds header_timeout_;  // zero: no request-head deadline
+  const char* const scheme_;                       // "tcp" or "tls", for the startup line
 };
 
 }  // namespace
@@ -244,6 +255,7 @@ int main(int argc, char** argv) {
   double header_timeout = 10;
   std::string root;
   bool serve_dotfiles = false;
+  std::string tls_cert, tls_key;
   cli.add_option("--host", host, "address to listen on (IPv4, IPv6 or name)")
       ->capture_default_str();
   cli.add_option("--port", port, "TCP port (0 = any free port)")
@@ -265,7 +277,15 @@ int main(int argc, char** argv) {
   cli.add_option("--idle-timeout", idle_timeout, "close connections idle this long (s, 0 = never)")
       ->check(CLI::Range(0, 86400))
       ->capture_default_str();
+  cli.add_option("--tls-cert", tls_cert,
+                 "TLS: certificate chain (PEM, leaf first); with --tls-key, serve HTTPS (tls://, ALPN http/1.1)");
+  cli.add_option("--tls-key", tls_key, "TLS: the certificate's private key (PEM)");
   CLI11_PARSE(cli, argc, argv);
+  if (tls_cert.empty() != tls_key.empty()) {
+    std::fprintf(stderr, "http: --tls-cert and --tls-key go together\n");
+    return 2;
+  }
+  const bool tls = !tls_cert.empty();
 
   std::string error;
   const App app(AppConfig{.root = root, .serve_dotfiles = serve_dotfiles}, &error);
@@ -279,17 +299,23 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
 
-  HttpServer server(app, std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              std::chrono::duration<double>(header_timeout)));
+  HttpServer server(app,
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(header_timeout)),
+                    tls);
   const bool v6 = host.find(':') != std::string::npos;
-  const std::string where = "tcp://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-  auto result = gnet::run(server, where,
-                          {.num_event_loop = loops,
-                           .reuse_port = reuse_port,
-                           .write_buffer_cap = kWriteBufferCap,
-                           .max_inbound_buffered = max_inbound_buffered(app.limits()),
-                           .ticker = true,
-                           .idle_timeout = std::chrono::seconds(idle_timeout)});
+  const std::string where =
+      (tls ? "tls://" : "tcp://") + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  gnet::Options options{.num_event_loop = loops,
+                        .reuse_port = reuse_port,
+                        .write_buffer_cap = kWriteBufferCap,
+                        .max_inbound_buffered = max_inbound_buffered(app.limits()),
+                        .ticker = true,
+                        .idle_timeout = std::chrono::seconds(idle_timeout)};
+  if (tls) {
+    options.tls.certificate = {tls_cert, tls_key};
+    options.tls.alpn = {"http/1.1"};  // a client offering only h2 is refused (no_alpn_match)
+  }
+  auto result = gnet::run(server, where, options);
   if (!result) {
     std::fprintf(stderr, "http: %s\n", result.error().message().c_str());
     return 1;

@@ -2,12 +2,18 @@
 //
 //   build/examples/websocket --port 8080                 # chat: open http://127.0.0.1:8080/
 //   build/examples/websocket --port 9001 --mode echo     # every message comes back to its sender
+//   build/examples/websocket --port 8443 --tls-cert server.crt --tls-key server.key
+//                                         # the same over TLS: https://HOST:8443/ and wss://HOST:8443/ws
 //
 // One handler serves both plain HTTP (the chat page at "/", 404 elsewhere) and the WebSocket
 // endpoint "/ws". Each connection carries a Session context: it starts in HTTP state, switches
 // to WebSocket state after a valid upgrade, and to closing state once the server has sent a close
 // frame of its own (then it reads and drops input until the client's close frame arrives, so the
 // client gets to read our close frame instead of a TCP reset).
+//
+// TLS (--tls-cert/--tls-key): the listener is tls://, gnet runs the handshake before on_open and
+// the handler sees plaintext, so nothing below changes; the page, loaded over https, connects
+// with wss:// (it builds its URL from location.protocol).
 //
 // Broadcast across loops: connections live on different loop threads, and a Conn& may only be
 // touched on its own loop. BroadcastRegistry (broadcast_registry.hpp) posts each message to every
@@ -83,8 +89,9 @@ class Server final : public gnet::EventHandler {
  public:
   Server(Mode mode, std::size_t max_message, std::size_t max_member_backlog,
          std::chrono::milliseconds handshake_timeout, std::vector<std::string> allowed_origins,
-         std::size_t max_inbound)
-      : mode_(mode),
+         std::size_t max_inbound, bool tls)
+      : tls_(tls),
+        mode_(mode),
         max_message_(max_message),
         handshake_timeout_(handshake_timeout),
         allowed_origins_(std::move(allowed_origins)),
@@ -96,7 +103,8 @@ class Server final : public gnet::EventHandler {
     g_engine.store(&engine);
     auto addrs = engine.listen_addresses();
     std::string where = addrs.empty() ? "?" : addrs.front().to_string();
-    std::printf("websocket: listening on http://%s/ (ws://%s/ws)\n", where.c_str(), where.c_str());
+    std::printf("websocket: listening on %s://%s/ (%s://%s/ws)\n", tls_ ? "https" : "http", where.c_str(),
+                tls_ ? "wss" : "ws", where.c_str());
     std::printf("websocket: mode %s, %d loop(s), max message %zu bytes, max member backlog %zu bytes, "
                 "max unconsumed input %zu bytes\n",
                 mode_ == Mode::echo ? "echo" : "broadcast", engine.num_loops(), max_message_,
@@ -134,6 +142,10 @@ class Server final : public gnet::EventHandler {
   }
 
   gnet::Action on_close(gnet::Conn& conn, std::error_code error) override {
+    if (error && error.category() == gnet::tls_category()) {  // a handshake refused, a bad record
+      std::fprintf(stderr, "websocket: TLS with %s failed: %s\n", conn.remote_addr().to_string().c_str(),
+                   error.message().c_str());
+    }
     if (error == gnet::Errc::inbound_limit) {
       std::fprintf(stderr, "websocket: closed %s: it left more unconsumed input than allowed\n",
                    conn.remote_addr().to_string().c_str());
@@ -324,6 +336,7 @@ class Server final : public gnet::EventHandler {
     return used;
   }
 
+  const bool tls_;  // listening on tls:// (https, wss)
   const Mode mode_;
   const std::size_t max_message_;
   const std::chrono::milliseconds handshake_timeout_;
@@ -357,6 +370,7 @@ int main(int argc, char** argv) {
   std::size_t max_member_backlog = kDefaultMaxMemberBacklog;
   double handshake_timeout = kDefaultHandshakeTimeoutSeconds;
   std::vector<std::string> allowed_origins;
+  std::string tls_cert, tls_key;
   app.add_option("--host", host, "address to listen on (IPv4, IPv6 or name)")->capture_default_str();
   app.add_option("--port", port, "TCP port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
   app.add_option("--loops", loops, "event loops (default: one per core)")->check(CLI::Range(1, 1024));
@@ -383,7 +397,15 @@ int main(int argc, char** argv) {
                      "disconnected with 1008 (at least --max-message + 14)")
           ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40))
           ->capture_default_str();
+  app.add_option("--tls-cert", tls_cert,
+                 "TLS: certificate chain (PEM, leaf first); with --tls-key, serve https:// and wss://");
+  app.add_option("--tls-key", tls_key, "TLS: the certificate's private key (PEM)");
   CLI11_PARSE(app, argc, argv);
+  if (tls_cert.empty() != tls_key.empty()) {
+    std::fprintf(stderr, "websocket: --tls-cert and --tls-key go together\n");
+    return 2;
+  }
+  const bool tls = !tls_cert.empty();
   // A member must be able to hold one message of the largest size.
   const std::size_t min_backlog = max_message + ws::kMaxHeaderSize;
   if (max_member_backlog < min_backlog) {
@@ -402,10 +424,12 @@ int main(int argc, char** argv) {
   options.num_event_loop = loops;
   options.ticker = true;
   options.max_inbound_buffered = inbound_bound(max_message, options.read_buffer_cap);
+  if (tls) options.tls.certificate = {tls_cert, tls_key};
   Server server(mode, max_message, max_member_backlog, head_timeout, std::move(allowed_origins),
-                options.max_inbound_buffered);
+                options.max_inbound_buffered, tls);
   const bool v6 = host.find(':') != std::string::npos;
-  const std::string address = "tcp://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  const std::string address =
+      (tls ? "tls://" : "tcp://") + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
