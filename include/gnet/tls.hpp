@@ -26,7 +26,8 @@
 
 namespace gnet {
 
-// A certificate chain (leaf first) and its private key, as PEM files.
+// A certificate chain (leaf first) and its private key, as PEM files. Intermediates missing from
+// the chain file are looked up once, at setup, in the trusted store (ca_file or the system's).
 struct TlsCertificate {
   std::string chain_file;
   std::string key_file;

@@ -85,18 +85,21 @@ PemPair TestPki::leaf(const std::string& stem, const std::vector<std::string>& d
   std::string cn = dns.empty() ? (ips.empty() ? stem : ips.front()) : dns.front();
   auto* ca = static_cast<X509*>(ca_cert_);
   auto* ca_key = static_cast<EVP_PKEY*>(ca_key_);
-  X509* cert = X509_new();
-  {
-    // Built like make_cert, plus the names a client checks.
-    X509_free(cert);
-    std::string san;
-    for (const auto& d : dns) san += (san.empty() ? "" : ",") + std::string("DNS:") + d;
-    for (const auto& i : ips) san += (san.empty() ? "" : ",") + std::string("IP:") + i;
-    cert = make_cert(key, cn, self_signed ? nullptr : ca, self_signed ? nullptr : ca_key, from_days, to_days, false);
-    if (!san.empty()) {
-      add_ext(cert, self_signed ? cert : ca, NID_subject_alt_name, san);
-      X509_sign(cert, self_signed ? key : ca_key, EVP_sha256());  // again, with the names in
-    }
+  std::string san;  // subjectAltName: what a client checks the name against
+  for (const auto& d : dns) {
+    if (!san.empty()) san += ',';
+    san += "DNS:";
+    san += d;
+  }
+  for (const auto& i : ips) {
+    if (!san.empty()) san += ',';
+    san += "IP:";
+    san += i;
+  }
+  X509* cert = make_cert(key, cn, self_signed ? nullptr : ca, self_signed ? nullptr : ca_key, from_days, to_days, false);
+  if (!san.empty()) {
+    add_ext(cert, self_signed ? cert : ca, NID_subject_alt_name, san);
+    X509_sign(cert, self_signed ? key : ca_key, EVP_sha256());  // again, with the names in
   }
   PemPair out{dir_ + "/" + stem + ".crt", dir_ + "/" + stem + ".key"};
   write_pem(out.chain_file, cert, nullptr);
