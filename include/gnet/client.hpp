@@ -70,9 +70,10 @@ class Client {
   // dial() and wait: the handle once on_open has run, or the error. Not from a loop thread.
   Result<ConnHandle> dial_sync(std::string_view address, std::chrono::milliseconds timeout);
 
-  // Adopts an already-connected socket (e.g. one end of a socketpair), a pipe end, a FIFO or a
-  // terminal (stdin, stdout) as a stream connection; the Client owns the descriptor from now on
-  // and closes it. on_open runs before this returns. Not from a loop thread.
+  // Adopts an already-connected socket (e.g. one end of a socketpair), a pipe end, a FIFO, a
+  // terminal or a regular file (stdin, stdout, whatever they were redirected to) as a stream
+  // connection; the Client owns the descriptor from now on and closes it. on_open runs before
+  // this returns. Not from a loop thread.
   //  - A socket is switched to O_NONBLOCK (options.sharing does not apply to sockets).
   //  - A pipe, FIFO or terminal is served as options.sharing says. Conn::network() is
   //    Network::pipe; remote_addr() is empty. A read-only end refuses write() with
@@ -84,8 +85,11 @@ class Client {
   //  - A terminal (shared): Ctrl-D at the start of a line calls on_eof and reading goes on if
   //    the handler returns Action::none (the default, Action::close, closes as cat(1) would);
   //    a hang-up is the final end of input.
-  // Errors: std::errc::operation_not_permitted for a regular file or directory (use
-  // gnet::File), Errc::engine_stopped, or the system call that failed.
+  //  - A regular file is always relayed (its reads wait for the disk), read or written from its
+  //    current position on, as cat(1) would; for reads and writes at chosen offsets use
+  //    gnet::File.
+  // Errors: std::errc::operation_not_permitted for a directory, Errc::engine_stopped, or the
+  // system call that failed.
   Result<ConnHandle> enroll(int fd, EnrollOptions options = {});
 
   // The engine behind the client (loops, post, count_connections). Valid while started.

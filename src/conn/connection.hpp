@@ -130,6 +130,8 @@ class Connection final : public Conn, public IoWatcher {
   struct IoState {
     std::uint32_t interest = 0;  // readiness: what the poller has registered
     bool registered = false;     // readiness: known to the poller
+    bool parked = false;         // readiness: taken off the poller after a clean hang-up while
+                                 // paused; back on when reading resumes
     std::uint8_t ops = 0;        // completion: requests the kernel still owes a completion
     bool recv_armed = false;     // completion: a multishot receive is outstanding
     bool recv_cancelled = false; // completion: ... and its cancellation was submitted

@@ -103,9 +103,8 @@ Result<ConnHandle> Client::enroll(int fd, EnrollOptions options) {
   const std::string what = "enroll fd " + std::to_string(fd);
   struct stat st {};
   if (::fstat(fd, &st) != 0) return system_error(errno, what);
-  if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
-    return Error(std::make_error_code(std::errc::operation_not_permitted),
-                 what + ": a regular file or directory is not a stream; read it with gnet::File");
+  if (S_ISDIR(st.st_mode)) {
+    return Error(std::make_error_code(std::errc::operation_not_permitted), what + ": a directory is not a stream");
   }
   const int status = ::fcntl(fd, F_GETFL);
   if (status < 0) return system_error(errno, what);
@@ -129,7 +128,9 @@ Result<ConnHandle> Client::enroll(int fd, EnrollOptions options) {
     can_read = access != O_WRONLY;
     can_write = access != O_RDONLY;
     terminal = ::isatty(fd) == 1;
-    relay = options.sharing == Sharing::shared ||
+    // A regular file (stdin redirected from one, stdout to one) is always "ready" and its reads
+    // wait for the disk: only a relay thread can serve it as a stream without blocking a loop.
+    relay = S_ISREG(st.st_mode) || options.sharing == Sharing::shared ||
             (options.sharing == Sharing::automatic && (terminal || fd <= STDERR_FILENO));
     std::string proc_path;
     if (relay) {
@@ -184,13 +185,14 @@ Result<ConnHandle> Client::enroll(int fd, EnrollOptions options) {
       detail::RelayPlan plan{fd, can_read, can_write, terminal};
       std::shared_ptr<detail::Mailbox> mailbox = loop->mailbox();
       std::uint32_t slot = handle.slot(), generation = handle.generation();
-      detail::Relay::start(plan, relay_end,
+      auto finished = detail::Relay::start(plan, relay_end,
                            [mailbox, loop, slot, generation](std::uint64_t at, std::function<void()> ack) {
                              // (A refused post drops ack with the task: the reader goes on.)
                              mailbox->post([loop, slot, generation, at, ack = std::move(ack)]() mutable {
                                if (detail::Connection* c = loop->find(slot, generation)) c->eof_mark(at, std::move(ack));
                              }, false);
                            });
+      core_->keep_relay(std::move(finished));
     }
   }
   if (handle.empty()) return Error(Errc::connection_closed, what + ": closed during on_open");

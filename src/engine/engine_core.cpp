@@ -27,6 +27,13 @@ EngineCore::~EngineCore() {
 
 void EngineCore::log(LogLevel level, const std::string& message) const { options_.logger(level, message); }
 
+void EngineCore::keep_relay(std::shared_ptr<Relay::Finished> relay) {
+  std::lock_guard lock(relays_mu_);
+  // Finished ones go as new ones come, so a long-lived client does not collect them.
+  std::erase_if(relays_, [](const auto& r) { return r->wait_until(std::chrono::steady_clock::time_point{}); });
+  relays_.push_back(std::move(relay));
+}
+
 void EngineCore::request_stop() noexcept {
   stops_in_flight_.fetch_add(1, std::memory_order_acq_rel);
   stopping_.store(true, std::memory_order_release);
@@ -118,6 +125,20 @@ Result<void> EngineCore::serve() {
   }
   loops_[0]->run();
   for (std::thread& t : threads) t.join();
+
+  // Every connection is closed, relayed ones too: their relays finish passing on what they hold.
+  std::vector<std::shared_ptr<Relay::Finished>> relays;
+  {
+    std::lock_guard lock(relays_mu_);
+    relays.swap(relays_);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_timeout;
+  for (auto& relay : relays) {
+    if (!relay->wait_until(deadline)) {
+      log(LogLevel::warn, "a relayed descriptor still had output to write at the shutdown deadline; left to its thread");
+      break;
+    }
+  }
 
   try {
     handler_.on_shutdown(*this);

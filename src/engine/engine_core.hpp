@@ -4,10 +4,12 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "engine/load_balancer.hpp"
+#include "engine/relay.hpp"
 #include "gnet/engine.hpp"
 #include "loop/event_loop.hpp"
 #include "net/socket.hpp"
@@ -32,6 +34,10 @@ class EngineCore final : public Engine {
   bool boot_failed_ = false;  // on_boot threw: serve() returned without running the loops
   const Options& options() const noexcept { return options_; }
   void log(LogLevel level, const std::string& message) const;
+
+  // Any thread: a relay (Client::enroll of a shared descriptor) whose threads serve() waits for
+  // once the loops have stopped, so what they still pass on is written before run() returns.
+  void keep_relay(std::shared_ptr<Relay::Finished> relay);
 
   // Acceptor side: choose a loop for a new connection and count it there.
   EventLoop& pick_loop(const SocketAddress& remote);
@@ -62,6 +68,8 @@ class EngineCore final : public Engine {
   // stop() calls still running; run() waits for them before the loops go away, so a stop()
   // racing with run()'s return never touches freed memory.
   std::atomic<int> stops_in_flight_{0};
+  std::mutex relays_mu_;
+  std::vector<std::shared_ptr<Relay::Finished>> relays_;
 };
 
 }  // namespace gnet::detail

@@ -28,6 +28,15 @@ struct RelayState {
   }
 };
 
+// Runs one relay thread's body, then counts it out (after its share of the state is released,
+// so the descriptors are closed by the time the last one is counted out).
+template <class Body>
+void run_counted(std::shared_ptr<RelayState> state, std::shared_ptr<Relay::Finished> finished, Body body,
+                 void (*count_out)(Relay::Finished&)) {
+  body(std::move(state));
+  count_out(*finished);
+}
+
 // A write to a pipe whose reader has gone raises SIGPIPE, which would end the process: these
 // threads keep it blocked (the write then fails with EPIPE, and the pending signal dies with
 // the thread).
@@ -137,13 +146,28 @@ Result<std::pair<int, int>> Relay::make_pair() {
   return std::pair<int, int>{sv[0], sv[1]};
 }
 
-void Relay::start(const RelayPlan& plan, int relay_end, EofMark on_eof_mark) {
+bool Relay::Finished::wait_until(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_until(lock, deadline, [this] { return running_ == 0; });
+}
+
+std::shared_ptr<Relay::Finished> Relay::start(const RelayPlan& plan, int relay_end, EofMark on_eof_mark) {
   auto state = std::make_shared<RelayState>();
   state->plan = plan;
   state->pair_end = relay_end;
   state->on_eof_mark = std::move(on_eof_mark);
-  if (plan.read) std::thread(reader, state).detach();
-  if (plan.write) std::thread(writer, state).detach();
+  auto finished = std::make_shared<Finished>();
+  finished->running_ = (plan.read ? 1 : 0) + (plan.write ? 1 : 0);
+  auto count_out = [](Finished& f) {
+    std::lock_guard lock(f.mu_);
+    --f.running_;
+    f.cv_.notify_all();
+  };
+  // Detached: a writer stuck on a descriptor nobody drains must not hold the process; the
+  // engine's wait is bounded instead.
+  if (plan.read) std::thread(run_counted<decltype(&reader)>, state, finished, &reader, +count_out).detach();
+  if (plan.write) std::thread(run_counted<decltype(&writer)>, state, finished, &writer, +count_out).detach();
+  return finished;
 }
 
 }  // namespace gnet::detail

@@ -12,11 +12,18 @@
 // relay's write side: the connection sees an ordinary end of input.
 //
 // The threads own the descriptor (and close it) and end on their own once the loop's end of the
-// pair closes, or the descriptor ends.
+// pair closes, or the descriptor ends. The connection closing only means its bytes reached the
+// pair: the writer may still be passing them on. So the engine keeps a Relay::Finished for each
+// relay and waits for them when it stops (bounded by shutdown_timeout), before run() returns: a
+// program that exits after Client::stop() has written everything it wrote.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 
 #include "gnet/error.hpp"
 
@@ -36,10 +43,23 @@ class Relay {
   // for ack to be dropped, when the connection closes) before it relays another byte.
   using EofMark = std::function<void(std::uint64_t at, std::function<void()> ack)>;
 
+  // Says when a relay's threads have ended. Any thread.
+  class Finished {
+   public:
+    // True once both threads have ended; false if the deadline came first.
+    bool wait_until(std::chrono::steady_clock::time_point deadline);
+
+   private:
+    friend class Relay;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    int running_ = 0;
+  };
+
   // The socket pair: the loop's end (non-blocking) and the relay's (blocking).
   static Result<std::pair<int, int>> make_pair();
   // Starts the threads for plan.fd; they own it and relay_end from now on.
-  static void start(const RelayPlan& plan, int relay_end, EofMark on_eof_mark);
+  static std::shared_ptr<Finished> start(const RelayPlan& plan, int relay_end, EofMark on_eof_mark);
 };
 
 }  // namespace gnet::detail

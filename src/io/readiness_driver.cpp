@@ -120,7 +120,26 @@ void ReadinessDriver::forget(Connection& conn) {
   conn.io.registered = false;
 }
 
+void ReadinessDriver::park(Connection& conn) {
+  if (conn.io.registered) poller_->remove(conn.fd());
+  conn.io.registered = false;
+  conn.io.parked = true;
+}
+
 void ReadinessDriver::interest_changed(Connection& conn) {
+  if (conn.io.parked) {
+    if (conn.closed() || !conn.reading()) return;
+    // Reading again: back on the poller, which reports the waiting bytes (and the end) at once.
+    std::uint32_t interest = edge_ ? (kReadable | kWritable | kEdge) : kReadable;
+    if (auto ec = poller_->add(conn.fd(), static_cast<IoWatcher*>(&conn), interest)) {
+      conn.abort(ec);
+      return;
+    }
+    conn.io.parked = false;
+    conn.io.registered = true;
+    conn.io.interest = interest;
+    return;
+  }
   if (conn.closed() || !conn.io.registered || edge_) return;
   std::uint32_t want = (conn.reading() ? kReadable : 0u) | (conn.has_pending_output() ? kWritable : 0u);
   if (want == conn.io.interest) return;

@@ -44,6 +44,7 @@ class ReadinessDriver final : public IoDriver {
   IoResult sendv_now(Connection& conn, std::span<const std::string_view> parts) override;
   void flush(Connection& conn) override;
   void resume_input(Connection& conn) override;
+  void park(Connection& conn) override;
 
  private:
   ReadinessDriver(EventLoop& loop, Poller* poller) noexcept;

@@ -81,6 +81,13 @@ void on_event(Connection& conn, std::uint32_t events, bool edge) {
     int err = 0;
     socklen_t len = sizeof err;
     if (conn.is_socket()) ::getsockopt(conn.fd(), SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err == 0 && conn.is_socket() && !conn.close_requested()) {
+      // No error: both directions ended cleanly (our write side is shut and the peer's FIN
+      // came) while reading is paused for backpressure. Its last bytes and its end wait in the
+      // kernel for reading to resume: not a reset.
+      conn.loop().driver().park(conn);
+      return;
+    }
     conn.on_io_error({err != 0 ? err : conn.is_socket() ? ECONNRESET : EPIPE, std::system_category()});
     return;
   } else if (events & kHangup) {

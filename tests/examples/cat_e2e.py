@@ -4,6 +4,7 @@
 usage: cat_e2e.py CAT_BINARY ECHO_BINARY CASE
   pipes    stdin and stdout are pipes from this script (relayed: descriptors 0 and 1 are shared)
   owned    the same with --owned (the loop serves the pipes directly)
+  files    stdin and stdout redirected from and to regular files (always relayed)
   pty      stdin and stdout are a terminal: lines typed come back, Ctrl-D ends the input
   refused  nothing listens at the address: exit 1 with the reason
 Deadlines only turn a hang into a failure; they never decide a pass.
@@ -47,6 +48,25 @@ def case_pipes(cat, echo):
 
 def case_owned(cat, echo):
     with_echo(echo, through_pipes(cat, ["--owned"]))
+
+
+def case_files(cat, echo):
+    def body(address):
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            src, dst = os.path.join(d, "in.bin"), os.path.join(d, "out.bin")
+            payload = os.urandom(3 << 20)
+            with open(src, "wb") as f:
+                f.write(payload)
+            for _ in range(3):
+                with open(src, "rb") as fin, open(dst, "wb") as fout:
+                    r = subprocess.run([cat, "--connect", address], stdin=fin, stdout=fout, stderr=subprocess.PIPE,
+                                       timeout=120)
+                assert r.returncode == 0, f"exit {r.returncode}: {r.stderr!r}"
+                with open(dst, "rb") as f:
+                    got = f.read()
+                assert got == payload, f"{len(got)} of {len(payload)} bytes, or different ones"
+    with_echo(echo, body)
 
 
 def read_exactly(fd, n):

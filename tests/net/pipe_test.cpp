@@ -324,7 +324,9 @@ TEST(Pipe, TerminalEndOfInputThenMore) {
   client.stop();
 }
 
-TEST(Pipe, RegularFilesAreRefusedByName) {
+// stdin redirected from a file: relayed (its reads wait for the disk), every byte, then the end.
+// A directory is refused by name.
+TEST(Pipe, RegularFilesAreRelayedDirectoriesRefused) {
   Recorder rec;
   Client client(rec, {.num_event_loop = 1});
   ASSERT_TRUE(client.start());
@@ -332,10 +334,25 @@ TEST(Pipe, RegularFilesAreRefusedByName) {
   int fd = ::mkstemp(path);
   ASSERT_GE(fd, 0);
   ::unlink(path);
-  auto h = client.enroll(fd);
-  ASSERT_FALSE(h);
-  EXPECT_EQ(h.error().code(), std::errc::operation_not_permitted);
-  EXPECT_NE(h.error().message().find("gnet::File"), std::string::npos);
-  ::close(fd);
+  const std::string content = random_bytes(500000, 31);
+  write_all_fd(fd, content);
+  ASSERT_EQ(::lseek(fd, 0, SEEK_SET), 0);
+  auto closed = rec.closed.get_future();
+  auto h = client.enroll(fd, {.sharing = Sharing::owned});  // owned or not: a file is relayed
+  ASSERT_TRUE(h) << h.error().message();
+  ASSERT_TRUE(arrives(closed));
+  EXPECT_FALSE(closed.get());
+  EXPECT_EQ(rec.snapshot(), content);
+  auto events = rec.events_copy();
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events[events.size() - 2], "eof");
+
+  int dir = ::open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(dir, 0);
+  auto refused = client.enroll(dir);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), std::errc::operation_not_permitted);
+  EXPECT_NE(refused.error().message().find("directory"), std::string::npos);
+  ::close(dir);
   client.stop();
 }
