@@ -195,3 +195,79 @@ TEST_P(Backpressure, UnconsumedInputPastTheLimitClosesWithANamedError) {
   writer.join();
   close_fd(fd);
 }
+
+// A connection that has shut its own write side and paused its reading hears the peer send its
+// last bytes and its FIN: with both directions ended and nothing read, the kernel reports a
+// hang-up (no error). That is no reset: once reading resumes, every byte and then the end
+// arrive, and on_close has no error.
+TEST_P(Backpressure, PausedHalfClosedConnectionKeepsThePeersLastBytes) {
+  // Small enough to sit whole in the client's receive buffer, so the FIN arrives while paused.
+  const std::string last_words = random_bytes(32 * 1024, 77);
+  struct Speaker : EventHandler {
+    const std::string* words;
+    std::atomic<int> closed{0};
+    Action on_open(Conn& c) override {
+      c.write(*words);
+      return Action::close;  // the FIN follows the bytes
+    }
+    Action on_close(Conn&, std::error_code) override {
+      ++closed;
+      return Action::none;
+    }
+  } speaker;
+  speaker.words = &last_words;
+  ServerThread server(speaker, "tcp://127.0.0.1:0", {.edge_triggered_io = edge()});
+  ASSERT_TRUE(server.ok());
+
+  struct Listener : EventHandler {
+    std::mutex mu;
+    std::string got;
+    std::promise<std::error_code> closed;
+    std::atomic<bool> eof{false};
+    Action on_open(Conn& c) override {
+      c.shutdown_write();  // nothing to say
+      c.pause_read();      // and not listening yet
+      return Action::none;
+    }
+    Action on_traffic(Conn& c) override {
+      std::lock_guard lock(mu);
+      got.append(c.next());
+      return Action::none;
+    }
+    Action on_eof(Conn&) override {
+      eof = true;
+      return Action::none;  // our side is shut already: the connection then closes
+    }
+    Action on_close(Conn&, std::error_code ec) override {
+      closed.set_value(ec);
+      return Action::none;
+    }
+  } listener;
+  Client client(listener, {.edge_triggered_io = edge()});
+  ASSERT_TRUE(client.start());
+  auto h = client.dial_sync("tcp://127.0.0.1:" + std::to_string(server.port()), std::chrono::seconds(10));
+  ASSERT_TRUE(h) << h.error().message();
+  // The server is done (all written, FIN sent) while the client still reads nothing; a few
+  // turns of the client's loop pass with the hang-up pending.
+  ASSERT_TRUE(eventually([&] { return speaker.closed.load() == 1; }, std::chrono::seconds(30)));
+  Loop& loop = client.engine().loop(h->loop_index());
+  for (int i = 0; i < 20; ++i) {
+    std::promise<void> turn;
+    ASSERT_FALSE(loop.post([&] { turn.set_value(); }));
+    turn.get_future().wait();
+  }
+  std::promise<void> resumed;
+  ASSERT_FALSE(loop.post([&] {
+    if (Conn* c = loop.lookup(*h)) c->resume_read();
+    resumed.set_value();
+  }));
+  resumed.get_future().wait();
+  auto closed = listener.closed.get_future();
+  ASSERT_EQ(closed.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_FALSE(closed.get()) << "a clean end was reported as an error";
+  EXPECT_TRUE(listener.eof.load());
+  std::lock_guard lock(listener.mu);
+  EXPECT_EQ(listener.got.size(), last_words.size());
+  EXPECT_TRUE(listener.got == last_words);
+  client.stop();
+}
