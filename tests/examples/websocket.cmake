@@ -19,3 +19,7 @@ add_test(NAME example_websocket_chromium
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/websocket_chromium.py $<TARGET_FILE:websocket>)
 # 77: /usr/bin/chromium (or python3-websockets) is missing (the script says which).
 set_tests_properties(example_websocket_chromium PROPERTIES LABELS "examples;browser" TIMEOUT 600 SKIP_RETURN_CODE 77)
+# The same chat over https:// and wss:// (a certificate made by the script).
+add_test(NAME example_websocket_chromium_tls
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/websocket_chromium.py $<TARGET_FILE:websocket> --tls)
+set_tests_properties(example_websocket_chromium_tls PROPERTIES LABELS "examples;browser" TIMEOUT 600 SKIP_RETURN_CODE 77)

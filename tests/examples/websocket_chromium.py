@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 """Headless Chromium against the chat: two pages, a message typed in one shows up in the other.
 
-    websocket_chromium.py <path/to/websocket>
+    websocket_chromium.py <path/to/websocket> [--tls]
+
+With --tls the server has a certificate made here (openssl CLI, self-signed for 127.0.0.1) and the
+pages load over https://, so the chat's socket is wss:// (Chromium is told to accept the
+certificate: --ignore-certificate-errors).
 
 Drives Chromium over its DevTools protocol (a WebSocket, spoken with python3-websockets): opens
 two tabs on http://127.0.0.1:<port>/, waits until both chat pages report their WebSocket open,
@@ -41,9 +45,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from websocket_e2e import Failure, Server, check  # noqa: E402  (same directory)
 
 
-def start_chromium(profile):
+def start_chromium(profile, tls=False):
     args = [
         CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        *(["--ignore-certificate-errors"] if tls else []),
         "--no-first-run", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--disable-dev-shm-usage", "--user-data-dir=" + profile,
         "--remote-debugging-port=0", "about:blank",
@@ -212,19 +217,39 @@ async def chat(devtools_url, page_url):
             cdp.reader.cancel()
 
 
+def make_certificate(directory):
+    """A self-signed certificate for 127.0.0.1 (the chat's address), with the openssl CLI."""
+    crt, key = os.path.join(directory, "chat.crt"), os.path.join(directory, "chat.key")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", key, "-out", crt, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise Failure("openssl req: %s" % r.stderr)
+    return crt, key
+
+
 def main():
-    if len(sys.argv) != 2:
-        print("usage: websocket_chromium.py <websocket binary>")
+    if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and sys.argv[2] != "--tls"):
+        print("usage: websocket_chromium.py <websocket binary> [--tls]")
         return 2
+    tls = len(sys.argv) == 3
+    if tls and not shutil.which("openssl"):
+        print("SKIP: the openssl command is not installed (make test installs it when run as root)")
+        return SKIP
     become_subreaper()
     profile = tempfile.mkdtemp(prefix="ws-chromium-")
     srv = None
     browser = None
     try:
-        srv = Server(sys.argv[1], "--mode", "broadcast", "--loops", "2")
-        browser, devtools_url = start_chromium(profile)
-        asyncio.run(asyncio.wait_for(chat(devtools_url, "http://127.0.0.1:%d/" % srv.port),
-                                     DEADLINE * 3))
+        extra = []
+        if tls:
+            crt, key = make_certificate(profile)
+            extra = ["--tls-cert", crt, "--tls-key", key]
+        srv = Server(sys.argv[1], "--mode", "broadcast", "--loops", "2", *extra)
+        check(srv.tls == tls, "the server did not announce %s" % ("https" if tls else "http"))
+        browser, devtools_url = start_chromium(profile, tls)
+        page = "%s://127.0.0.1:%d/" % ("https" if tls else "http", srv.port)
+        asyncio.run(asyncio.wait_for(chat(devtools_url, page), DEADLINE * 3))
         srv.stop()  # SIGTERM; requires a clean exit
     except (Failure, asyncio.TimeoutError) as e:
         print("FAIL:", e or "deadline exceeded")
@@ -238,7 +263,7 @@ def main():
             srv.kill()  # by PID; a no-op once stopped
         reap_children()
         shutil.rmtree(profile, ignore_errors=True)
-    print("PASS: chromium chat")
+    print("PASS: chromium chat" + (" over https/wss" if tls else ""))
     return 0
 
 

@@ -75,12 +75,14 @@ class Server:
             raise Failure("server did not report its address; stdout=%r stderr=%s"
                           % (self.lines, self.stderr_tail()))
         line = next(l for l in self.lines if "listening on" in l)
-        m = re.fullmatch(r"websocket: listening on http://127\.0\.0\.1:(\d+)/ "
-                         r"\(ws://127\.0\.0\.1:(\d+)/ws\)", line)
+        m = re.fullmatch(r"websocket: listening on (https?)://127\.0\.0\.1:(\d+)/ "
+                         r"\((wss?)://127\.0\.0\.1:(\d+)/ws\)", line)
         check(m is not None, "unexpected listening line: %r" % line)
-        check(m.group(1) == m.group(2), "http and ws ports differ")
-        self.port = int(m.group(1))
-        self.url = "ws://127.0.0.1:%d/ws" % self.port
+        check(m.group(2) == m.group(4), "http and ws ports differ")
+        check((m.group(1) == "https") == (m.group(3) == "wss"), "page and socket schemes disagree")
+        self.port = int(m.group(2))
+        self.tls = m.group(1) == "https"
+        self.url = "%s://127.0.0.1:%d/ws" % (m.group(3), self.port)
 
     def stderr_tail(self, n=4000):
         return self.stderr_text()[-n:]
