@@ -186,9 +186,15 @@ void Connection::tls_failed(std::error_code error, const std::string& detail) {
 }
 
 void Connection::resume_input() {
-  if (!closed_ && reading() && !inbound_.empty()) {
+  if (!closed_ && (reading() || eof_pending_) && !user_paused_ && !high_water_ && !inbound_.empty()) {
     Action action = invoke([this] { return loop_.context().handler.on_traffic(*this); });
     after_traffic(action);
+  }
+  if (eof_pending_ && !closed_ && !close_requested_ && !user_paused_ && !high_water_) {
+    eof_pending_ = false;  // the end, after everything that came before it
+    on_end_of_input();
+    settle();
+    return;
   }
   // TLS: ciphertext kept while paused, or plaintext OpenSSL decrypted but we did not read.
   if (TlsSession* t = tls(); t != nullptr && !closed_ && reading() && (t->has_unread() || t->has_pending_plaintext())) {
@@ -202,7 +208,7 @@ void Connection::resume_input() {
 void Connection::maybe_resume() {
   // Rare (a pause ends), so always: resume_input hands over buffered input and lets the driver
   // pick up what the kernel holds (an edge-triggered re-read, an io_uring re-arm).
-  if (!closed_ && reading()) loop_.defer_resume(this);
+  if (!closed_ && (reading() || (eof_pending_ && !user_paused_ && !high_water_))) loop_.defer_resume(this);
 }
 
 void Connection::on_input(std::string_view fresh) {
@@ -307,6 +313,14 @@ void Connection::on_datagram(std::string_view data, const sockaddr_storage& from
 void Connection::on_end_of_input() {
   if (TlsSession* t = tls(); t != nullptr && !t->handshake_done()) {
     tls_failed(make_error_code(TlsErrc::handshake_failed), "the peer closed the connection during the handshake");
+    return;
+  }
+  if (peer_eof_) return;  // heard once
+  if (user_paused_ || high_water_) {
+    // Paused (a completion backend hears the end even so): the input kept so far goes to the
+    // handler first, once reading resumes; then on_eof.
+    eof_pending_ = true;
+    update_interest();
     return;
   }
   peer_eof_ = true;

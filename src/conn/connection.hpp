@@ -109,7 +109,7 @@ class Connection final : public Conn, public IoWatcher {
     return extras_ && extras_->messages && message_oriented() ? extras_->messages.get() : nullptr;
   }
   bool reading() const noexcept {
-    return !peer_eof_ && !close_requested_ && !user_paused_ && !high_water_;
+    return !peer_eof_ && !eof_pending_ && !close_requested_ && !user_paused_ && !high_water_;
   }
   bool has_pending_output() const noexcept {
     return !outbound_.empty() || (extras_ && extras_->messages && !extras_->messages->empty());
@@ -223,6 +223,7 @@ class Connection final : public Conn, public IoWatcher {
   bool closed_ = false;
   bool close_requested_ = false;
   bool peer_eof_ = false;
+  bool eof_pending_ = false;  // the end of input came while paused: on_eof after the resume
   bool user_paused_ = false;
   bool high_water_ = false;
   bool shutdown_write_requested_ = false;

@@ -108,7 +108,7 @@ void ReadinessDriver::forget_fd(FdWatch& watch) {
 std::error_code ReadinessDriver::open(Connection& conn) {
   // (A pipe's write end reads nothing: it is registered for nothing until output queues, and
   // epoll still reports its reader leaving.)
-  std::uint32_t interest = edge_ ? (kReadable | kWritable | kEdge) : conn.reading() ? kReadable : 0u;
+  std::uint32_t interest = edge_ ? (kReadable | kWritable | kEdge | kPeerShut) : conn.reading() ? kReadable : 0u;
   if (auto ec = poller_->add(conn.fd(), static_cast<IoWatcher*>(&conn), interest)) return ec;
   conn.io.registered = true;
   conn.io.interest = interest;
@@ -130,7 +130,7 @@ void ReadinessDriver::interest_changed(Connection& conn) {
   if (conn.io.parked) {
     if (conn.closed() || !conn.reading()) return;
     // Reading again: back on the poller, which reports the waiting bytes (and the end) at once.
-    std::uint32_t interest = edge_ ? (kReadable | kWritable | kEdge) : kReadable;
+    std::uint32_t interest = edge_ ? (kReadable | kWritable | kEdge | kPeerShut) : kReadable;
     if (auto ec = poller_->add(conn.fd(), static_cast<IoWatcher*>(&conn), interest)) {
       conn.abort(ec);
       return;
@@ -161,7 +161,7 @@ IoResult ReadinessDriver::sendv_now(Connection& conn, std::span<const std::strin
 void ReadinessDriver::flush(Connection& conn) { readiness::write(conn); }
 
 void ReadinessDriver::resume_input(Connection& conn) {
-  if (edge_ && !conn.closed() && conn.reading()) readiness::read(conn, true);
+  if (edge_ && !conn.closed() && conn.reading()) readiness::read(conn, true, true);
 }
 
 }  // namespace gnet::detail

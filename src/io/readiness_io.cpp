@@ -74,7 +74,7 @@ void on_event(Connection& conn, std::uint32_t events, bool edge) {
   }
   if (events & kReadable) {
     // Paused in edge-triggered mode: resuming re-reads (resume_input), as this edge won't repeat.
-    if (conn.reading()) read(conn, edge);
+    if (conn.reading()) read(conn, edge, (events & (kPeerShut | kHangup)) != 0);
   } else if ((events & kHangup) && !conn.reading()) {
     // Not reading, so no read will tell us: the socket is dead (RST/ERR) — stop waiting on it.
     // A pipe's write end hears this when its reader has gone.
@@ -96,7 +96,7 @@ void on_event(Connection& conn, std::uint32_t events, bool edge) {
   conn.settle();
 }
 
-void read(Connection& conn, bool edge) {
+void read(Connection& conn, bool edge, bool to_the_end) {
   EventLoop& loop = conn.loop();
   char* buf = loop.read_buffer();
   const std::size_t cap = loop.read_buffer_cap();
@@ -123,7 +123,7 @@ void read(Connection& conn, bool edge) {
       // Edge-triggered: keep going until a short read says the socket is drained (message
       // sockets: until EAGAIN, since every message is a "short" read).
       if (!edge || conn.closed() || !conn.reading()) return;
-      if (!messages && n < cap) return;
+      if (!messages && n < cap && !to_the_end) return;
       continue;
     }
     conn.on_end_of_input();

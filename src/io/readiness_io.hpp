@@ -19,7 +19,10 @@ namespace readiness {
 // A poller event for conn: flush when writable, read when readable, notice a dead socket.
 void on_event(Connection& conn, std::uint32_t events, bool edge);
 // Reads and delivers: one read (level-triggered) or until a short read / EAGAIN (edge).
-void read(Connection& conn, bool edge);
+// to_the_end: edge-triggered, keep reading past a short read until EAGAIN or the end of input —
+// when the peer's end is known to be there (EPOLLRDHUP), or after a pause (no edge will come
+// for what arrived meanwhile, the end included).
+void read(Connection& conn, bool edge, bool to_the_end = false);
 // Writes queued output until the kernel pushes back, then lets the connection settle its
 // watermarks.
 void write(Connection& conn);

@@ -14,6 +14,7 @@ std::uint32_t to_epoll(std::uint32_t interest) noexcept {
   if (interest & kReadable) ev |= EPOLLIN;
   if (interest & kWritable) ev |= EPOLLOUT;
   if (interest & kEdge) ev |= EPOLLET;
+  if (interest & kPeerShut) ev |= EPOLLRDHUP;
   return ev;
 }
 
@@ -60,6 +61,7 @@ int Poller::wait(PollEvent* out, int max, int timeout_ms) noexcept {
     if (e & (EPOLLIN | EPOLLPRI)) r |= kReadable;
     if (e & EPOLLOUT) r |= kWritable;
     if (e & (EPOLLHUP | EPOLLERR)) r |= kHangup;
+    if (e & EPOLLRDHUP) r |= kPeerShut;
     out[i] = PollEvent{events[i].data.ptr, r};
   }
   return n;

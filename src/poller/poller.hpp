@@ -16,6 +16,7 @@ enum : std::uint32_t {
   kWritable = 1u << 1,
   kHangup = 1u << 2,  // peer closed or socket error: the next read/write says which
   kEdge = 1u << 3,    // interest only: edge-triggered
+  kPeerShut = 1u << 4,  // the peer shut its write side (EPOLLRDHUP): its end is among the bytes
 };
 
 struct PollEvent {
