@@ -1,4 +1,4 @@
-#include "net/tls_pki.hpp"
+#include "tls_pki.hpp"  // (beside this file: also built into the TLS fuzz harness)
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>

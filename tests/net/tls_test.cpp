@@ -363,6 +363,43 @@ TEST(Tls, RequiredClientCertificateIsEnforced) {
   c2.stop();
 }
 
+// The inbound bound holds through TLS: a handler that consumes nothing is closed with
+// Errc::inbound_limit once the plaintext it left passes max_inbound_buffered; the peer cannot make
+// the server hold more than that, one read and one TLS record.
+TEST(Tls, UnconsumedPlaintextPastTheLimitClosesWithANamedError) {
+  TestPki pki;
+  auto cert = pki.leaf("server", {"localhost"}, {"127.0.0.1"});
+  struct Hoarder : EventHandler {
+    std::promise<std::error_code> closed;
+    std::atomic<std::size_t> most{0};
+    Action on_traffic(Conn& c) override {
+      if (c.inbound_buffered() > most) most = c.inbound_buffered();
+      return Action::none;  // consumes nothing
+    }
+    Action on_close(Conn&, std::error_code ec) override {
+      closed.set_value(ec);
+      return Action::none;
+    }
+  } hoarder;
+  Options so = server_options(cert);
+  so.max_inbound_buffered = 64 * 1024;
+  ServerThread server(hoarder, "tls://127.0.0.1:0", so);
+  ASSERT_TRUE(server.ok());
+  Collector col;
+  Options co;
+  co.tls.ca_file = pki.ca_file();
+  Client client(col, co);
+  ASSERT_TRUE(client.start());
+  auto h = client.dial_sync(tls_url(server.port()), 10s);
+  ASSERT_TRUE(h) << h.error().message();
+  for (int i = 0; i < 16; ++i) ASSERT_FALSE(h->async_write(random_bytes(64 * 1024, 200 + i)));
+  auto closed = hoarder.closed.get_future();
+  ASSERT_TRUE(arrives(closed));
+  EXPECT_EQ(closed.get(), Errc::inbound_limit);
+  EXPECT_LE(hoarder.most.load(), so.max_inbound_buffered + so.read_buffer_cap);
+  client.stop();
+}
+
 TEST(Tls, SetupErrorsNameWhatIsMissing) {
   TlsEcho echo;
   auto no_cert = gnet::run(echo, "tls://127.0.0.1:0", {});
