@@ -86,13 +86,12 @@ bool Connection::open() {
     loop_.retire(this);
     return false;
   }
-  if (TlsSession* t = tls()) {
+  if (tls() != nullptr) {
     // on_open waits for the handshake, which has a deadline of its own.
     extras_->handshake_timer = loop_.run_after(loop_.context().options.tls.handshake_timeout, [this] {
       extras_->handshake_timer = 0;
       tls_failed(make_error_code(TlsErrc::handshake_timeout), "no handshake within tls.handshake_timeout");
     });
-    (void)t;
     tls_pump();  // a client speaks first
     settle();
     return true;
@@ -186,11 +185,11 @@ void Connection::tls_failed(std::error_code error, const std::string& detail) {
 }
 
 void Connection::resume_input() {
-  if (!closed_ && (reading() || eof_pending_) && !user_paused_ && !high_water_ && !inbound_.empty()) {
+  if (!closed_ && (reading() || eof_pending_) && !paused() && !inbound_.empty()) {
     Action action = invoke([this] { return loop_.context().handler.on_traffic(*this); });
     after_traffic(action);
   }
-  if (eof_pending_ && !closed_ && !close_requested_ && !user_paused_ && !high_water_) {
+  if (eof_pending_ && !closed_ && !close_requested_ && !paused()) {
     eof_pending_ = false;  // the end, after everything that came before it
     on_end_of_input();
     settle();
@@ -208,7 +207,7 @@ void Connection::resume_input() {
 void Connection::maybe_resume() {
   // Rare (a pause ends), so always: resume_input hands over buffered input and lets the driver
   // pick up what the kernel holds (an edge-triggered re-read, an io_uring re-arm).
-  if (!closed_ && (reading() || (eof_pending_ && !user_paused_ && !high_water_))) loop_.defer_resume(this);
+  if (!closed_ && (reading() || (eof_pending_ && !paused()))) loop_.defer_resume(this);
 }
 
 void Connection::on_input(std::string_view fresh) {
@@ -316,7 +315,7 @@ void Connection::on_end_of_input() {
     return;
   }
   if (peer_eof_) return;  // heard once
-  if (user_paused_ || high_water_) {
+  if (paused()) {
     // Paused (a completion backend hears the end even so): the input kept so far goes to the
     // handler first, once reading resumes; then on_eof.
     eof_pending_ = true;

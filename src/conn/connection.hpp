@@ -108,8 +108,10 @@ class Connection final : public Conn, public IoWatcher {
   std::deque<std::string>* messages() noexcept {
     return extras_ && extras_->messages && message_oriented() ? extras_->messages.get() : nullptr;
   }
+  // Reading held back: by the handler (pause_read) or by backpressure (write cap passed).
+  bool paused() const noexcept { return user_paused_ || high_water_; }
   bool reading() const noexcept {
-    return !peer_eof_ && !eof_pending_ && !close_requested_ && !user_paused_ && !high_water_;
+    return !peer_eof_ && !eof_pending_ && !close_requested_ && !paused();
   }
   bool has_pending_output() const noexcept {
     return !outbound_.empty() || (extras_ && extras_->messages && !extras_->messages->empty());
