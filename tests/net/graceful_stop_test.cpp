@@ -1,5 +1,6 @@
 // Graceful stop: queued output drains before connections close, or the deadline is reported.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <mutex>
@@ -56,11 +57,17 @@ TEST(GracefulStop, HundredStreamingConnectionsGetEveryQueuedByteThenEof) {
 }
 
 TEST(GracefulStop, PeersThatNeverReadAreCutAtTheDeadlineWithTheReason) {
-  Burst h(4 << 20);
+  // More than the kernel can hold for a peer that reads nothing (the sender's buffer autotunes
+  // up to tcp_wmem's 4 MiB, the receiver's is capped small below), so output stays queued.
+  Burst h(16 << 20);
   ServerThread server(h, "tcp://127.0.0.1:0", {.shutdown_timeout = 200ms});
   ASSERT_TRUE(server.ok());
   std::vector<int> fds;
-  for (int i = 0; i < 10; ++i) fds.push_back(connect_tcp(server.port()));
+  for (int i = 0; i < 10; ++i) {
+    fds.push_back(connect_tcp(server.port()));
+    int small = 4096;
+    ::setsockopt(fds.back(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  }
   ASSERT_TRUE(eventually([&] { return h.opened == 10; }));
   ASSERT_TRUE(server.stop());  // returns although nobody reads
   std::lock_guard lock(h.mu);
