@@ -34,7 +34,7 @@ def run_one(binary: Path, work: Path, args) -> dict:
     if args.runs:
         limit.append(f"-runs={args.runs}")
     cmd = [str(binary), *limit, f"-artifact_prefix={artifacts}/", "-print_final_stats=1",
-           "-timeout=10", "-rss_limit_mb=2048", f"-max_len={args.max_len}", str(corpus)]
+           f"-timeout={args.timeout}", "-rss_limit_mb=2048", f"-max_len={args.max_len}", str(corpus)]
     print("$ " + " ".join(cmd), flush=True)
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           errors="replace")
@@ -72,6 +72,9 @@ def main() -> int:
                     help="time per harness (default 60 without --runs; with --runs, a cap)")
     ap.add_argument("--runs", type=int, default=0, help="executions per harness")
     ap.add_argument("--max-len", type=int, default=4096, help="largest input libFuzzer generates")
+    ap.add_argument("--timeout", type=int, default=10,
+                    help="seconds of wall-clock time one input may take (raise it for a run at low "
+                         "priority beside builds, where a slice of CPU can stretch one input)")
     ap.add_argument("--only", default="", help="comma-separated harness names")
     ap.add_argument("--merge", action="store_true", help="fold new coverage into fuzz/corpus/")
     args = ap.parse_args()

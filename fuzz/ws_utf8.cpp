@@ -26,6 +26,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
   std::uint32_t rng = 0x9E3779B9u ^ cut;
 
+  // Whether a prefix can still begin valid UTF-8 is monotone in its length (a byte is impossible
+  // or not by what precedes it), so the shortest impossible prefix is found by bisection with the
+  // same reference: O(n log n) per input instead of a reference run per chunk (O(n^2) with
+  // 1-byte chunks, which held this harness to ~1 300 executions/s).
+  std::size_t first_impossible = text.size() + 1;  // none
+  if (reference(text) == Verdict::invalid) {
+    std::size_t lo = 0, hi = text.size();  // prefix lo is not invalid, prefix hi is
+    while (hi - lo > 1) {
+      const std::size_t mid = lo + (hi - lo) / 2;
+      (reference(text.substr(0, mid)) == Verdict::invalid ? hi : lo) = mid;
+    }
+    first_impossible = hi;
+  }
+
   ws::Utf8Validator v;
   bool failed = false;
   std::size_t pos = 0;
@@ -39,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     pos += n;
     const bool ok = v.feed(text.substr(pos - n, n));
-    const bool possible = reference(text.substr(0, pos)) != Verdict::invalid;
+    const bool possible = pos < first_impossible;
     if (failed && ok) std::abort();        // a failure is sticky
     if (!failed && ok != possible) std::abort();  // fails exactly at the first impossible chunk
     failed = failed || !ok;

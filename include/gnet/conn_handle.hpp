@@ -17,6 +17,8 @@
 #include <system_error>
 #include <vector>
 
+#include "gnet/unique_function.hpp"
+
 namespace gnet {
 
 class Loop;
@@ -32,7 +34,7 @@ class ConnHandle {
   // (e.g. EPIPE) when the write failed — the connection is then closed and on_close follows.
   // Handles of unconnected UDP sockets name no connection: they always report
   // Errc::connection_closed (reply from the loop with Conn::write instead).
-  using Done = std::function<void(std::error_code)>;
+  using Done = UniqueFunction<void(std::error_code)>;
 
   ConnHandle() = default;
   ConnHandle(std::shared_ptr<detail::Mailbox> mailbox, std::uint32_t slot,

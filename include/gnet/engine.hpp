@@ -54,7 +54,7 @@ class Engine {
   // Run fn on loop `index`'s thread (index < 0: the least loaded loop). Safe from any thread.
   // Returns Errc::engine_stopped once loops have stopped, std::errc::invalid_argument for an
   // index past the last loop.
-  std::error_code post(int index, std::function<void()> fn);
+  std::error_code post(int index, UniqueFunction<void()> fn);
 
  protected:
   Engine() = default;

@@ -6,6 +6,9 @@
 #pragma once
 
 #include <cassert>
+#include <exception>
+#include <functional>
+#include <type_traits>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -55,37 +58,195 @@ class Error {
 // Builds an Error from an errno value: "<what>: <strerror(err)>".
 Error system_error(int err, const std::string& what);
 
-// Either a T or an Error. A small stand-in for C++23 std::expected.
+// Thrown by Result::value() when the Result holds an Error (as std::expected's value() throws
+// std::bad_expected_access): reading a value that is not there is never undefined behaviour.
+class BadResultAccess : public std::exception {
+ public:
+  explicit BadResultAccess(Error error) : error_(std::move(error)) {}
+  const Error& error() const noexcept { return error_; }
+  const char* what() const noexcept override { return error_.message().c_str(); }
+
+ private:
+  Error error_;
+};
+
+template <class T>
+class Result;
+
+namespace detail {
+template <class T>
+struct is_result : std::false_type {};
+template <class T>
+struct is_result<Result<T>> : std::true_type {};
+}  // namespace detail
+
+// Either a T or an Error: the surface of C++23's std::expected<T, Error>, in C++20.
+//   has_value(), explicit bool     which one it holds
+//   value()                        the T; throws BadResultAccess (carrying the Error) if none
+//   *r, r->                        the T; precondition has_value() (asserted in debug builds)
+//   error()                        the Error; a default (empty) Error when there is a value
+//   value_or(v)                    the T, or v
+//   and_then(f)                    f(T) -> Result<U> when there is a value, else the Error
+//   transform(f)                   Result<U>{f(T)} when there is a value, else the Error
+//   or_else(f)                     f(Error) -> Result<T> when there is an Error, else the value
+//   transform_error(f)             the Error replaced by f(Error) -> Error
 template <class T>
 class [[nodiscard]] Result {
  public:
+  using value_type = T;
+
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
   Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
 
   bool has_value() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
-  T& value() & { assert(has_value()); return std::get<0>(v_); }
-  const T& value() const& { assert(has_value()); return std::get<0>(v_); }
-  T&& value() && { assert(has_value()); return std::get<0>(std::move(v_)); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  T&& operator*() && { return std::move(*this).value(); }
-  const Error& error() const { assert(!has_value()); return std::get<1>(v_); }
+
+  T& value() & {
+    check();
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    check();
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    check();
+    return std::get<0>(std::move(v_));
+  }
+
+  T* operator->() { return &unchecked(); }
+  const T* operator->() const { return &unchecked(); }
+  T& operator*() & { return unchecked(); }
+  const T& operator*() const& { return unchecked(); }
+  T&& operator*() && { return std::move(unchecked()); }
+
+  const Error& error() const noexcept {
+    static const Error kNone;
+    return has_value() ? kNone : std::get<1>(v_);
+  }
+
+  template <class U>
+  T value_or(U&& fallback) const& {
+    return has_value() ? std::get<0>(v_) : static_cast<T>(std::forward<U>(fallback));
+  }
+  template <class U>
+  T value_or(U&& fallback) && {
+    return has_value() ? std::get<0>(std::move(v_)) : static_cast<T>(std::forward<U>(fallback));
+  }
+
+  template <class F>
+  auto and_then(F&& f) const& {
+    using R = std::remove_cvref_t<std::invoke_result_t<F, const T&>>;
+    static_assert(detail::is_result<R>::value, "and_then: f must return a gnet::Result");
+    return has_value() ? std::invoke(std::forward<F>(f), std::get<0>(v_)) : R(std::get<1>(v_));
+  }
+  template <class F>
+  auto and_then(F&& f) && {
+    using R = std::remove_cvref_t<std::invoke_result_t<F, T&&>>;
+    static_assert(detail::is_result<R>::value, "and_then: f must return a gnet::Result");
+    return has_value() ? std::invoke(std::forward<F>(f), std::get<0>(std::move(v_)))
+                       : R(std::get<1>(std::move(v_)));
+  }
+
+  template <class F>
+  auto transform(F&& f) const& {
+    using U = std::remove_cvref_t<std::invoke_result_t<F, const T&>>;
+    if (!has_value()) return Result<U>(std::get<1>(v_));
+    if constexpr (std::is_void_v<U>) {
+      std::invoke(std::forward<F>(f), std::get<0>(v_));
+      return Result<U>();
+    } else {
+      return Result<U>(std::invoke(std::forward<F>(f), std::get<0>(v_)));
+    }
+  }
+  template <class F>
+  auto transform(F&& f) && {
+    using U = std::remove_cvref_t<std::invoke_result_t<F, T&&>>;
+    if (!has_value()) return Result<U>(std::get<1>(std::move(v_)));
+    if constexpr (std::is_void_v<U>) {
+      std::invoke(std::forward<F>(f), std::get<0>(std::move(v_)));
+      return Result<U>();
+    } else {
+      return Result<U>(std::invoke(std::forward<F>(f), std::get<0>(std::move(v_))));
+    }
+  }
+
+  template <class F>
+  Result or_else(F&& f) const& {
+    static_assert(std::is_convertible_v<std::invoke_result_t<F, const Error&>, Result>,
+                  "or_else: f must return a Result of the same type");
+    return has_value() ? Result(std::get<0>(v_)) : Result(std::invoke(std::forward<F>(f), std::get<1>(v_)));
+  }
+  template <class F>
+  Result or_else(F&& f) && {
+    static_assert(std::is_convertible_v<std::invoke_result_t<F, Error&&>, Result>,
+                  "or_else: f must return a Result of the same type");
+    return has_value() ? Result(std::get<0>(std::move(v_)))
+                       : Result(std::invoke(std::forward<F>(f), std::get<1>(std::move(v_))));
+  }
+
+  template <class F>
+  Result transform_error(F&& f) && {
+    if (has_value()) return Result(std::get<0>(std::move(v_)));
+    return Result(Error(std::invoke(std::forward<F>(f), std::get<1>(std::move(v_)))));
+  }
 
  private:
+  void check() const {
+    if (!has_value()) throw BadResultAccess(std::get<1>(v_));
+  }
+  T& unchecked() {
+    assert(has_value());
+    return std::get<0>(v_);
+  }
+  const T& unchecked() const {
+    assert(has_value());
+    return std::get<0>(v_);
+  }
+
   std::variant<T, Error> v_;
 };
 
 template <>
 class [[nodiscard]] Result<void> {
  public:
+  using value_type = void;
+
   Result() = default;
   Result(Error error) : error_(std::move(error)) {}  // NOLINT: implicit by design
   bool has_value() const noexcept { return !error_; }
   explicit operator bool() const noexcept { return has_value(); }
-  const Error& error() const { return error_; }
+  // Throws BadResultAccess when there is an Error (std::expected<void, E>::value()).
+  void value() const {
+    if (!has_value()) throw BadResultAccess(error_);
+  }
+  const Error& error() const noexcept { return error_; }
+
+  template <class F>
+  auto and_then(F&& f) const {
+    using R = std::remove_cvref_t<std::invoke_result_t<F>>;
+    static_assert(detail::is_result<R>::value, "and_then: f must return a gnet::Result");
+    return has_value() ? std::invoke(std::forward<F>(f)) : R(error_);
+  }
+  template <class F>
+  auto transform(F&& f) const {
+    using U = std::remove_cvref_t<std::invoke_result_t<F>>;
+    if (!has_value()) return Result<U>(error_);
+    if constexpr (std::is_void_v<U>) {
+      std::invoke(std::forward<F>(f));
+      return Result<U>();
+    } else {
+      return Result<U>(std::invoke(std::forward<F>(f)));
+    }
+  }
+  template <class F>
+  Result or_else(F&& f) const {
+    return has_value() ? Result() : Result(std::invoke(std::forward<F>(f), error_));
+  }
+  template <class F>
+  Result transform_error(F&& f) const {
+    return has_value() ? Result() : Result(Error(std::invoke(std::forward<F>(f), error_)));
+  }
 
  private:
   Error error_;

@@ -61,7 +61,7 @@ AlignedBuffer aligned_buffer(std::size_t size);
 class File {
  public:
   // What a completion receives: the bytes transferred, or the error (errno named).
-  using Done = std::function<void(Result<std::size_t>)>;
+  using Done = UniqueFunction<void(Result<std::size_t>)>;
 
   // Opens (and with O_CREAT creates) path. Blocking metadata call: do it at start-up or on a
   // worker, not inside a loop callback on a slow filesystem.

@@ -12,4 +12,5 @@
 #include "gnet/logger.hpp"
 #include "gnet/loop.hpp"
 #include "gnet/options.hpp"
+#include "gnet/unique_function.hpp"
 #include "gnet/worker_pool.hpp"

@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "gnet/error.hpp"
+#include "gnet/unique_function.hpp"
 
 namespace gnet {
 
@@ -53,8 +54,8 @@ class Loop {
 
   // Timers. Must be called on this loop's thread. fn runs on this loop's thread. A heap keeps
   // them: O(log n) to add, cancel is O(1) (the entry is skipped when it surfaces).
-  TimerId run_after(std::chrono::nanoseconds delay, std::function<void()> fn);
-  TimerId run_every(std::chrono::nanoseconds period, std::function<void()> fn);
+  TimerId run_after(std::chrono::nanoseconds delay, UniqueFunction<void()> fn);
+  TimerId run_every(std::chrono::nanoseconds period, UniqueFunction<void()> fn);
   // Returns false if the timer already fired (one-shot) or was cancelled.
   bool cancel(TimerId id);
 
@@ -66,7 +67,7 @@ class Loop {
   // dial() returns (a Unix socket often connects at once; a bad address fails at once), and then
   // dial() also returns that error. Host names are resolved with getaddrinfo on this thread and
   // only the first address is tried: use IP literals where that must not block.
-  using DialDone = std::function<void(std::error_code, ConnHandle)>;
+  using DialDone = UniqueFunction<void(std::error_code, ConnHandle)>;
   std::error_code dial(std::string_view address, std::chrono::milliseconds timeout, DialDone on_done);
 
   // The connection a handle names, if it lives on this loop and is still open; else nullptr.
@@ -87,7 +88,7 @@ class Loop {
   // unwatch() before closing the descriptor: a number that the kernel hands out again must not
   // still be watched under its old id. Watches still present when the loop ends are dropped
   // (the descriptors stay open: they are the caller's).
-  using WatchCallback = std::function<void(Ready events)>;
+  using WatchCallback = UniqueFunction<void(Ready events)>;
   Result<WatchId> watch(int fd, Ready interest, WatchCallback fn);
   // Changes what a watch asks for; Ready::none keeps the watch but stops its callbacks.
   // Returns std::errc::invalid_argument for an unknown id. Loop thread.
@@ -98,7 +99,7 @@ class Loop {
 
   // Run fn on this loop's thread soon. Safe from any thread. Returns Errc::engine_stopped once
   // the loop has stopped (fn is then dropped without running).
-  std::error_code post(std::function<void()> fn);
+  std::error_code post(UniqueFunction<void()> fn);
 
  protected:
   Loop() = default;

@@ -17,11 +17,13 @@
 #include <thread>
 #include <vector>
 
+#include "gnet/unique_function.hpp"
+
 namespace gnet {
 
 class WorkerPool {
  public:
-  using Task = std::function<void()>;
+  using Task = UniqueFunction<void()>;  // move-only: may capture a promise
   // Receives exceptions escaping a task (on the worker thread). Default: log to stderr.
   using ErrorSink = std::function<void(std::exception_ptr)>;
 

@@ -104,7 +104,7 @@ bool Connection::open() {
 
 // ---- TLS ----
 
-void Connection::start_tls(std::unique_ptr<TlsSession> session, std::function<void(std::error_code, ConnHandle)> dial_done) {
+void Connection::start_tls(std::unique_ptr<TlsSession> session, Loop::DialDone dial_done) {
   session->set_sink([this](std::string_view ciphertext) { send_raw(ciphertext); });
   extras().tls = std::move(session);
   extras_->tls_dial_done = std::move(dial_done);
@@ -242,7 +242,7 @@ void Connection::deliver(std::string_view fresh) {
   if (extras_ && !extras_->eof_marks.empty()) deliver_eof_marks();
 }
 
-void Connection::eof_mark(std::uint64_t at, std::function<void()> ack) {
+void Connection::eof_mark(std::uint64_t at, UniqueFunction<void()> ack) {
   if (closed_) return;
   extras().eof_marks.push_back({at, std::move(ack)});
   deliver_eof_marks();
@@ -253,7 +253,7 @@ void Connection::eof_mark(std::uint64_t at, std::function<void()> ack) {
 void Connection::deliver_eof_marks() {
   while (extras_ && !extras_->eof_marks.empty() && extras_->eof_marks.front().at <= extras_->input_total &&
          !closed_ && !close_requested_) {
-    std::function<void()> ack = std::move(extras_->eof_marks.front().ack);
+    UniqueFunction<void()> ack = std::move(extras_->eof_marks.front().ack);
     extras_->eof_marks.erase(extras_->eof_marks.begin());
     Action action = invoke([this] { return loop_.context().handler.on_eof(*this); });
     if (!closed_) apply(action);

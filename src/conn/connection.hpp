@@ -78,11 +78,11 @@ class Connection final : public Conn, public IoWatcher {
   // Before open(): this connection speaks TLS through session. on_open waits for the handshake;
   // a client's dial passes its on_done, which hears the handshake's outcome (and, on failure,
   // replaces on_close).
-  void start_tls(std::unique_ptr<TlsSession> session, std::function<void(std::error_code, ConnHandle)> dial_done = {});
+  void start_tls(std::unique_ptr<TlsSession> session, UniqueFunction<void(std::error_code, ConnHandle)> dial_done = {});
   TlsSession* tls() const noexcept { return extras_ ? extras_->tls.get() : nullptr; }
   // The send path under write()/writev(); a TLS session's sink (ciphertext).
   std::error_code send_raw(std::string_view data);
-  void eof_mark(std::uint64_t at, std::function<void()> ack);
+  void eof_mark(std::uint64_t at, UniqueFunction<void()> ack);
   // Reading became possible again (low water, resume_read): hand the handler the input it left
   // buffered while pushed back, then let the driver pick up what the kernel holds (edge-
   // triggered re-read, io_uring re-arm). Deferred to after the turn's dispatch
@@ -202,14 +202,14 @@ class Connection final : public Conn, public IoWatcher {
     // TLS: the session; a dial's on_done, called once the handshake ends either way; the
     // handshake deadline; on_open has run (a failed handshake never gets it)
     std::unique_ptr<TlsSession> tls;
-    std::function<void(std::error_code, ConnHandle)> tls_dial_done;
+    UniqueFunction<void(std::error_code, ConnHandle)> tls_dial_done;
     std::uint64_t handshake_timer = 0;
     bool quiet_close = false;          // a failed TLS dial: on_done heard it, no on_close
     bool counts_input = false;         // relayed terminal: input_total and eof_marks in use
     std::uint64_t input_total = 0;     // bytes received so far
     struct EofMark {
       std::uint64_t at;
-      std::function<void()> ack;
+      UniqueFunction<void()> ack;
     };
     std::vector<EofMark> eof_marks;    // pending zero-length reads, by position
   };

@@ -186,7 +186,7 @@ Result<ConnHandle> Client::enroll(int fd, EnrollOptions options) {
       std::shared_ptr<detail::Mailbox> mailbox = loop->mailbox();
       std::uint32_t slot = handle.slot(), generation = handle.generation();
       auto finished = detail::Relay::start(plan, relay_end,
-                           [mailbox, loop, slot, generation](std::uint64_t at, std::function<void()> ack) {
+                           [mailbox, loop, slot, generation](std::uint64_t at, UniqueFunction<void()> ack) {
                              // (A refused post drops ack with the task: the reader goes on.)
                              mailbox->post([loop, slot, generation, at, ack = std::move(ack)]() mutable {
                                if (detail::Connection* c = loop->find(slot, generation)) c->eof_mark(at, std::move(ack));

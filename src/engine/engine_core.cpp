@@ -194,7 +194,7 @@ IoBackend Engine::io_backend() const noexcept {
 
 Loop& Engine::loop(int index) { return core(this).loop_at(index); }
 
-std::error_code Engine::post(int index, std::function<void()> fn) {
+std::error_code Engine::post(int index, UniqueFunction<void()> fn) {
   EngineCore& c = core(this);
   if (index >= c.loop_count()) return std::make_error_code(std::errc::invalid_argument);
   if (index < 0) {

@@ -22,6 +22,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+
+#include "gnet/unique_function.hpp"
 #include <memory>
 #include <mutex>
 
@@ -41,7 +43,7 @@ class Relay {
   // Reports a terminal's zero-length read at this many bytes into the stream (from the reader
   // thread); the loop calls ack once on_eof has run for it, and the reader waits for that (or
   // for ack to be dropped, when the connection closes) before it relays another byte.
-  using EofMark = std::function<void(std::uint64_t at, std::function<void()> ack)>;
+  using EofMark = UniqueFunction<void(std::uint64_t at, UniqueFunction<void()> ack)>;
 
   // Says when a relay's threads have ended. Any thread.
   class Finished {

@@ -169,7 +169,7 @@ void File::submit(Loop& loop, bool write, std::uint64_t offset, char* data, std:
     request->offset = offset;
     request->data = data;
     request->length = length;
-    request->finish = [state, done = std::move(done), &event_loop, in_flight, write, offset](int error, std::size_t n) {
+    request->finish = [state, done = std::move(done), &event_loop, in_flight, write, offset](int error, std::size_t n) mutable {
       in_flight->fetch_sub(1, std::memory_order_acq_rel);
       Result<std::size_t> result = n;
       if (error != 0) result = system_error(error, failure(write ? "pwrite" : "pread", state->path, offset + n));
@@ -179,11 +179,14 @@ void File::submit(Loop& loop, bool write, std::uint64_t offset, char* data, std:
     return;
   }
 
-  auto task = [state, write, offset, data, length, done, answer]() mutable {
-    answer(std::move(done), transfer(state->path, state->fd, write, offset, data, length));
+  // The completion is move-only and a refused task is dropped unrun, so both paths reach it
+  // through one shared cell: whichever runs takes it.
+  auto owed = std::make_shared<Done>(std::move(done));
+  auto task = [state, write, offset, data, length, owed, answer]() mutable {
+    answer(std::move(*owed), transfer(state->path, state->fd, write, offset, data, length));
   };
   if (!state_->pool->try_submit(std::move(task))) {
-    answer(std::move(done), Error(std::make_error_code(std::errc::resource_unavailable_try_again),
+    answer(std::move(*owed), Error(std::make_error_code(std::errc::resource_unavailable_try_again),
                                   std::string(op) + " " + state_->path + ": the worker pool's queue is full"));
   }
 }

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "gnet/unique_function.hpp"
 #include "net/sys_io.hpp"
 
 namespace gnet::detail {
@@ -40,7 +41,7 @@ struct FileRequest {
   std::size_t done = 0;  // bytes transferred so far (short transfers continue)
   // Loop thread, once: error 0 and the bytes transferred (fewer than length only at end of
   // file), or the errno that stopped it.
-  std::function<void(int error, std::size_t done)> finish;
+  gnet::UniqueFunction<void(int error, std::size_t done)> finish;
 };
 
 class IoDriver {

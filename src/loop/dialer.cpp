@@ -18,7 +18,7 @@ Dialer::~Dialer() {
 }
 
 std::error_code Dialer::dial(std::string_view address, std::chrono::milliseconds timeout,
-                             std::function<void(std::error_code, ConnHandle)> on_done) {
+                             UniqueFunction<void(std::error_code, ConnHandle)> on_done) {
   auto fail = [&](std::error_code ec) {
     if (on_done) on_done(ec, ConnHandle{});
     return ec;

@@ -30,7 +30,7 @@ struct Connecting : IoWatcher {
   std::string host;        // tls://: the name (or address) dialed, for SNI and verification
   std::string peer_key;    // tls://: host:port, under which sessions are cached for resumption
   std::uint64_t timer = 0;
-  std::function<void(std::error_code, ConnHandle)> on_done;
+  UniqueFunction<void(std::error_code, ConnHandle)> on_done;
   void* driver_token = nullptr;  // the driver's handle on its watch (completion drivers)
 };
 
@@ -41,7 +41,7 @@ class Dialer {
 
   // The Loop::dial implementation.
   std::error_code dial(std::string_view address, std::chrono::milliseconds timeout,
-                       std::function<void(std::error_code, ConnHandle)> on_done);
+                       UniqueFunction<void(std::error_code, ConnHandle)> on_done);
   // The driver saw the socket writable (or hung up): SO_ERROR says how the connect ended.
   void connect_ready(Connecting& pending);
   // Draining: every dial in progress fails with error.

@@ -105,7 +105,7 @@ void EventLoop::run() {
       }
     }
     if (wake_pending_ || tasks_left_) run_tasks();
-    if (!timers_.empty()) timers_.run_due(TimerQueue::Clock::now(), [this](const std::function<void()>& fn) { guarded(fn); });
+    if (!timers_.empty()) timers_.run_due(TimerQueue::Clock::now(), [this](TimerQueue::Callback& fn) { guarded(fn); });
 
     if (draining_) {
       if (!deadline_passed_ && TimerQueue::Clock::now() >= drain_deadline_) {
@@ -194,11 +194,9 @@ void EventLoop::destroy_retired() {
 
 void EventLoop::defer_resume(Connection* conn) { deferred_resumes_.emplace_back(conn->slot, conn->generation); }
 
-// Posted tasks, timers and dial callbacks are user code too: an exception is logged, and the
-// loop goes on (on a loop thread it would otherwise end in std::terminate).
-void EventLoop::guarded(const std::function<void()>& fn) noexcept {
+void EventLoop::log_task_exception(std::exception_ptr thrown) noexcept {
   try {
-    fn();
+    std::rethrow_exception(thrown);
   } catch (const std::exception& e) {
     ctx_.log(LogLevel::error, std::string("task or timer threw: ") + e.what());
   } catch (...) {
@@ -296,13 +294,13 @@ bool Loop::in_loop_thread() const noexcept {
          std::this_thread::get_id();
 }
 
-TimerId Loop::run_after(std::chrono::nanoseconds delay, std::function<void()> fn) {
+TimerId Loop::run_after(std::chrono::nanoseconds delay, UniqueFunction<void()> fn) {
   self(this).assert_loop_thread();
   auto when = detail::TimerQueue::Clock::now() + delay;
   return self(this).timers_.add(when, detail::TimerQueue::Clock::duration::zero(), std::move(fn));
 }
 
-TimerId Loop::run_every(std::chrono::nanoseconds period, std::function<void()> fn) {
+TimerId Loop::run_every(std::chrono::nanoseconds period, UniqueFunction<void()> fn) {
   self(this).assert_loop_thread();
   if (period <= std::chrono::nanoseconds::zero()) period = std::chrono::milliseconds(1);
   auto when = detail::TimerQueue::Clock::now() + period;
@@ -341,7 +339,7 @@ bool Loop::unwatch(WatchId id) {
   return self(this).watches_.unwatch(id);
 }
 
-std::error_code Loop::post(std::function<void()> fn) {
+std::error_code Loop::post(UniqueFunction<void()> fn) {
   if (!self(this).post_task(std::move(fn), false)) return make_error_code(Errc::engine_stopped);
   return {};
 }

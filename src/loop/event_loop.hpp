@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <string_view>
 #include <memory>
@@ -97,8 +98,18 @@ class EventLoop final : public Loop {
   void defer_resume(Connection* conn);
   // The driver saw the wake-up eventfd fire: run the mailbox's tasks this turn.
   void on_wakeup() noexcept { wake_pending_ = true; }
-  // Runs user code (a task, a timer, a dial callback): an exception is logged, not fatal.
-  void guarded(const std::function<void()>& fn) noexcept;
+  // Runs user code (a task, a timer, a dial callback). Posted tasks, timers and dial callbacks are user code too: an exception is logged, and the
+  // loop goes on (on a loop thread it would otherwise end in std::terminate). A template, so a
+  // callback with captures is called directly, without a type-erased wrapper per call.
+  template <class F>
+  void guarded(F&& fn) noexcept {
+    try {
+      fn();
+    } catch (...) {
+      log_task_exception(std::current_exception());
+    }
+  }
+  void log_task_exception(std::exception_ptr thrown) noexcept;
   // Debug builds: the calling thread is this loop's (or the loop has not started yet).
   void assert_loop_thread() const noexcept;
 

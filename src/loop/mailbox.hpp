@@ -17,6 +17,8 @@
 #include <utility>
 #include <deque>
 #include <functional>
+
+#include "gnet/unique_function.hpp"
 #include <mutex>
 #include <vector>
 
@@ -26,7 +28,7 @@ class EventLoop;
 
 class Mailbox {
  public:
-  using Task = std::function<void()>;
+  using Task = UniqueFunction<void()>;
   static constexpr std::size_t kBatch = 1024;
 
   // Takes ownership of wake_fd: it is closed only when the last handle lets go, so a post

@@ -8,12 +8,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gnet/unique_function.hpp"
+
 namespace gnet::detail {
 
 class TimerQueue {
  public:
   using Clock = std::chrono::steady_clock;
-  using Callback = std::function<void()>;
+  using Callback = UniqueFunction<void()>;
 
   std::uint64_t add(Clock::time_point when, Clock::duration period, Callback fn);
   bool cancel(std::uint64_t id);
@@ -24,9 +26,9 @@ class TimerQueue {
   int timeout_ms(Clock::time_point now);
   // Runs every timer due at `now` through invoke(fn); periodic ones are re-armed from their
   // deadline (or from now when the loop fell behind).
-  void run_due(Clock::time_point now, const std::function<void(const Callback&)>& invoke);
+  void run_due(Clock::time_point now, const std::function<void(Callback&)>& invoke);
   void run_due(Clock::time_point now) {
-    run_due(now, [](const Callback& fn) { fn(); });
+    run_due(now, [](Callback& fn) { fn(); });
   }
 
  private:
