@@ -118,6 +118,9 @@ class Conn {
   // ---- socket options (return the setsockopt error, if any) ----
   std::error_code set_no_delay(bool on);
   std::error_code set_keep_alive(std::chrono::seconds period);  // zero turns keepalive off
+  // First probe after `idle`, then every `interval`; closed after `count` unanswered probes
+  // (gnet's SetKeepAlive). TCP only; zero idle turns keepalive off.
+  std::error_code set_keep_alive(std::chrono::seconds idle, std::chrono::seconds interval, int count);
   std::error_code set_linger(std::optional<std::chrono::seconds> linger);  // nullopt = off
   std::error_code set_read_buffer(int bytes);
   std::error_code set_write_buffer(int bytes);

@@ -64,8 +64,14 @@ struct Options {
   // Call EventHandler::on_tick on loop 0: right after boot, then after each delay it returns.
   bool ticker = false;
 
-  // TCP keepalive period for accepted/dialed connections; zero leaves the system default (off).
+  // TCP keepalive for accepted/dialed connections (gnet's TCPKeepAlive, TCPKeepInterval,
+  // TCPKeepCount): the first probe after tcp_keepalive of silence, then one every
+  // tcp_keepalive_interval (zero: the same as tcp_keepalive), and the connection is closed
+  // (on_close with ETIMEDOUT) after tcp_keepalive_count unanswered probes (0: 5).
+  // tcp_keepalive zero leaves the system default (off).
   std::chrono::seconds tcp_keepalive{0};
+  std::chrono::seconds tcp_keepalive_interval{0};
+  int tcp_keepalive_count = 0;
   // TCP_NODELAY on accepted/dialed TCP connections.
   bool tcp_no_delay = true;
   // SO_RCVBUF / SO_SNDBUF for connection sockets (and UDP sockets); zero keeps the kernel default.
@@ -74,6 +80,12 @@ struct Options {
 
   // Edge-triggered epoll: no epoll_ctl ever after registration, reads until a short read.
   bool edge_triggered_io = false;
+  // Edge-triggered mode only: the most bytes read from one connection in one loop turn (gnet's
+  // EdgeTriggeredIOChunk). Past it the connection is read again on the next turn, after the
+  // loop's other ready connections had theirs; nothing is lost (the bytes wait in the kernel).
+  // 0 = no limit (read until a short read). Writes need no such bound: one flush stops when the
+  // socket's send buffer is full.
+  std::size_t edge_triggered_chunk = 1024 * 1024;
 
   // The I/O backend (see IoBackend). With io_uring each loop registers a ring of provided receive
   // buffers: io_uring_buffer_count (a power of two) buffers of io_uring_buffer_size bytes, the
@@ -94,6 +106,10 @@ struct Options {
 
   // Unix listeners: permissions applied to the socket file (0 keeps the umask's choice).
   unsigned unix_mode = 0;
+  // IP listeners (stream and UDP): SO_BINDTODEVICE, so the socket only sees traffic that arrives
+  // on this interface, e.g. "eth1" (gnet's BindToDevice; Linux; needs CAP_NET_RAW on kernels
+  // before 5.7). Empty = every interface. An unknown name fails run() with the kernel's reason.
+  std::string bind_to_device;
   // UDP multicast: name or index of the interface to join the group on (empty = kernel's choice).
   std::string multicast_interface;
 

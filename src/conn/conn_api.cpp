@@ -100,6 +100,11 @@ std::error_code Conn::set_keep_alive(std::chrono::seconds period) {
   return detail::set_keep_alive(fd(), static_cast<int>(period.count()));
 }
 
+std::error_code Conn::set_keep_alive(std::chrono::seconds idle, std::chrono::seconds interval, int count) {
+  if (interval.count() < 0 || count < 0) return std::make_error_code(std::errc::invalid_argument);
+  return detail::set_keep_alive(fd(), static_cast<int>(idle.count()), static_cast<int>(interval.count()), count);
+}
+
 std::error_code Conn::set_linger(std::optional<std::chrono::seconds> linger) {
   ::linger l{};
   l.l_onoff = linger.has_value() ? 1 : 0;

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -101,7 +102,16 @@ void read(Connection& conn, bool edge, bool to_the_end) {
   char* buf = loop.read_buffer();
   const std::size_t cap = loop.read_buffer_cap();
   const bool messages = conn.message_oriented();
+  // Edge-triggered: at most edge_triggered_chunk bytes per connection per turn (gnet's
+  // EdgeTriggeredIOChunk), so one fast sender cannot keep the loop from its other connections.
+  // The rest is read on the next turn (a deferred resume; the edge itself will not repeat).
+  const std::size_t chunk = edge ? loop.context().options.edge_triggered_chunk : 0;
+  std::size_t this_turn = 0;
   for (;;) {
+    if (chunk != 0 && this_turn >= chunk) {
+      loop.defer_resume(&conn);
+      return;
+    }
     IoResult r = sys_io([&] { return messages ? ::recv(conn.fd(), buf, cap, MSG_TRUNC) : ::read(conn.fd(), buf, cap); });
     if (r.would_block) return;
     if (r.error != 0) {
@@ -109,6 +119,7 @@ void read(Connection& conn, bool edge, bool to_the_end) {
       return;
     }
     auto n = static_cast<std::size_t>(r.n);
+    this_turn += std::min(n, cap);
     if (n > 0 && messages && n > cap) {
       // MSG_TRUNC made recv report the message's real size: it did not fit the loop buffer.
       loop.context().log(LogLevel::warn, "message of " + std::to_string(n) + " bytes on fd " + std::to_string(conn.fd()) +

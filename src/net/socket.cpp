@@ -107,12 +107,14 @@ std::error_code set_socket_option(int fd, int level, int name, int value) {
   return {};
 }
 
-std::error_code set_keep_alive(int fd, int seconds) {
-  if (seconds <= 0) return set_socket_option(fd, SOL_SOCKET, SO_KEEPALIVE, 0);
+std::error_code set_keep_alive(int fd, int idle_seconds, int interval_seconds, int count) {
+  if (idle_seconds <= 0) return set_socket_option(fd, SOL_SOCKET, SO_KEEPALIVE, 0);
+  if (interval_seconds <= 0) interval_seconds = idle_seconds;
+  if (count <= 0) count = kDefaultKeepAliveCount;
   if (auto ec = set_socket_option(fd, SOL_SOCKET, SO_KEEPALIVE, 1)) return ec;
-  if (auto ec = set_socket_option(fd, IPPROTO_TCP, TCP_KEEPIDLE, seconds)) return ec;
-  if (auto ec = set_socket_option(fd, IPPROTO_TCP, TCP_KEEPINTVL, seconds)) return ec;
-  return set_socket_option(fd, IPPROTO_TCP, TCP_KEEPCNT, 5);
+  if (auto ec = set_socket_option(fd, IPPROTO_TCP, TCP_KEEPIDLE, idle_seconds)) return ec;
+  if (auto ec = set_socket_option(fd, IPPROTO_TCP, TCP_KEEPINTVL, interval_seconds)) return ec;
+  return set_socket_option(fd, IPPROTO_TCP, TCP_KEEPCNT, count);
 }
 
 Result<std::vector<SocketAddress>> resolve(const Address& addr, bool passive) {
@@ -193,6 +195,12 @@ Result<ListenSocket> open_listener(const Address& addr, const Options& options, 
         fail("setsockopt SO_REUSEPORT");
         continue;
       }
+      if (!options.bind_to_device.empty() &&
+          ::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, options.bind_to_device.data(),
+                       static_cast<socklen_t>(options.bind_to_device.size())) != 0) {
+        fail(("setsockopt SO_BINDTODEVICE \"" + options.bind_to_device + "\" for").c_str());
+        continue;
+      }
       if (sa.family() == AF_INET6) {
         // A wildcard on Family::any serves IPv4 too; an explicit tcp6:// stays IPv6-only.
         set_socket_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, addr.family == Family::ipv6 ? 1 : 0);
@@ -249,7 +257,10 @@ void close_listener(ListenSocket& listener) {
 void apply_connection_options(int fd, bool is_tcp, const Options& options) {
   if (is_tcp) {
     if (options.tcp_no_delay) set_socket_option(fd, IPPROTO_TCP, TCP_NODELAY, 1);
-    if (options.tcp_keepalive.count() > 0) set_keep_alive(fd, static_cast<int>(options.tcp_keepalive.count()));
+    if (options.tcp_keepalive.count() > 0) {
+      set_keep_alive(fd, static_cast<int>(options.tcp_keepalive.count()),
+                     static_cast<int>(options.tcp_keepalive_interval.count()), options.tcp_keepalive_count);
+    }
   }
   if (options.socket_recv_buffer > 0) set_socket_option(fd, SOL_SOCKET, SO_RCVBUF, options.socket_recv_buffer);
   if (options.socket_send_buffer > 0) set_socket_option(fd, SOL_SOCKET, SO_SNDBUF, options.socket_send_buffer);

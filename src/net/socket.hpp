@@ -40,6 +40,10 @@ void close_listener(ListenSocket& listener);
 void apply_connection_options(int fd, bool is_tcp, const Options& options);
 
 std::error_code set_socket_option(int fd, int level, int name, int value);
-std::error_code set_keep_alive(int fd, int seconds);
+// Probes after idle_seconds of silence, then every interval_seconds (<= 0: the idle period), and
+// the connection is declared dead after count unanswered probes (<= 0: kDefaultKeepAliveCount).
+// idle_seconds <= 0 turns keepalive off.
+inline constexpr int kDefaultKeepAliveCount = 5;
+std::error_code set_keep_alive(int fd, int idle_seconds, int interval_seconds = 0, int count = 0);
 
 }  // namespace gnet::detail
