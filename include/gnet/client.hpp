@@ -9,6 +9,7 @@
 //   client.stop();                                                // on_close for each, on_shutdown
 #pragma once
 
+#include <any>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -46,6 +47,9 @@ enum class Sharing : std::uint8_t {
 
 struct EnrollOptions {
   Sharing sharing = Sharing::automatic;
+  // The connection's context (Conn::context<T>()), already set when on_open runs (gnet's
+  // EnrollContext).
+  std::any context;
 };
 
 class Client {
@@ -66,7 +70,9 @@ class Client {
 
   // Connects from one of the loops (round-robin). Any thread. on_done runs on that loop: see
   // Loop::dial. The immediate return is Errc::engine_stopped when not running.
-  std::error_code dial(std::string_view address, std::chrono::milliseconds timeout, Loop::DialDone on_done = {});
+  // `context` is the connection's context, already set when on_open runs (gnet's DialContext).
+  std::error_code dial(std::string_view address, std::chrono::milliseconds timeout, Loop::DialDone on_done = {},
+                       std::any context = {});
   // dial() and wait: the handle once on_open has run, or the error. Not from a loop thread.
   Result<ConnHandle> dial_sync(std::string_view address, std::chrono::milliseconds timeout);
 

@@ -1,6 +1,8 @@
 // gnet/engine.hpp — start a server and control it while it runs.
 #pragma once
 
+#include <any>
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <initializer_list>
@@ -55,6 +57,15 @@ class Engine {
   // Returns Errc::engine_stopped once loops have stopped, std::errc::invalid_argument for an
   // index past the last loop.
   std::error_code post(int index, UniqueFunction<void()> fn);
+
+  // Connect outward from this engine (gnet's Engine.Register with a dial): the connection joins
+  // the least loaded loop and is served by the engine's handler like an accepted one
+  // (listener_index() == -1). Safe from any thread (a worker, another engine's callback, main).
+  // `context` is the connection's context (Conn::context<T>()) from the start: already set when
+  // on_open runs. on_done runs on that loop after on_open, as for Loop::dial. The immediate
+  // return is Errc::engine_stopped once the engine stops; every later outcome goes to on_done.
+  std::error_code dial(std::string_view address, std::chrono::milliseconds timeout,
+                       Loop::DialDone on_done = {}, std::any context = {});
 
  protected:
   Engine() = default;

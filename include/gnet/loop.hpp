@@ -2,6 +2,7 @@
 // and timers, in that order, every turn.
 #pragma once
 
+#include <any>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -69,6 +70,10 @@ class Loop {
   // only the first address is tried: use IP literals where that must not block.
   using DialDone = UniqueFunction<void(std::error_code, ConnHandle)>;
   std::error_code dial(std::string_view address, std::chrono::milliseconds timeout, DialDone on_done);
+  // The same, with the connection's context (Conn::context<T>()) already set when on_open runs,
+  // as gnet's DialContext: on_open knows which request the connection is for.
+  std::error_code dial(std::string_view address, std::chrono::milliseconds timeout, DialDone on_done,
+                       std::any context);
 
   // The connection a handle names, if it lives on this loop and is still open; else nullptr.
   // Must be called on this loop's thread; the pointer is valid until the current callback or

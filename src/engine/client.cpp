@@ -63,13 +63,14 @@ void Client::stop() {
 
 Engine& Client::engine() { return *core_; }
 
-std::error_code Client::dial(std::string_view address, std::chrono::milliseconds timeout, Loop::DialDone on_done) {
+std::error_code Client::dial(std::string_view address, std::chrono::milliseconds timeout, Loop::DialDone on_done,
+                             std::any context) {
   if (!thread_ || core_->is_stopping()) return make_error_code(Errc::engine_stopped);
   detail::EventLoop* loop = &next_loop(*core_, next_loop_);
-  auto done = std::make_shared<Loop::DialDone>(std::move(on_done));
-  bool posted = loop->post_task(
-      [loop, address = std::string(address), timeout, done] { loop->dial_from_loop(address, timeout, std::move(*done)); },
-      true);
+  bool posted = loop->post_task([loop, address = std::string(address), timeout, done = std::move(on_done),
+                                 context = std::move(context)]() mutable {
+    loop->dial_from_loop(address, timeout, std::move(done), std::move(context));
+  }, true);
   return posted ? std::error_code{} : make_error_code(Errc::engine_stopped);
 }
 
@@ -159,9 +160,10 @@ Result<ConnHandle> Client::enroll(int fd, EnrollOptions options) {
   loop->load().fetch_add(1, std::memory_order_relaxed);
   const bool counts = relay && terminal && can_read;
   bool posted = loop->post_task(
-      [loop, conn_fd, network, result, can_read, can_write, counts] {
+      [loop, conn_fd, network, result, can_read, can_write, counts, context = std::move(options.context)]() mutable {
         detail::Connection* conn = loop->adopt(conn_fd, network, -1, SocketAddress{}, network == Network::udp,
                                                [&](detail::Connection& c) {
+                                                 c.context() = std::move(context);
                                                  c.set_direction(can_read, can_write);
                                                  if (counts) c.count_input();
                                                });

@@ -209,6 +209,22 @@ std::error_code Engine::post(int index, UniqueFunction<void()> fn) {
   return {};
 }
 
+std::error_code Engine::dial(std::string_view address, std::chrono::milliseconds timeout, Loop::DialDone on_done,
+                             std::any context) {
+  EngineCore& c = core(this);
+  if (c.is_stopping()) return make_error_code(Errc::engine_stopped);
+  detail::EventLoop* target = &c.loop_at(0);
+  for (int i = 1; i < c.loop_count(); ++i) {
+    if (c.loop_at(i).load().load() < target->load().load()) target = &c.loop_at(i);
+  }
+  // Urgent lane, as Client::dial: a dial is not ordered behind the loop's queued writes.
+  bool posted = target->post_task([target, address = std::string(address), timeout, done = std::move(on_done),
+                                 context = std::move(context)]() mutable {
+    target->dial_from_loop(address, timeout, std::move(done), std::move(context));
+  }, true);
+  return posted ? std::error_code{} : make_error_code(Errc::engine_stopped);
+}
+
 Result<void> rotate(EventHandler& handler, const std::vector<std::string>& addresses, const Options& options) {
   EngineCore engine(handler, options);
   if (auto r = engine.setup(addresses); !r) return r.error();

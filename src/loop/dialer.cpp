@@ -18,7 +18,7 @@ Dialer::~Dialer() {
 }
 
 std::error_code Dialer::dial(std::string_view address, std::chrono::milliseconds timeout,
-                             UniqueFunction<void(std::error_code, ConnHandle)> on_done) {
+                             UniqueFunction<void(std::error_code, ConnHandle)> on_done, std::any context) {
   auto fail = [&](std::error_code ec) {
     if (on_done) on_done(ec, ConnHandle{});
     return ec;
@@ -67,6 +67,7 @@ std::error_code Dialer::dial(std::string_view address, std::chrono::milliseconds
     return fail(ec);
   }
   p->on_done = std::move(on_done);
+  p->context = std::move(context);
   pending_.push_back(std::move(pending));
   if (connected) {
     finish(p, {});
@@ -111,12 +112,16 @@ void Dialer::finish(Connecting* pending, std::error_code error) {
     std::unique_ptr<TlsSession> tls = std::move(session.value());
     auto done = std::move(owned->on_done);
     loop_.adopt(owned->fd, owned->network, -1, owned->remote, false,
-                [&](Connection& c) { c.start_tls(std::move(tls), std::move(done)); });
+                [&](Connection& c) {
+                  c.context() = std::move(owned->context);
+                  c.start_tls(std::move(tls), std::move(done));
+                });
     if (done) loop_.guarded([&] { done(make_error_code(Errc::engine_stopped), ConnHandle{}); });  // refused: draining
     return;
   }
   loop_.load().fetch_add(1, std::memory_order_relaxed);
-  Connection* conn = loop_.adopt(owned->fd, owned->network, -1, owned->remote, owned->network == Network::udp);
+  Connection* conn = loop_.adopt(owned->fd, owned->network, -1, owned->remote, owned->network == Network::udp,
+                                 [&](Connection& c) { c.context() = std::move(owned->context); });
   if (owned->on_done) {
     ConnHandle handle = conn ? ConnHandle(loop_.mailbox(), conn->slot, conn->generation) : ConnHandle{};
     std::error_code ec = conn ? std::error_code{} : make_error_code(Errc::connection_closed);

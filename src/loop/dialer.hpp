@@ -3,6 +3,7 @@
 // becomes a Connection on this loop and on_done hears the result.
 #pragma once
 
+#include <any>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -31,6 +32,7 @@ struct Connecting : IoWatcher {
   std::string peer_key;    // tls://: host:port, under which sessions are cached for resumption
   std::uint64_t timer = 0;
   UniqueFunction<void(std::error_code, ConnHandle)> on_done;
+  std::any context;              // the connection's context from its start (before on_open)
   void* driver_token = nullptr;  // the driver's handle on its watch (completion drivers)
 };
 
@@ -41,7 +43,7 @@ class Dialer {
 
   // The Loop::dial implementation.
   std::error_code dial(std::string_view address, std::chrono::milliseconds timeout,
-                       UniqueFunction<void(std::error_code, ConnHandle)> on_done);
+                       UniqueFunction<void(std::error_code, ConnHandle)> on_done, std::any context = {});
   // The driver saw the socket writable (or hung up): SO_ERROR says how the connect ended.
   void connect_ready(Connecting& pending);
   // Draining: every dial in progress fails with error.

@@ -317,6 +317,12 @@ std::error_code Loop::dial(std::string_view address, std::chrono::milliseconds t
   return self(this).dial_from_loop(address, timeout, std::move(on_done));
 }
 
+std::error_code Loop::dial(std::string_view address, std::chrono::milliseconds timeout, DialDone on_done,
+                           std::any context) {
+  self(this).assert_loop_thread();
+  return self(this).dial_from_loop(address, timeout, std::move(on_done), std::move(context));
+}
+
 Conn* Loop::lookup(const ConnHandle& handle) noexcept {
   EventLoop& loop = self(this);
   loop.assert_loop_thread();

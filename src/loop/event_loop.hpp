@@ -10,6 +10,7 @@
 // dialing in the Dialer; what the loop needs from its engine in the LoopContext.
 #pragma once
 
+#include <any>
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -56,8 +57,8 @@ class EventLoop final : public Loop {
   void untouch(Connection* conn) noexcept;
   // Loop thread: the Loop::dial implementation.
   std::error_code dial_from_loop(std::string_view address, std::chrono::milliseconds timeout,
-                                 Loop::DialDone on_done) {
-    return dialer_.dial(address, timeout, std::move(on_done));
+                                 Loop::DialDone on_done, std::any context = {}) {
+    return dialer_.dial(address, timeout, std::move(on_done), std::move(context));
   }
   // Before run(): serve an unconnected UDP socket (owned by the engine) on this loop.
   Result<void> add_datagram_socket(int fd, int listener_index);

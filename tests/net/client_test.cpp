@@ -4,9 +4,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "net/test_support.hpp"
 
@@ -298,4 +302,115 @@ TEST(ConnHandle, CloseAfterWritesFromTheSameThreadDeliversThemFirst) {
   EXPECT_TRUE(recv_exact(fd, big.size()) == big);
   EXPECT_TRUE(wait_closed(fd));
   close_fd(fd);
+}
+
+namespace {
+
+// Notes, in on_open, the context each dialed or enrolled connection already carries.
+struct ContextProbe : EventHandler {
+  std::mutex mu;
+  std::vector<std::string> contexts_at_open;
+  std::string received;
+  std::atomic<int> opened{0};
+  Action on_open(Conn& c) override {
+    std::lock_guard lock(mu);
+    const std::string* ctx = c.context<std::string>();
+    contexts_at_open.push_back(ctx != nullptr ? *ctx : "<none>");
+    ++opened;
+    return Action::none;
+  }
+  Action on_traffic(Conn& c) override {
+    std::lock_guard lock(mu);
+    // Each reply is tagged with the context of the connection it arrived on.
+    received += *c.context<std::string>() + ":" + std::string(c.next()) + ";";
+    return Action::none;
+  }
+};
+
+}  // namespace
+
+TEST(Client, EngineDialFromAnyThreadCarriesItsContextIntoOnOpen) {
+  Echo echo;
+  ServerThread upstream(echo, "tcp://127.0.0.1:0");
+  ASSERT_TRUE(upstream.ok());
+  ContextProbe probe;
+  ServerThread server(probe, "tcp://127.0.0.1:0", {.num_event_loop = 2});
+  ASSERT_TRUE(server.ok());
+  const std::string target = "tcp://127.0.0.1:" + std::to_string(upstream.port());
+  // Two dials from two threads that are not loop threads.
+  std::promise<std::pair<std::error_code, ConnHandle>> first, second;
+  std::thread a([&] {
+    EXPECT_FALSE(server.engine().dial(target, 5s, [&](std::error_code ec, ConnHandle h) { first.set_value({ec, h}); },
+                                      std::string("job-a")));
+  });
+  std::thread b([&] {
+    EXPECT_FALSE(server.engine().dial(target, 5s, [&](std::error_code ec, ConnHandle h) { second.set_value({ec, h}); },
+                                      std::string("job-b")));
+  });
+  a.join();
+  b.join();
+  auto [ec_a, handle_a] = first.get_future().get();
+  auto [ec_b, handle_b] = second.get_future().get();
+  ASSERT_FALSE(ec_a) << ec_a.message();
+  ASSERT_FALSE(ec_b) << ec_b.message();
+  EXPECT_FALSE(handle_a.async_write("ping"));
+  EXPECT_FALSE(handle_b.async_write("pong"));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(probe.mu);
+    return probe.received.size() == std::string("job-a:ping;job-b:pong;").size();
+  }));
+  std::lock_guard lock(probe.mu);
+  std::vector<std::string> seen = probe.contexts_at_open;
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::string>{"job-a", "job-b"}));
+  EXPECT_NE(probe.received.find("job-a:ping;"), std::string::npos) << probe.received;
+  EXPECT_NE(probe.received.find("job-b:pong;"), std::string::npos) << probe.received;
+}
+
+TEST(Client, EngineDialFailureReachesOnDoneOnly) {
+  ContextProbe probe;
+  ServerThread server(probe, "tcp://127.0.0.1:0");
+  ASSERT_TRUE(server.ok());
+  // A port nobody listens on: bind one, note it, close it.
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&sa), &len);
+  ::close(s);
+  std::promise<std::error_code> done;
+  EXPECT_FALSE(server.engine().dial("tcp://127.0.0.1:" + std::to_string(ntohs(sa.sin_port)), 5s,
+                                    [&](std::error_code ec, ConnHandle) { done.set_value(ec); }, std::string("x")));
+  EXPECT_EQ(done.get_future().get(), std::errc::connection_refused);
+  EXPECT_EQ(probe.opened, 0);
+}
+
+TEST(Client, DialAndEnrollContextsAreSetBeforeOnOpen) {
+  Echo echo;
+  ServerThread upstream(echo, "tcp://127.0.0.1:0");
+  ASSERT_TRUE(upstream.ok());
+  ContextProbe probe;
+  Client client(probe, {.logger = null_logger()});
+  ASSERT_TRUE(client.start());
+  std::promise<std::error_code> dialed;
+  EXPECT_FALSE(client.dial("tcp://127.0.0.1:" + std::to_string(upstream.port()), 5s,
+                           [&](std::error_code ec, ConnHandle) { dialed.set_value(ec); }, std::string("dialed")));
+  EXPECT_FALSE(dialed.get_future().get());
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+  auto enrolled = client.enroll(pair[0], {.context = std::string("enrolled")});
+  ASSERT_TRUE(enrolled) << enrolled.error().message();
+  send_all(pair[1], "hi");
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(probe.mu);
+    return probe.received == "enrolled:hi;";
+  }));
+  {
+    std::lock_guard lock(probe.mu);
+    EXPECT_EQ(probe.contexts_at_open, (std::vector<std::string>{"dialed", "enrolled"}));
+  }
+  client.stop();
+  ::close(pair[1]);
 }
