@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "gnet/logger.hpp"
 #include "gnet/tls.hpp"
@@ -103,6 +104,11 @@ struct Options {
   std::chrono::milliseconds idle_timeout{0};
   // Graceful stop: how long queued output may take to drain before connections are cut.
   std::chrono::milliseconds shutdown_timeout{5000};
+  // Signals that stop the engine gracefully while it runs, e.g. {SIGINT, SIGTERM}: the engine
+  // installs a handler (sigaction) when run() starts and puts the previous action back when it
+  // returns, so a program needs no global engine pointer and no handler of its own. Empty (the
+  // default): the engine leaves signal dispositions alone.
+  std::vector<int> stop_signals;
 
   // Unix listeners: permissions applied to the socket file (0 keeps the umask's choice).
   unsigned unix_mode = 0;

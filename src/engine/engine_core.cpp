@@ -1,4 +1,5 @@
 #include "engine/engine_core.hpp"
+#include "engine/signal_stop.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -108,6 +109,7 @@ Result<void> EngineCore::setup(const std::vector<std::string>& addresses, bool a
 }
 
 Result<void> EngineCore::serve() {
+  const SignalStop signal_stop(*this, options_.stop_signals);  // until serve() returns
   Action boot = Action::none;
   try {
     boot = handler_.on_boot(*this);
