@@ -11,5 +11,6 @@
 #include "gnet/handler.hpp"
 #include "gnet/logger.hpp"
 #include "gnet/loop.hpp"
+#include "gnet/metrics.hpp"
 #include "gnet/options.hpp"
 #include "gnet/worker_pool.hpp"
