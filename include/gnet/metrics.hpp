@@ -1,6 +1,7 @@
 // gnet/metrics.hpp — what the loops have done so far, read as a snapshot from any thread.
 //
 //   gnet::EngineMetrics m = engine.metrics();           // any thread, while the engine exists
+//   std::string text = gnet::to_prometheus(m);          // Prometheus text format 0.0.4
 //
 // Always on. Each loop keeps its counters in one cache-line-aligned block that only its own
 // thread writes (a relaxed load and store, no read-modify-write: a plain add on x86), and readers
@@ -15,6 +16,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace gnet {
@@ -85,5 +87,14 @@ struct EngineMetrics {
   std::vector<LoopMetrics> loops;  // loops[i].loop == i
   LoopMetrics total;               // the sum over loops
 };
+
+// The Prometheus text exposition format, version 0.0.4 (Content-Type
+// "text/plain; version=0.0.4"): one family per field, named gnet_..., with HELP and TYPE lines
+// and a `loop` label per loop (sum over it in a query for the engine's figure); counters end in
+// _total; the turn histogram is gnet_loop_turn_duration_seconds (_bucket with cumulative counts
+// and le in seconds up to +Inf, _sum, _count). Any thread.
+std::string to_prometheus(const EngineMetrics& metrics);
+// The same, appended to out (a server can reuse one buffer).
+void append_prometheus(std::string& out, const EngineMetrics& metrics);
 
 }  // namespace gnet
