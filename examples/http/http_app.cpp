@@ -275,6 +275,16 @@ bool App::respond(const Request& req, const ResponseCache& cached, std::string& 
     }
     return keep;
   }
+  if (req.path == "/metrics" && config_.metrics) {
+    if (get_or_head) {
+      std::string body;  // a scrape every few seconds: an allocation is fine here
+      config_.metrics(body);
+      append_simple(out, req, 200, date, kMetricsContentType, body, keep);
+    } else {
+      append_method_not_allowed(out, req, date, keep, "GET, HEAD, OPTIONS");
+    }
+    return keep;
+  }
   if (root_.empty()) {
     append_status_page(out, req, 404, date, keep);
     return keep;

@@ -11,6 +11,8 @@
 //                    (FIFO, device, socket) 404 without being opened; a directory serves its
 //                    index.html (301 to add the trailing slash first). Any size: the body is
 //                    not read here but streamed by the connection (FileBody).
+//   GET|HEAD /metrics  200 text/plain; version=0.0.4: the engine's metrics in the Prometheus
+//                    text format (when AppConfig::metrics is set; it comes before static files)
 //   OPTIONS <any>    204 with Allow
 // A known path with another method gets 405 + Allow; anything else 404.
 //
@@ -23,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <ctime>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,7 +58,13 @@ struct AppConfig {
   Limits limits;
   bool serve_dotfiles = false;  // serve paths with a segment starting with '.' (never "..")
   Resolution resolution = Resolution::automatic;  // tests force the fallback with this
+  // GET /metrics: appends the response body (main.cpp: gnet::append_prometheus of the engine's
+  // metrics). Empty: no /metrics route.
+  std::function<void(std::string&)> metrics;
 };
+
+// The Content-Type of the Prometheus text exposition format.
+inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 // A static file's body, owed after its response head: the connection streams it (sendfile,
 // paced by its outbound cap) before it answers the next request.

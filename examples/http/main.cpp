@@ -2,6 +2,7 @@
 //
 //   build/examples/http --port 8081 --loops 4 --reuse-port --root ./public
 //   curl -i http://127.0.0.1:8081/  /json  /hello.txt   (POST /echo returns the body)
+//   curl http://127.0.0.1:8081/metrics                    (Prometheus text format; --no-metrics)
 //   build/examples/http --port 8443 --tls-cert server.crt --tls-key server.key   (https: tls://)
 //   curl --cacert ca.crt https://localhost:8443/
 //
@@ -23,6 +24,7 @@
 #include <ctime>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "file_sender.hpp"
 #include "http_app.hpp"
@@ -246,7 +248,7 @@ class HttpServer final : public gnet::EventHandler {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App cli{"gnet-cpp HTTP/1.1 server: /, /json, POST /echo and static files from --root"};
+  CLI::App cli{"gnet-cpp HTTP/1.1 server: /, /json, POST /echo, /metrics and static files from --root"};
   std::string host = "127.0.0.1";
   int port = 8081;
   int loops = 1;
@@ -256,6 +258,7 @@ int main(int argc, char** argv) {
   std::string root;
   bool serve_dotfiles = false;
   std::string tls_cert, tls_key;
+  bool metrics = true;
   cli.add_option("--host", host, "address to listen on (IPv4, IPv6 or name)")
       ->capture_default_str();
   cli.add_option("--port", port, "TCP port (0 = any free port)")
@@ -277,6 +280,9 @@ int main(int argc, char** argv) {
   cli.add_option("--idle-timeout", idle_timeout, "close connections idle this long (s, 0 = never)")
       ->check(CLI::Range(0, 86400))
       ->capture_default_str();
+  cli.add_flag("--metrics,!--no-metrics", metrics,
+               "serve the engine's metrics at GET /metrics (Prometheus text format)")
+      ->capture_default_str();
   cli.add_option("--tls-cert", tls_cert,
                  "TLS: certificate chain (PEM, leaf first); with --tls-key, serve HTTPS (tls://, ALPN http/1.1)");
   cli.add_option("--tls-key", tls_key, "TLS: the certificate's private key (PEM)");
@@ -288,7 +294,14 @@ int main(int argc, char** argv) {
   const bool tls = !tls_cert.empty();
 
   std::string error;
-  const App app(AppConfig{.root = root, .serve_dotfiles = serve_dotfiles}, &error);
+  AppConfig config{.root = root, .serve_dotfiles = serve_dotfiles};
+  if (metrics) {
+    // Runs on the loop thread that received the request; Engine::metrics may be called from any.
+    config.metrics = [](std::string& out) {
+      if (gnet::Engine* e = g_engine.load()) gnet::append_prometheus(out, e->metrics());
+    };
+  }
+  const App app(std::move(config), &error);
   if (!error.empty()) {
     std::fprintf(stderr, "http: %s\n", error.c_str());
     return 1;

@@ -15,6 +15,7 @@
 #include "gnet/error.hpp"
 #include "gnet/handler.hpp"
 #include "gnet/loop.hpp"
+#include "gnet/metrics.hpp"
 #include "gnet/options.hpp"
 
 namespace gnet {
@@ -39,6 +40,11 @@ class Engine {
 
   // Open connections across all loops. Safe from any thread.
   std::size_t count_connections() const noexcept;
+
+  // Every loop's metrics (Loop::metrics) and their sum (gnet/metrics.hpp). Safe from any thread
+  // while the engine exists (from on_boot until on_shutdown has returned); allocates the vector.
+  // gnet::to_prometheus(engine.metrics()) renders them for a /metrics endpoint.
+  EngineMetrics metrics() const;
 
   // A dup(2) of listener i's socket (the caller owns it), e.g. to hand to a child process.
   // With reuse_port, loop 0's socket for that address.

@@ -11,6 +11,7 @@
 #include "gnet/handler.hpp"
 #include "gnet/logger.hpp"
 #include "gnet/loop.hpp"
+#include "gnet/metrics.hpp"
 #include "gnet/options.hpp"
 #include "gnet/unique_function.hpp"
 #include "gnet/worker_pool.hpp"

@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "gnet/error.hpp"
+#include "gnet/metrics.hpp"
 #include "gnet/unique_function.hpp"
 
 namespace gnet {
@@ -52,6 +53,11 @@ class Loop {
 
   // "epoll" or "io_uring": the backend this loop's I/O runs on. Any thread.
   const char* io_backend_name() const noexcept;
+
+  // A snapshot of this loop's counters (gnet/metrics.hpp). Any thread, at any time while the
+  // engine exists (also after its loops have stopped, e.g. in on_shutdown); a few loads, no
+  // lock, nothing asked of the loop.
+  LoopMetrics metrics() const noexcept;
 
   // Timers. Must be called on this loop's thread. fn runs on this loop's thread. A heap keeps
   // them: O(log n) to add, cancel is O(1) (the entry is skipped when it surfaces).

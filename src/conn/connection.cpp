@@ -38,6 +38,7 @@ Connection::Connection(EventLoop& loop, int fd, Network network, int listener_in
 }
 
 Connection::~Connection() {
+  LoopCounters::sub(counters().queued, outbound_size());
   outbound_.clear(loop_.block_pool());
   if (fd_ >= 0) ::close(fd_);
 }
@@ -51,6 +52,8 @@ SocketAddress Connection::remote() const {
   }
   return {};
 }
+
+LoopCounters& Connection::counters() noexcept { return loop_.counters(); }
 
 template <class F>
 Action Connection::invoke(F&& callback) {
@@ -186,6 +189,7 @@ void Connection::tls_failed(std::error_code error, const std::string& detail) {
 
 void Connection::resume_input() {
   if (!closed_ && (reading() || eof_pending_) && !paused() && !inbound_.empty()) {
+    LoopCounters::add(counters().messages_in);
     Action action = invoke([this] { return loop_.context().handler.on_traffic(*this); });
     after_traffic(action);
   }
@@ -211,6 +215,7 @@ void Connection::maybe_resume() {
 }
 
 void Connection::on_input(std::string_view fresh) {
+  LoopCounters::add(counters().bytes_in, fresh.size());
   if (extras_ && extras_->tls) {
     TlsSession& tls = *extras_->tls;
     tls.set_input(fresh);
@@ -224,6 +229,7 @@ void Connection::on_input(std::string_view fresh) {
 void Connection::deliver(std::string_view fresh) {
   loop_.touch(this);
   if (extras_ && extras_->counts_input) extras_->input_total += fresh.size();
+  LoopCounters::add(counters().messages_in);
   if (inbound_.empty()) {
     fresh_ = fresh;
   } else {
@@ -288,6 +294,7 @@ void Connection::wake() {
 }
 
 void Connection::keep_input(std::string_view fresh) {
+  LoopCounters::add(counters().bytes_in, fresh.size());
   if (closed_ || close_requested_ || peer_eof_ || fresh.empty()) return;  // no reads after those
   if (extras_ && extras_->tls) {
     extras_->tls->keep(fresh);  // ciphertext: decrypted when reading resumes
@@ -303,6 +310,9 @@ void Connection::on_datagram(std::string_view data, const sockaddr_storage& from
     std::memcpy(&remote_, &from, from_len);
     remote_len_ = static_cast<std::uint8_t>(from_len);
   }
+  LoopCounters& m = counters();
+  LoopCounters::add(m.bytes_in, data.size());
+  LoopCounters::add(m.messages_in);
   fresh_ = data;
   Action action = invoke([this] { return loop_.context().handler.on_traffic(*this); });
   fresh_ = {};
@@ -348,6 +358,18 @@ std::size_t Connection::discard(std::size_t n) noexcept {
 }
 
 std::error_code Connection::send(std::string_view data) {
+  std::error_code ec = send_one(data);
+  if (!ec) LoopCounters::add(counters().messages_out);
+  return ec;
+}
+
+std::error_code Connection::sendv(std::span<const std::string_view> parts) {
+  std::error_code ec = send_parts(parts);
+  if (!ec) LoopCounters::add(counters().messages_out);
+  return ec;
+}
+
+std::error_code Connection::send_one(std::string_view data) {
   if (closed_ || close_requested_) return make_error_code(Errc::connection_closed);
   if (write_shut_) return make_error_code(Errc::not_writable);
   loop_.touch(this);
@@ -368,20 +390,22 @@ std::error_code Connection::send_raw(std::string_view data) {
       abort(r.code());
       return r.code();
     }
+    LoopCounters::add(counters().bytes_out, static_cast<std::size_t>(r.n));
     data.remove_prefix(static_cast<std::size_t>(r.n));
     if (data.empty()) return {};
   }
   outbound_.append(loop_.block_pool(), data);
+  LoopCounters::add(counters().queued, data.size());
   after_queue();
   return {};
 }
 
-std::error_code Connection::sendv(std::span<const std::string_view> parts) {
+std::error_code Connection::send_parts(std::span<const std::string_view> parts) {
   if (closed_ || close_requested_) return make_error_code(Errc::connection_closed);
   if (write_shut_) return make_error_code(Errc::not_writable);
   if (tls() != nullptr) {
     for (std::string_view p : parts) {
-      if (auto ec = send(p)) return ec;
+      if (auto ec = send_one(p)) return ec;
     }
     return {};
   }
@@ -401,6 +425,7 @@ std::error_code Connection::sendv(std::span<const std::string_view> parts) {
       return r.code();
     }
     auto sent = static_cast<std::size_t>(r.n);
+    LoopCounters::add(counters().bytes_out, sent);
     while (first_unsent < parts.size() && sent >= parts[first_unsent].size()) {
       sent -= parts[first_unsent].size();
       ++first_unsent;
@@ -410,6 +435,7 @@ std::error_code Connection::sendv(std::span<const std::string_view> parts) {
   for (std::size_t i = first_unsent; i < parts.size(); ++i) {
     std::string_view rest = parts[i].substr(i == first_unsent ? offset : 0);
     outbound_.append(loop_.block_pool(), rest);
+    LoopCounters::add(counters().queued, rest.size());
   }
   if (!outbound_.empty()) after_queue();
   return {};
@@ -432,11 +458,16 @@ std::error_code Connection::send_message(std::string_view data) {
                       remote_len_);
     });
     if (r.would_block) return {EAGAIN, std::system_category()};
-    return r.error != 0 ? r.code() : std::error_code{};
+    if (r.error != 0) return r.code();
+    LoopCounters::add(counters().bytes_out, data.size());
+    return {};
   }
   if (!extras_ || !extras_->messages || extras_->messages->empty()) {
     IoResult r = sys_io([&] { return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL); });
-    if (r.ok()) return {};
+    if (r.ok()) {
+      LoopCounters::add(counters().bytes_out, data.size());
+      return {};
+    }
     if (r.error != 0) {
       if (r.code() == std::errc::message_size) return r.code();  // this message only; the connection is fine
       abort(r.code());
@@ -445,6 +476,7 @@ std::error_code Connection::send_message(std::string_view data) {
   }
   if (!extras().messages) extras_->messages = std::make_unique<std::deque<std::string>>();
   extras_->messages->emplace_back(data);
+  LoopCounters::add(counters().queued, data.size());
   after_queue();
   return {};
 }
@@ -454,7 +486,9 @@ std::error_code Connection::open_datagram() { return loop_.driver().open(*this);
 void Connection::after_queue() {
   const std::size_t cap = loop_.context().options.write_buffer_cap;
   if (!high_water_ && cap > 0 && outbound_size() > cap) {
+    const bool was = paused();
     high_water_ = true;
+    paused_changed(was);
     invoke([this] {
       loop_.context().handler.on_high_water(*this);
       return Action::none;
@@ -470,6 +504,8 @@ std::error_code Connection::flush() {
 }
 
 void Connection::on_sent(std::size_t n) {
+  LoopCounters::add(counters().bytes_out, n);
+  LoopCounters::sub(counters().queued, n);
   outbound_.consume(loop_.block_pool(), n);
   loop_.touch(this);  // a slow download is traffic, not idleness
 }
@@ -477,7 +513,9 @@ void Connection::on_sent(std::size_t n) {
 void Connection::after_flush() {
   const std::size_t cap = loop_.context().options.write_buffer_cap;
   if (high_water_ && outbound_size() <= cap / 2) {
+    const bool was = paused();
     high_water_ = false;
+    paused_changed(was);
     invoke([this] {
       loop_.context().handler.on_low_water(*this);
       return Action::none;
@@ -489,9 +527,34 @@ void Connection::after_flush() {
 
 void Connection::set_user_paused(bool paused) {
   if (user_paused_ == paused) return;
+  const bool was = this->paused();
   user_paused_ = paused;
+  paused_changed(was);
   if (!paused) maybe_resume();
   update_interest();
+}
+
+void Connection::paused_changed(bool was) noexcept {
+  if (closed_ || was == paused()) return;  // a closed connection was taken off the gauge
+  if (was) {
+    LoopCounters::sub(counters().paused);
+  } else {
+    LoopCounters::add(counters().paused);
+  }
+}
+
+void Connection::message_sent() {
+  const std::size_t n = extras_->messages->front().size();
+  extras_->messages->pop_front();
+  LoopCounters::add(counters().bytes_out, n);
+  LoopCounters::sub(counters().queued, n);
+}
+
+void Connection::on_sent_dropped(std::size_t sent) noexcept {
+  const std::size_t n = outbound_.size();
+  LoopCounters::add(counters().bytes_out, std::min(sent, n));
+  LoopCounters::sub(counters().queued, n);
+  outbound_.consume(loop_.block_pool(), n);
 }
 
 void Connection::update_interest() {
@@ -520,8 +583,14 @@ void Connection::abort(std::error_code error) {
 // Bytes an in-flight send (io_uring) points at stay owned until its completion, which the
 // driver hastens by cancelling it; everything behind them is freed now.
 void Connection::drop_output() {
+  const std::size_t before = outbound_.size();
   outbound_.truncate(loop_.block_pool(), io.sending);
-  if (extras_ && extras_->messages) extras_->messages->clear();
+  std::size_t dropped = before - outbound_.size();
+  if (extras_ && extras_->messages) {
+    for (const std::string& m : *extras_->messages) dropped += m.size();
+    extras_->messages->clear();
+  }
+  LoopCounters::sub(counters().queued, dropped);
   if (io.sending != 0) loop_.driver().drop_output(*this);
 }
 
@@ -548,6 +617,8 @@ void Connection::settle() {
 }
 
 void Connection::finish_close() {
+  if (paused()) LoopCounters::sub(counters().paused);  // and no more changes once closed
+  if (error_) LoopCounters::add(counters().closed_error);
   closed_ = true;
   if (linger_timer_ != 0) loop_.cancel(linger_timer_);
   linger_timer_ = 0;

@@ -35,6 +35,7 @@
 namespace gnet::detail {
 
 class EventLoop;
+class LoopCounters;
 
 class Connection final : public Conn, public IoWatcher {
  public:
@@ -101,6 +102,11 @@ class Connection final : public Conn, public IoWatcher {
   void on_io_error(std::error_code error) { abort(error); }
   // n bytes at the front of outbound() reached the kernel.
   void on_sent(std::size_t n);
+  // An aborted connection's in-flight send completed (sent bytes of it reached the kernel): the
+  // rest of outbound() goes.
+  void on_sent_dropped(std::size_t sent) noexcept;
+  // Message sockets: the first of messages() reached the kernel; it is taken off.
+  void message_sent();
   // After a flush: watermarks (on_low_water, resuming input) and interest.
   void after_flush();
   OutboundQueue& outbound() noexcept { return outbound_; }
@@ -147,6 +153,7 @@ class Connection final : public Conn, public IoWatcher {
   } io;
 
   // ---- used by conn_api.cpp ----
+  // write()/writev(): counted as one message out each when accepted.
   std::string_view peek(std::size_t n);
   std::size_t discard(std::size_t n) noexcept;
   std::size_t inbound_size() const noexcept { return inbound_.empty() ? fresh_.size() : inbound_.size(); }
@@ -177,6 +184,11 @@ class Connection final : public Conn, public IoWatcher {
  private:
   template <class F>
   Action invoke(F&& callback);
+  LoopCounters& counters() noexcept;
+  // paused() may have changed from `was`: keeps the loop's paused-connections gauge.
+  void paused_changed(bool was) noexcept;
+  std::error_code send_one(std::string_view data);
+  std::error_code send_parts(std::span<const std::string_view> parts);
   void apply(Action action);
   std::error_code send_message(std::string_view data);
   void after_traffic(Action action);

@@ -58,7 +58,8 @@ class IoDriver {
   // descriptor registered with it), as the driver itself may be destroyed on another.
   virtual void finish() {}
   // Hands the kernel what this turn queued, waits up to timeout_ms (-1: until something
-  // happens, 0: not at all) and dispatches everything ready or complete.
+  // happens, 0: not at all) and dispatches everything ready or complete. Calls
+  // EventLoop::turn_begins() between the wait and the dispatch (the turn is timed from there).
   virtual void wait_and_dispatch(int timeout_ms) = 0;
   // True while the kernel still holds memory of, or owes completions to, this (closed)
   // connection: the loop keeps the object until it is false.

@@ -24,6 +24,7 @@ ReadinessDriver::ReadinessDriver(EventLoop& loop, Poller* poller) noexcept
 void ReadinessDriver::wait_and_dispatch(int timeout_ms) {
   PollEvent events[Poller::kMaxEvents];
   int n = poller_->wait(events, Poller::kMaxEvents, timeout_ms);
+  loop_.turn_begins();
   for (int i = 0; i < n; ++i) dispatch(events[i]);
 }
 

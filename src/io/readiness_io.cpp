@@ -58,7 +58,7 @@ void write_messages(Connection& conn) {
       conn.on_io_error(r.code());
       return;
     }
-    messages.pop_front();
+    conn.message_sent();
   }
   conn.after_flush();
 }

@@ -247,6 +247,7 @@ void UringDriver::wait_and_dispatch(int timeout_ms) {
     io_uring_cqe* first = nullptr;
     io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);  // -ETIME: a timer is due
   }
+  loop_.turn_begins();
   io_uring_cqe* cqes[kCqeBatch];
   for (int round = 0; round < kCqeRounds; ++round) {
     unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, kCqeBatch);
@@ -633,7 +634,7 @@ void UringDriver::on_send(Connection& conn, int res) {
   }
   if (conn.closed()) return;
   if (conn.io.output_dropped) {
-    conn.on_sent(conn.outbound().size());  // aborted: what was in flight no longer matters
+    conn.on_sent_dropped(res > 0 ? static_cast<std::size_t>(res) : 0);  // aborted: the rest no longer matters
     conn.after_flush();
   } else if (res >= 0) {
     conn.on_sent(static_cast<std::size_t>(res));

@@ -110,6 +110,7 @@ void Acceptor::pause(Listener& listener, int err) {
   listener.paused = true;
   if (!listener.warned) {  // once per episode, not once per retry
     listener.warned = true;
+    LoopCounters::add(loop_.counters().emfile);
     loop_.context().log(LogLevel::warn, std::string("accept paused: ") + std::strerror(err) + "; retrying every " +
                                             std::to_string(kAcceptRetry.count()) + " ms");
   }

@@ -94,7 +94,9 @@ void EventLoop::run() {
     }
     if (draining_ && (timeout < 0 || timeout > 10)) timeout = 10;
 
+    turn_start_ = {};
     driver_->wait_and_dispatch(timeout);
+    if (turn_start_ == std::chrono::steady_clock::time_point{}) turn_begins();  // a driver without the hook
     if (idle_timeout_ > idle_timeout_.zero()) turn_time_ = TimerQueue::Clock::now();
 
     if (!deferred_resumes_.empty()) {
@@ -119,16 +121,23 @@ void EventLoop::run() {
       // (cancellations answer at once); past the deadline the ring's teardown ends them.
       // File operations in flight hold the caller's buffer: they are waited for the same way.
       bool kernel_done = retired_.empty() && file_ops_.load(std::memory_order_acquire) == 0;
-      if (live_ == 0 && (kernel_done || TimerQueue::Clock::now() >= drain_deadline_)) break;
+      if (live_ == 0 && (kernel_done || TimerQueue::Clock::now() >= drain_deadline_)) {
+        counters_.record_turn(std::chrono::steady_clock::now() - turn_start_);
+        break;
+      }
     } else {
       destroy_retired();
     }
+    counters_.record_turn(std::chrono::steady_clock::now() - turn_start_);
   }
 
   // Refuse new tasks; the queued ones still run so their callers hear "connection closed".
   std::vector<Mailbox::Task> rest;
   mailbox_->close(rest);
-  for (auto& task : rest) guarded(task);
+  for (auto& task : rest) {
+    LoopCounters::add(counters_.tasks);
+    guarded(task);
+  }
   destroy_retired();
   watches_.forget_all();
   watches_.collect();
@@ -157,6 +166,8 @@ Connection* EventLoop::adopt(int fd, Network network, int listener_index, const 
   conn->slot = slot;
   conn->generation = slots_[slot].generation;
   ++live_;
+  LoopCounters::add(counters_.open);
+  LoopCounters::add(listener_index >= 0 ? counters_.accepted : counters_.dialed);
   touch(conn);
   if (!conn->open()) return nullptr;
   return conn->closed() ? nullptr : conn;
@@ -176,6 +187,8 @@ void EventLoop::retire(Connection* conn) {
   free_slots_.push_back(conn->slot);
   retired_.push_back(conn);
   --live_;
+  LoopCounters::sub(counters_.open);
+  LoopCounters::add(counters_.closed);
   load_.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -207,12 +220,14 @@ void EventLoop::log_task_exception(std::exception_ptr thrown) noexcept {
 void EventLoop::run_tasks() {
   wake_pending_ = false;
   tasks_left_ = mailbox_->take(urgent_tasks_, normal_tasks_, after_tasks_);
-  for (auto& task : urgent_tasks_) guarded(task);
-  urgent_tasks_.clear();
-  for (auto& task : normal_tasks_) guarded(task);
-  normal_tasks_.clear();
-  for (auto& task : after_tasks_) guarded(task);
-  after_tasks_.clear();
+  // Each is counted before it runs, so whoever sees a task's effect also sees it counted.
+  for (auto* lane : {&urgent_tasks_, &normal_tasks_, &after_tasks_}) {
+    for (auto& task : *lane) {
+      LoopCounters::add(counters_.tasks);
+      guarded(task);
+    }
+    lane->clear();
+  }
 }
 
 void EventLoop::touch(Connection* conn) noexcept {

@@ -32,6 +32,7 @@
 #include "loop/loop_context.hpp"
 #include "loop/mailbox.hpp"
 #include "loop/timer_queue.hpp"
+#include "metrics/loop_counters.hpp"
 
 namespace gnet::detail {
 
@@ -99,7 +100,13 @@ class EventLoop final : public Loop {
   void defer_resume(Connection* conn);
   // The driver saw the wake-up eventfd fire: run the mailbox's tasks this turn.
   void on_wakeup() noexcept { wake_pending_ = true; }
-  // Runs user code (a task, a timer, a dial callback). Posted tasks, timers and dial callbacks are user code too: an exception is logged, and the
+  // This loop's metrics: written on the loop thread only, read from any (Loop::metrics).
+  LoopCounters& counters() noexcept { return counters_; }
+  const LoopCounters& counters() const noexcept { return counters_; }
+  // The driver calls this when the kernel's wait returns, before it dispatches: the turn's
+  // work is timed from here (TurnHistogram).
+  void turn_begins() noexcept { turn_start_ = std::chrono::steady_clock::now(); }
+  // Runs user code (a task, a timer, a dial callback): an exception is logged, and the
   // loop goes on (on a loop thread it would otherwise end in std::terminate). A template, so a
   // callback with captures is called directly, without a type-erased wrapper per call.
   template <class F>
@@ -125,6 +132,7 @@ class EventLoop final : public Loop {
   void tick();
   void destroy_retired();
 
+  LoopCounters counters_;  // first: its own cache lines, away from the loop's hot fields
   const LoopContext& ctx_;
   const int index_;
   const bool edge_triggered_;
@@ -157,6 +165,7 @@ class EventLoop final : public Loop {
   Connection* idle_tail_ = nullptr;
   std::chrono::steady_clock::duration idle_timeout_{};
   std::chrono::steady_clock::time_point turn_time_{};  // when this turn's poll returned
+  std::chrono::steady_clock::time_point turn_start_{};  // the same, always (turn_begins)
   std::size_t live_ = 0;  // open connections on this loop
   std::atomic<int> load_{0};
   std::atomic<int> file_ops_{0};

@@ -22,6 +22,12 @@ connection while a well-behaved client on another connection keeps being served)
   slowloris            heads trickled one byte a second: 408 at --header-timeout from their
                        first byte; idle keep-alive connections closed at --idle-timeout
 
+Metrics (GET /metrics, parsed with the Prometheus client library's own parser):
+  metrics              one loop: after known requests, every counter and gauge is exact
+  metrics_loops        two loops: every family has both loop labels; the figures that are
+                       counted before a response leaves (accepted, requests in, bytes in) are
+                       exact summed over the loops
+
 Every case starts its own server on a free port (--port 0; the port is read back from the
 "listening on" line) and kills that server, by PID, in a finally block. Nothing here depends on
 timing: waits are only upper bounds against hangs. (slowloris relies on an ordering with a wide
@@ -986,6 +992,172 @@ def case_slowloris(binary):
         server.kill()
 
 
+# --------------------------------------------------------------------------------------- metrics
+
+def scrape(s, buf=b""):
+    """GET /metrics on an open connection; returns (families by name, samples, rest)."""
+    s.sendall(METRICS_REQUEST)
+    while b"\r\n\r\n" not in buf:
+        b = s.recv(65536)
+        check(b, "connection closed before the /metrics response")
+        buf += b
+    head = buf[:buf.index(b"\r\n\r\n")].decode("latin-1")
+    check(head.startswith("HTTP/1.1 200 "), f"/metrics: {head.splitlines()[0]!r}")
+    check(re.search(r"\r\nContent-Type: text/plain; version=0\.0\.4(;|\r|$)", head + "\r"),
+          f"/metrics Content-Type: {head!r}")
+    status, body, rest = read_response(s, buf)
+    text = body.decode("utf-8")
+    try:
+        from prometheus_client.parser import text_string_to_metric_families  # python3-prometheus-client
+    except ImportError:
+        print("SKIP: python3-prometheus-client is not installed")
+        sys.exit(SKIP)
+    families = {}
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        families[family.name] = family
+        for sample in family.samples:
+            key = (sample.name, tuple(sorted(sample.labels.items())))
+            check(key not in samples, f"duplicate sample {key}")
+            samples[key] = sample.value
+    return families, samples, rest
+
+
+def per_loop(samples, name):
+    """{loop label: value} of a metric without other labels."""
+    out = {}
+    for (n, labels), v in samples.items():
+        if n == name:
+            d = dict(labels)
+            check(set(d) == {"loop"}, f"{name}: labels {d}")
+            out[d["loop"]] = v
+    check(out, f"no samples of {name}")
+    return out
+
+
+METRICS_REQUEST = b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n"
+COUNTERS = ["connections_accepted", "connections_dialed", "connections_closed", "connections_closed_error",
+            "bytes_in", "bytes_out", "messages_in", "messages_out", "emfile_episodes", "tasks_run"]
+GAUGES = ["connections_open", "queued_output_bytes", "connections_paused"]
+
+
+def check_families(families, samples, loops):
+    labels = {str(i) for i in range(loops)}
+    for c in COUNTERS:
+        fam = families.get("gnet_" + c)  # the parser names a counter's family without _total
+        check(fam is not None and fam.type == "counter", f"gnet_{c}_total: {fam}")
+        check(fam.documentation, f"gnet_{c}_total has no HELP")
+        check(set(per_loop(samples, f"gnet_{c}_total")) == labels, f"gnet_{c}_total: loops")
+    for g in GAUGES:
+        fam = families.get("gnet_" + g)
+        check(fam is not None and fam.type == "gauge", f"gnet_{g}: {fam}")
+        check(set(per_loop(samples, "gnet_" + g)) == labels, f"gnet_{g}: loops")
+    name = "gnet_loop_turn_duration_seconds"
+    fam = families.get(name)
+    check(fam is not None and fam.type == "histogram", f"{name}: {fam}")
+    for loop in labels:
+        buckets = sorted(((float(dict(l)["le"]), v) for (n, l), v in samples.items()
+                          if n == name + "_bucket" and dict(l)["loop"] == loop))
+        check(len(buckets) == 23, f"{name} loop {loop}: {len(buckets)} buckets")
+        check(buckets[-1][0] == float("inf"), f"{name}: no +Inf bucket")
+        bounds = [b for b, _ in buckets[:-1]]
+        check(bounds == [2 ** i / 1e6 for i in range(22)], f"{name}: bounds {bounds}")
+        counts = [v for _, v in buckets]
+        check(counts == sorted(counts), f"{name} loop {loop}: buckets not cumulative {counts}")
+        count = samples[(name + "_count", (("loop", loop),))]
+        check(count == counts[-1], f"{name}: _count {count} != +Inf {counts[-1]}")
+        check(samples[(name + "_sum", (("loop", loop),))] >= 0, f"{name}: _sum")
+    check(per_loop(samples, name + "_count")["0"] > 0, "loop 0 has turned")
+
+
+def read_raw_response(s):
+    """One whole response (Content-Length framing) as the bytes that came over the wire."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        b = s.recv(65536)
+        check(b, f"connection closed mid-head: {buf[:100]!r}")
+        buf += b
+    end = buf.index(b"\r\n\r\n") + 4
+    m = CONTENT_LENGTH_RE.search(buf, 0, end)
+    total = end + (int(m.group(1)) if m else 0)
+    while len(buf) < total:
+        b = s.recv(65536)
+        check(b, "connection closed mid-body")
+        buf += b
+    check(len(buf) == total, "bytes beyond the response")
+    return int(buf[9:12]), buf
+
+
+def metrics_case(binary, loops):
+    """K keep-alive clients send R requests each in lockstep (client 0's last one asks to close,
+    and is read to the end); then one scrape from a new connection, whose own request is counted
+    in (not yet out)."""
+    K, R = 3, 4
+    server = Server(binary, "--loops", str(loops))
+    try:
+        bytes_in = bytes_out = 0
+        clients = [connect(server.port) for _ in range(K)]
+        for r in range(R):
+            for i, s in enumerate(clients):
+                last = i == 0 and r == R - 1
+                req = (f"GET /json?c={i}&r={r} HTTP/1.1\r\nHost: t\r\n" +
+                       ("Connection: close\r\n" if last else "") + "\r\n").encode()
+                s.sendall(req)
+                bytes_in += len(req)
+                if last:
+                    data = read_to_eof(s)
+                    check(data.startswith(b"HTTP/1.1 200 "), f"client {i} request {r}: {data[:40]!r}")
+                else:
+                    status, data = read_raw_response(s)
+                    check(status == 200, f"client {i} request {r}: {status}")
+                bytes_out += len(data)
+        scraper = connect(server.port)
+        families, samples, _ = scrape(scraper)
+        check_families(families, samples, loops)
+
+        def total(name):
+            return sum(per_loop(samples, name).values())
+
+        expect = {
+            "gnet_connections_accepted_total": K + 1,
+            "gnet_messages_in_total": K * R + 1,
+            "gnet_bytes_in_total": bytes_in + len(METRICS_REQUEST),
+            "gnet_connections_dialed_total": 0,
+            "gnet_emfile_episodes_total": 0,
+        }
+        if loops == 1:
+            # One thread did everything before it read the scrape: what it counted after each
+            # response left (bytes and writes out, the close) is in too.
+            expect.update({
+                "gnet_connections_open": K,
+                "gnet_connections_closed_total": 1,
+                "gnet_connections_closed_error_total": 0,
+                "gnet_messages_out_total": K * R,
+                "gnet_bytes_out_total": bytes_out,
+                "gnet_queued_output_bytes": 0,
+                "gnet_connections_paused": 0,
+                "gnet_tasks_run_total": 0,
+            })
+        for name, want in expect.items():
+            got = total(name)
+            check(got == want, f"{name}: {got}, expected {want}")
+        print(f"metrics: {len(families)} families, {len(samples)} samples, loops={loops}")
+        for s in clients + [scraper]:
+            s.close()
+        code, _ = server.stop()
+        check(code == 0, f"exit {code}")
+    finally:
+        server.kill()
+
+
+def case_metrics(binary):
+    metrics_case(binary, 1)
+
+
+def case_metrics_loops(binary):
+    metrics_case(binary, 2)
+
+
 CASES = {
     "curl": case_curl,
     "pipeline": case_pipeline,
@@ -1000,6 +1172,8 @@ CASES = {
     "symlink_escape": case_symlink_escape,
     "dotfile": case_dotfile,
     "slowloris": case_slowloris,
+    "metrics": case_metrics,
+    "metrics_loops": case_metrics_loops,
 }
 
 

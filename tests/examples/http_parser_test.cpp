@@ -504,6 +504,21 @@ TEST(HttpProcess, OptionsAndAsterisk) {
   EXPECT_EQ(status_of(run_whole(app, "GET /echo HTTP/1.1\r\nHost: a\r\n\r\n")), 405);
 }
 
+TEST(HttpProcess, MetricsRouteOnlyWhenConfigured) {
+  const App without = default_app();
+  EXPECT_EQ(status_of(run_whole(without, "GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")), 404);
+  const App app(AppConfig{.metrics = [](std::string& out) { out += "gnet_x 1\n"; }});
+  const std::string get = run_whole(app, "GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(status_of(get), 200);
+  EXPECT_NE(get.find("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"), std::string::npos);
+  EXPECT_NE(get.find("Content-Length: 9\r\n"), std::string::npos);
+  EXPECT_EQ(get.substr(get.size() - 9), "gnet_x 1\n");
+  const std::string head = run_whole(app, "HEAD /metrics HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(status_of(head), 200);
+  EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n") << "no body for HEAD";
+  EXPECT_EQ(status_of(run_whole(app, "POST /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")), 405);
+}
+
 TEST(HttpDate, Format) {
   EXPECT_EQ(http_date(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
   EXPECT_EQ(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");

@@ -82,5 +82,9 @@ TEST(Emfile, AcceptPausesThenResumesWhenDescriptorsFreeUp) {
     std::lock_guard lock(mu);
     EXPECT_EQ(pause_logs, 1) << "one episode, one log line: the listener waits instead of spinning";
   }
+  // The episode is counted once too (before its log line, so it is visible here).
+  EngineMetrics m = server.engine().metrics();
+  EXPECT_EQ(m.total.emfile_episodes, 1u);
+  EXPECT_EQ(m.total.accepted, static_cast<std::uint64_t>(kClients));
   for (int fd : clients) close_fd(fd);
 }
