@@ -12,4 +12,5 @@
 #include "gnet/logger.hpp"
 #include "gnet/loop.hpp"
 #include "gnet/options.hpp"
+#include "gnet/upgrade.hpp"
 #include "gnet/worker_pool.hpp"
