@@ -74,8 +74,11 @@ class BinaryUpgrade {
   // From on_boot (the engine) and on_shutdown (nullptr): which engine a SIGUSR2 hands over.
   void attach(gnet::Engine* engine) { engine_.store(engine); }
 
-  // The successor's side: the sockets offered on `from` (the --upgrade-from argument).
+  // The listening sockets this process starts with: offered on `from` (the --upgrade-from
+  // argument) by the process that started it, else those systemd passed (LISTEN_FDS; an empty
+  // set when there are none, and the server binds its address itself).
   static gnet::Result<gnet::InheritedListeners> inherit(const std::string& from) {
+    if (from.empty()) return gnet::listen_fds_from_systemd();
     return gnet::receive_listeners(from, std::chrono::seconds(10));
   }
 

@@ -144,17 +144,13 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  gnet::Result<void> result;
-  if (!upgrade_from.empty()) {
-    auto inherited = example::BinaryUpgrade::inherit(upgrade_from);
-    if (!inherited) {
-      std::fprintf(stderr, "echo: %s\n", inherited.error().message().c_str());
-      return 1;
-    }
-    result = gnet::run(echo, echo.where, std::move(*inherited), options);
-  } else {
-    result = gnet::run(echo, echo.where, options);
+  // Sockets handed over (--upgrade-from) or passed by systemd (LISTEN_FDS), if any.
+  auto inherited = example::BinaryUpgrade::inherit(upgrade_from);
+  if (!inherited) {
+    std::fprintf(stderr, "echo: %s\n", inherited.error().message().c_str());
+    return 1;
   }
+  auto result = gnet::run(echo, echo.where, std::move(*inherited), options);
   if (!result) {
     std::fprintf(stderr, "echo: %s\n", result.error().message().c_str());
     return 1;

@@ -339,17 +339,13 @@ int main(int argc, char** argv) {
     options.tls.certificate = {tls_cert, tls_key};
     options.tls.alpn = {"http/1.1"};  // a client offering only h2 is refused (no_alpn_match)
   }
-  gnet::Result<void> result;
-  if (!upgrade_from.empty()) {
-    auto inherited = example::BinaryUpgrade::inherit(upgrade_from);
-    if (!inherited) {
-      std::fprintf(stderr, "http: %s\n", inherited.error().message().c_str());
-      return 1;
-    }
-    result = gnet::run(server, where, std::move(*inherited), options);
-  } else {
-    result = gnet::run(server, where, options);
+  // Sockets handed over (--upgrade-from) or passed by systemd (LISTEN_FDS), if any.
+  auto inherited = example::BinaryUpgrade::inherit(upgrade_from);
+  if (!inherited) {
+    std::fprintf(stderr, "http: %s\n", inherited.error().message().c_str());
+    return 1;
   }
+  auto result = gnet::run(server, where, std::move(*inherited), options);
   if (!result) {
     std::fprintf(stderr, "http: %s\n", result.error().message().c_str());
     return 1;

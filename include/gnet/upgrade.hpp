@@ -23,7 +23,8 @@
 // Matching: run()/rotate() take their addresses as always. For each address the engine uses the
 // inherited sockets whose name() is that exact address text (a hand-over from a process started
 // with the same addresses), else those whose network and bound address match it (socket
-// activation; a wildcard host matches either wildcard), else it binds the address itself. An
+// activation; a wildcard host, 0.0.0.0 or :: matches either wildcard), else it binds the
+// address itself. An
 // inherited socket that matches no address is an error (Errc::bad_listener): nobody would ever
 // accept on it. With one inherited socket per loop (reuse_port), socket i goes to loop i;
 // otherwise the sockets are shared out over the loops and accepted connections are balanced.

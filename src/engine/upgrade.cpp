@@ -419,7 +419,10 @@ bool inherited_matches(const InheritedListener& inherited, const Address& addres
   if (address.port == 0 || bound.port() != address.port) return false;
   if (address.family == Family::ipv4 && bound.family() != AF_INET) return false;
   if (address.family == Family::ipv6 && bound.family() != AF_INET6) return false;
-  if (address.host.empty()) return bound.ip() == "0.0.0.0" || bound.ip() == "::";
+  // A wildcard matches a wildcard of either family: systemd's ListenStream=8080 binds "::"
+  // (dual-stack) where a server may say 0.0.0.0.
+  const bool bound_wild = bound.ip() == "0.0.0.0" || bound.ip() == "::";
+  if (address.host.empty() || address.host == "0.0.0.0" || address.host == "::") return bound_wild;
   auto resolved = resolve(address, true);
   if (!resolved) return false;
   for (const SocketAddress& sa : *resolved) {

@@ -53,8 +53,8 @@ Result<void> send_listeners(std::string_view path, const std::vector<HandOverSoc
 void announce_serving(int channel) noexcept;
 
 // Whether an inherited socket serves this address: same network, and the same bound address
-// (a wildcard host matches a wildcard of either family; port 0 matches nothing, its port is not
-// known in advance).
+// (a wildcard host, empty, 0.0.0.0 or ::, matches a wildcard of either family; port 0 matches
+// nothing, its port is not known in advance).
 bool inherited_matches(const InheritedListener& inherited, const Address& address);
 
 }  // namespace gnet::detail

@@ -12,6 +12,9 @@ Usage: restart_e2e.py <http binary> <echo binary> <case>
                     echoing until they close; new connections reach the successor
   failed_successor  the binary at the path is replaced by one that cannot take over: the old
                     process says why and keeps serving
+  systemd           http started as systemd would (LISTEN_FDS=1, LISTEN_PID, the socket at
+                    descriptor 3, bound by this script): it serves on that socket without binding,
+                    then restarts on SIGUSR2 under 20 closed-loop clients
 
 Deadlines here only turn a hang into a failure; they never decide a pass.
 """
@@ -45,10 +48,10 @@ class Family:
     """A server and its successors. This script is their child subreaper, so a successor whose
     parent exited is re-parented here and its exit can be waited for."""
 
-    def __init__(self, cmd):
+    def __init__(self, cmd, **popen):
         libc = ctypes.CDLL(None, use_errno=True)
         check(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0, "prctl(PR_SET_CHILD_SUBREAPER)")
-        self.first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
         self.lines = queue.Queue()
         self.stderr = []
         self.pids = {self.first.pid}
@@ -376,10 +379,41 @@ def case_failed_successor(http, _echo):
             family.kill_all()
 
 
+def case_systemd(http, _echo):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    port = listener.getsockname()[1]
+    fd = listener.fileno()
+
+    def at_fd_3():
+        os.dup2(fd, 3)  # dup2 clears close-on-exec on 3
+
+    env = dict(os.environ, LISTEN_FDS="1", LISTEN_FDNAMES="http")
+    # LISTEN_PID must be the server's own pid: the shell's, which exec keeps.
+    cmd = ["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh", http, "--port", str(port), "--shutdown-timeout",
+           str(SHUTDOWN_TIMEOUT)]
+    family = Family(cmd, env=env, pass_fds=(fd,), preexec_fn=at_fd_3)
+    try:
+        listener.close()  # the server holds the socket now: a refusal would mean it does not serve
+        got_port, pid = family.wait_listening()
+        check(got_port == port, f"listening on {got_port}, not the activated {port}")
+        load = ClosedLoop(port, 20)
+        wait_progress(load, 500)
+        new_pid = restart(family, pid)
+        wait_progress(load, 500)
+        load.stop()
+        check(load.refused == 0 and not load.failures, f"failures: {load.failures}")
+        os.kill(new_pid, signal.SIGTERM)
+        check(family.wait_exit(new_pid, 60) == 0, "the successor did not exit cleanly")
+    finally:
+        family.kill_all()
+
+
 def main():
     http, echo, case = sys.argv[1], sys.argv[2], sys.argv[3]
     {"http_closed_loop": case_http_closed_loop, "echo_open_conns": case_echo_open_conns,
-     "failed_successor": case_failed_successor}[case](http, echo)
+     "failed_successor": case_failed_successor, "systemd": case_systemd}[case](http, echo)
     print(f"{case}: ok")
 
 
