@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "echo: %s\n", inherited.error().message().c_str());
     return 1;
   }
-  auto result = gnet::run(echo, echo.where, std::move(*inherited), options);
+  auto result = gnet::run(echo, echo.where, options, std::move(*inherited));
   if (!result) {
     std::fprintf(stderr, "echo: %s\n", result.error().message().c_str());
     return 1;

@@ -345,7 +345,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "http: %s\n", inherited.error().message().c_str());
     return 1;
   }
-  auto result = gnet::run(server, where, std::move(*inherited), options);
+  auto result = gnet::run(server, where, options, std::move(*inherited));
   if (!result) {
     std::fprintf(stderr, "http: %s\n", result.error().message().c_str());
     return 1;

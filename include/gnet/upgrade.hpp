@@ -3,13 +3,14 @@
 //
 // Restart without a refused connection (the nginx binary-upgrade shape; docs/deploy.md):
 //
-//   old process                                   new process (started by the old one)
-//   -----------                                   -----------
-//   engine.hand_over(path, 10s)  -- blocks --.    auto inherited = gnet::receive_listeners(path);
-//     listens on `path`, waits for the new   |    gnet::run(handler, address, std::move(*inherited));
-//     process, sends every listening socket  |      binds nothing the old one handed over; tells
-//     (SCM_RIGHTS) with its address, waits   |      the old one "serving" once its loops own the
-//     for "serving"                       <--'      sockets
+//   old process                                 new process (started by the old one)
+//   -----------                                 -----------
+//   engine.hand_over(path, 10s)  -- blocks --.  auto inherited = gnet::receive_listeners(path);
+//     listens on `path`, waits for the new   |  gnet::run(handler, address, options,
+//     process, sends every listening socket  |            std::move(*inherited));
+//     (SCM_RIGHTS) with its address, waits   |    binds nothing the old one handed over; tells
+//     for "serving"                       <--'    the old one "serving" once its loops own the
+//                                                 sockets
 //   returns: accepting has stopped; the open connections run on until they close by themselves
 //   (Engine::handed_over() tells handlers to wind them up) or Options::shutdown_timeout passes,
 //   then the ordinary graceful stop closes what is left, and run() returns.
@@ -17,8 +18,9 @@
 // Both processes hold the same sockets (not copies of their addresses): a connection waiting in
 // a listen backlog is accepted by whichever process accepts next, never refused or reset.
 //
-// Socket activation: `gnet::run(handler, "tcp://:8080", std::move(*gnet::listen_fds_from_systemd()))`
-// serves on the socket systemd bound (docs/deploy.md has a unit file).
+// Socket activation: `gnet::run(handler, "tcp://:8080", options,
+// std::move(*gnet::listen_fds_from_systemd()))` serves on the socket systemd bound (docs/deploy.md
+// has a unit file).
 //
 // Matching: run()/rotate() take their addresses as always. For each address the engine uses the
 // inherited sockets whose name() is that exact address text (a hand-over from a process started
@@ -103,10 +105,11 @@ Result<InheritedListeners> receive_listeners(std::string_view path,
 
 // run()/rotate() (gnet/engine.hpp) on inherited sockets where they match (see above), binding
 // the addresses that have none. The sockets are checked before anything runs: a mismatch fails
-// setup with Errc::bad_listener naming the descriptor and its address.
-Result<void> run(EventHandler& handler, std::string_view address, InheritedListeners inherited,
-                 const Options& options = {});
-Result<void> rotate(EventHandler& handler, const std::vector<std::string>& addresses,
-                    InheritedListeners inherited, const Options& options = {});
+// setup with Errc::bad_listener naming the descriptor and its address. (The set comes last, after
+// the options, so that run(handler, address, {}) keeps meaning the plain overload.)
+Result<void> run(EventHandler& handler, std::string_view address, const Options& options,
+                 InheritedListeners inherited);
+Result<void> rotate(EventHandler& handler, const std::vector<std::string>& addresses, const Options& options,
+                    InheritedListeners inherited);
 
 }  // namespace gnet

@@ -355,16 +355,16 @@ Result<void> run(EventHandler& handler, std::string_view address, const Options&
   return rotate(handler, {std::string(address)}, options);
 }
 
-Result<void> rotate(EventHandler& handler, const std::vector<std::string>& addresses, InheritedListeners inherited,
-                    const Options& options) {
+Result<void> rotate(EventHandler& handler, const std::vector<std::string>& addresses, const Options& options,
+                    InheritedListeners inherited) {
   EngineCore engine(handler, options);
   if (auto r = engine.setup(addresses, false, &inherited); !r) return r.error();
   engine.set_handover_channel(InheritedAccess::take_channel(inherited));
   return engine.serve();
 }
 
-Result<void> run(EventHandler& handler, std::string_view address, InheritedListeners inherited, const Options& options) {
-  return rotate(handler, {std::string(address)}, std::move(inherited), options);
+Result<void> run(EventHandler& handler, std::string_view address, const Options& options, InheritedListeners inherited) {
+  return rotate(handler, {std::string(address)}, options, std::move(inherited));
 }
 
 }  // namespace gnet

@@ -76,7 +76,7 @@ struct Successor {
         return;
       }
       received.set_value(Error{});
-      result = rotate(probe, addresses, std::move(*inherited), options);
+      result = rotate(probe, addresses, options, std::move(*inherited));
       booted_or_failed();
     });
   }
@@ -246,7 +246,7 @@ TEST(Inherited, AnInheritedSocketMatchingNoAddressIsANamedError) {
   EXPECT_EQ(set.listeners()[0].network, Network::tcp);
   Echo h;
   // Port 0 matches nothing inherited: the engine binds it, and the inherited one is left over.
-  auto r = run(h, "tcp://127.0.0.1:0", std::move(set), {.logger = stderr_logger(LogLevel::warn)});
+  auto r = run(h, "tcp://127.0.0.1:0", {.logger = stderr_logger(LogLevel::warn)}, std::move(set));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Errc::bad_listener);
   EXPECT_NE(r.error().message().find("matches none"), std::string::npos) << r.error().message();
@@ -334,8 +334,8 @@ TEST(Systemd, AChildServesOnTheSocketItWasPassed) {
     if (std::getenv("LISTEN_FDS") != nullptr) return 12;
     Echo h;
     // The address names the port: matched by what the socket is bound to.
-    auto r = run(h, "tcp://127.0.0.1:" + std::to_string(port), std::move(*set),
-                 {.logger = stderr_logger(LogLevel::warn)});
+    auto r = run(h, "tcp://127.0.0.1:" + std::to_string(port), {.logger = stderr_logger(LogLevel::warn)},
+                 std::move(*set));
     if (!r) return 13;
     return h.opened.load() == 2 ? 0 : 14;
   });
