@@ -387,13 +387,13 @@ def case_systemd(http, _echo):
     fd = listener.fileno()
 
     def at_fd_3():
-        os.dup2(fd, 3)  # dup2 clears close-on-exec on 3
+        os.dup2(fd, 3)  # dup2 clears close-on-exec on 3; pass_fds keeps 3 open past preexec_fn
 
     env = dict(os.environ, LISTEN_FDS="1", LISTEN_FDNAMES="http")
     # LISTEN_PID must be the server's own pid: the shell's, which exec keeps.
     cmd = ["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh", http, "--port", str(port), "--shutdown-timeout",
            str(SHUTDOWN_TIMEOUT)]
-    family = Family(cmd, env=env, pass_fds=(fd,), preexec_fn=at_fd_3)
+    family = Family(cmd, env=env, pass_fds=tuple({fd, 3}), preexec_fn=at_fd_3)
     try:
         listener.close()  # the server holds the socket now: a refusal would mean it does not serve
         got_port, pid = family.wait_listening()
