@@ -6,10 +6,16 @@
 //   build/examples/echo --port 9443 --tls-cert server.crt --tls-key server.key
 //                       --tls-ca ca.crt --tls-require-client-cert                   (mutual TLS)
 //
+//   kill -USR2 <pid>    restart without refusing a connection: starts the binary again with
+//                       --upgrade-from PATH, hands the listening sockets over, lets the open
+//                       connections finish (up to --shutdown-timeout), exits (docs/deploy.md)
+//
 // With TLS the handler is the same: gnet runs the handshake before on_open, and on_traffic and
 // write() deal in plaintext. A handshake that fails is logged on stderr with its reason.
 #include <CLI/CLI.hpp>
 #include <gnet/gnet.hpp>
+
+#include "../common/binary_upgrade.hpp"
 
 #include <atomic>
 #include <csignal>
@@ -29,15 +35,18 @@ struct Echo final : gnet::EventHandler {
   std::string scheme;  // "tcp", "tls" or "unix"
   std::string where;   // the address given to run() (unix: the one printed)
   const char* tls_note = "";
+  example::BinaryUpgrade* upgrade = nullptr;
 
   gnet::Action on_boot(gnet::Engine& engine) override {
     g_engine.store(&engine);
+    if (upgrade != nullptr) upgrade->attach(&engine);
     std::string shown = where;
     if (scheme != "unix") {  // the bound address (--port 0 resolved)
       const auto addrs = engine.listen_addresses();
       if (!addrs.empty()) shown = scheme + "://" + addrs.front().to_string();
     }
-    std::printf("echo: listening on %s with %d loop(s)%s\n", shown.c_str(), engine.num_loops(), tls_note);
+    std::printf("echo: listening on %s with %d loop(s)%s (pid %d)\n", shown.c_str(), engine.num_loops(), tls_note,
+                static_cast<int>(::getpid()));
     std::fflush(stdout);
     return gnet::Action::none;
   }
@@ -58,6 +67,7 @@ struct Echo final : gnet::EventHandler {
 
   void on_shutdown(gnet::Engine&) override {
     g_engine.store(nullptr);
+    if (upgrade != nullptr) upgrade->attach(nullptr);
     std::printf("echo: stopped\n");
   }
 };
@@ -74,6 +84,8 @@ int main(int argc, char** argv) {
   std::string unix_path;
   std::string tls_cert, tls_key, tls_ca;
   bool require_client_cert = false;
+  std::string upgrade_from;
+  double shutdown_timeout = 5;
   app.add_option("--host", host, "address to listen on (IPv4, IPv6 or name)");
   app.add_option("--port", port, "TCP port")->check(CLI::Range(0, 65535));
   app.add_option("--loops", loops, "event loops (threads)")->check(CLI::Range(1, 1024));
@@ -85,6 +97,11 @@ int main(int argc, char** argv) {
   app.add_option("--tls-ca", tls_ca, "TLS: CAs (PEM) that client certificates are verified against");
   app.add_flag("--tls-require-client-cert", require_client_cert,
                "TLS: refuse clients without a certificate from --tls-ca (mutual TLS)");
+  app.add_option("--upgrade-from", upgrade_from,
+                 "take the listening sockets from the process that started this one (SIGUSR2)");
+  app.add_option("--shutdown-timeout", shutdown_timeout,
+                 "stop and hand-over: how long open connections may take to finish (s)")
+      ->check(CLI::Range(0.0, 3600.0));
   CLI11_PARSE(app, argc, argv);
 
   const bool tls = !tls_cert.empty() || !tls_key.empty();
@@ -103,7 +120,9 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  example::BinaryUpgrade upgrade("echo", argc, argv);  // before any thread: blocks SIGUSR2
   Echo echo;
+  echo.upgrade = &upgrade;
   if (!unix_path.empty()) {
     echo.scheme = "unix";
     echo.where = "unix://" + unix_path;
@@ -116,6 +135,7 @@ int main(int argc, char** argv) {
   options.num_event_loop = loops;
   options.reuse_port = reuse_port;
   options.edge_triggered_io = edge;
+  options.shutdown_timeout = std::chrono::milliseconds(static_cast<long long>(shutdown_timeout * 1000));
   if (tls) {
     options.tls.certificate = {tls_cert, tls_key};
     options.tls.ca_file = tls_ca;
@@ -124,7 +144,13 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  auto result = gnet::run(echo, echo.where, options);
+  // Sockets handed over (--upgrade-from) or passed by systemd (LISTEN_FDS), if any.
+  auto inherited = example::BinaryUpgrade::inherit(upgrade_from);
+  if (!inherited) {
+    std::fprintf(stderr, "echo: %s\n", inherited.error().message().c_str());
+    return 1;
+  }
+  auto result = gnet::run(echo, echo.where, options, std::move(*inherited));
   if (!result) {
     std::fprintf(stderr, "echo: %s\n", result.error().message().c_str());
     return 1;

@@ -374,6 +374,7 @@ Progress process(const App& app, Session& s, std::string_view in, const Response
     }
     p.consumed += r.consumed;
     s.continue_sent = false;
+    if (s.wind_up) s.request.keep_alive = false;
     const bool keep = app.respond(s.request, cached, out, s.file, s.path_scratch);
     if (s.file.active()) {
       // The file's body goes next: nothing after it until it is sent.

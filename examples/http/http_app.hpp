@@ -115,6 +115,9 @@ struct Session {
   FileBody file;               // a static file's body still to send, before anything else
   bool close_after_file = false;  // the request that asked for `file` ends the connection
   bool reads_paused = false;      // reading paused until `file` is sent
+  // The server is going away (handed its sockets to a successor): the next response carries
+  // "Connection: close" and ends the connection, so the client reconnects, to the successor.
+  bool wind_up = false;
   std::string path_scratch;    // decoded static paths (reused: no allocation per request)
   // The request-head deadline (slowloris): when the first byte of the head being received
   // arrived (nullopt while no head is partly received), and the timer that checks it (0: none).

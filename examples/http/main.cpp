@@ -13,6 +13,11 @@
 // Date header's clock. With --tls-cert/--tls-key the same handler serves HTTPS: gnet runs the
 // handshake (ALPN "http/1.1") before on_open, and the handler sees plaintext; only static files
 // notice (no sendfile(2): the bytes must go through TLS).
+//
+// kill -USR2 <pid> restarts it without refusing a connection (the nginx binary upgrade; see
+// docs/deploy.md): the binary starts again with --upgrade-from PATH and takes the listening
+// sockets over; this process answers each open connection's next request with
+// "Connection: close", and exits once they are gone (or after --shutdown-timeout).
 #include <CLI/CLI.hpp>
 #include <gnet/gnet.hpp>
 
@@ -26,6 +31,7 @@
 #include <string>
 #include <utility>
 
+#include "../common/binary_upgrade.hpp"
 #include "file_sender.hpp"
 #include "http_app.hpp"
 
@@ -72,21 +78,24 @@ const ResponseCache& current_responses() {
 
 class HttpServer final : public gnet::EventHandler {
  public:
-  HttpServer(const App& app, std::chrono::nanoseconds header_timeout, bool tls)
-      : app_(app), header_timeout_(header_timeout), scheme_(tls ? "tls" : "tcp") {}
+  HttpServer(const App& app, std::chrono::nanoseconds header_timeout, bool tls, example::BinaryUpgrade& upgrade)
+      : app_(app), header_timeout_(header_timeout), scheme_(tls ? "tls" : "tcp"), upgrade_(upgrade) {}
 
   gnet::Action on_boot(gnet::Engine& engine) override {
     g_engine.store(&engine);
+    upgrade_.attach(&engine);
     const auto addrs = engine.listen_addresses();
-    std::printf("http: listening on %s://%s with %d loop(s)%s%s\n", scheme_,
+    std::printf("http: listening on %s://%s with %d loop(s)%s%s (pid %d)\n", scheme_,
                 addrs.empty() ? "?" : addrs.front().to_string().c_str(), engine.num_loops(),
-                app_.root().empty() ? "" : ", static files from ", app_.root().c_str());
+                app_.root().empty() ? "" : ", static files from ", app_.root().c_str(),
+                static_cast<int>(::getpid()));
     std::fflush(stdout);
     return gnet::Action::none;
   }
 
   void on_shutdown(gnet::Engine&) override {
     g_engine.store(nullptr);
+    upgrade_.attach(nullptr);
     std::printf("http: stopped\n");
     std::fflush(stdout);
   }
@@ -100,6 +109,10 @@ class HttpServer final : public gnet::EventHandler {
   gnet::Action on_traffic(gnet::Conn& conn) override {
     Session* session = session_of(conn);
     if (session == nullptr) return gnet::Action::close;
+    if (!session->wind_up) {
+      gnet::Engine* engine = g_engine.load(std::memory_order_relaxed);
+      session->wind_up = engine != nullptr && engine->handed_over();
+    }
     return serve(conn, *session);
   }
 
@@ -243,6 +256,7 @@ class HttpServer final : public gnet::EventHandler {
   const App& app_;
   const std::chrono::nanoseconds header_timeout_;  // zero: no request-head deadline
   const char* const scheme_;                       // "tcp" or "tls", for the startup line
+  example::BinaryUpgrade& upgrade_;
 };
 
 }  // namespace
@@ -259,6 +273,8 @@ int main(int argc, char** argv) {
   bool serve_dotfiles = false;
   std::string tls_cert, tls_key;
   bool metrics = true;
+  std::string upgrade_from;
+  double shutdown_timeout = 5;
   cli.add_option("--host", host, "address to listen on (IPv4, IPv6 or name)")
       ->capture_default_str();
   cli.add_option("--port", port, "TCP port (0 = any free port)")
@@ -286,6 +302,12 @@ int main(int argc, char** argv) {
   cli.add_option("--tls-cert", tls_cert,
                  "TLS: certificate chain (PEM, leaf first); with --tls-key, serve HTTPS (tls://, ALPN http/1.1)");
   cli.add_option("--tls-key", tls_key, "TLS: the certificate's private key (PEM)");
+  cli.add_option("--upgrade-from", upgrade_from,
+                 "take the listening sockets from the process that started this one (SIGUSR2)");
+  cli.add_option("--shutdown-timeout", shutdown_timeout,
+                 "stop and hand-over: how long open connections may take to finish (s)")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
   if (tls_cert.empty() != tls_key.empty()) {
     std::fprintf(stderr, "http: --tls-cert and --tls-key go together\n");
@@ -312,9 +334,10 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
 
+  example::BinaryUpgrade upgrade("http", argc, argv);  // before any thread: blocks SIGUSR2
   HttpServer server(app,
                     std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(header_timeout)),
-                    tls);
+                    tls, upgrade);
   const bool v6 = host.find(':') != std::string::npos;
   const std::string where =
       (tls ? "tls://" : "tcp://") + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
@@ -323,12 +346,19 @@ int main(int argc, char** argv) {
                         .write_buffer_cap = kWriteBufferCap,
                         .max_inbound_buffered = max_inbound_buffered(app.limits()),
                         .ticker = true,
-                        .idle_timeout = std::chrono::seconds(idle_timeout)};
+                        .idle_timeout = std::chrono::seconds(idle_timeout),
+                        .shutdown_timeout = std::chrono::milliseconds(static_cast<long long>(shutdown_timeout * 1000))};
   if (tls) {
     options.tls.certificate = {tls_cert, tls_key};
     options.tls.alpn = {"http/1.1"};  // a client offering only h2 is refused (no_alpn_match)
   }
-  auto result = gnet::run(server, where, options);
+  // Sockets handed over (--upgrade-from) or passed by systemd (LISTEN_FDS), if any.
+  auto inherited = example::BinaryUpgrade::inherit(upgrade_from);
+  if (!inherited) {
+    std::fprintf(stderr, "http: %s\n", inherited.error().message().c_str());
+    return 1;
+  }
+  auto result = gnet::run(server, where, options, std::move(*inherited));
   if (!result) {
     std::fprintf(stderr, "http: %s\n", result.error().message().c_str());
     return 1;

@@ -38,6 +38,23 @@ class Engine {
   void stop() noexcept;
   bool stopping() const noexcept;
 
+  // Zero-downtime restart (gnet/upgrade.hpp, docs/deploy.md): offers every listening socket on
+  // the Unix socket `path` and waits up to `timeout` for a successor (gnet::receive_listeners)
+  // to take them and start serving. On success, when it returns, this engine accepts no more:
+  // the sockets stay open in the successor, so nothing waiting in a backlog is lost, and a
+  // connection an io_uring accept had already taken is served here. handed_over() turns true,
+  // and the open connections are served on until they have all closed (then the engine stops
+  // and run() returns) or until Options::shutdown_timeout has passed; then the graceful stop
+  // (stop()) closes the rest, with up to another shutdown_timeout for their queued output.
+  // On failure (no successor in time, or it broke off) nothing changed: this engine keeps
+  // serving, and the Error says why (Errc::timed_out, Errc::handover_failed).
+  // Blocks: call it from a thread of your own (a signal-handling thread), not a loop thread,
+  // which would stall its connections meanwhile. Once per engine.
+  Result<void> hand_over(std::string_view path, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // True once hand_over() succeeded: a handler winds its connections up (HTTP answers the next
+  // request with "Connection: close"). Any thread.
+  bool handed_over() const noexcept;
+
   // Open connections across all loops. Safe from any thread.
   std::size_t count_connections() const noexcept;
 

@@ -29,6 +29,9 @@ enum class Errc {
   inbound_limit = 9,       // the handler left more than Options::max_inbound_buffered unconsumed
   not_writable = 10,       // write to a connection whose output side is shut or that has none
                            // (a pipe's read end)
+  bad_listener = 11,       // an inherited descriptor (hand-over, socket activation) is not a
+                           // listening socket of the kind expected, or serves no address given
+  handover_failed = 12,    // the successor of a hand-over broke off or refused (gnet/upgrade.hpp)
 };
 
 const std::error_category& gnet_category() noexcept;

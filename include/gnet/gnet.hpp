@@ -14,4 +14,5 @@
 #include "gnet/metrics.hpp"
 #include "gnet/options.hpp"
 #include "gnet/unique_function.hpp"
+#include "gnet/upgrade.hpp"
 #include "gnet/worker_pool.hpp"

@@ -2,10 +2,14 @@
 #include "engine/signal_stop.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <thread>
+#include <tuple>
+
+#include "engine/upgrade.hpp"
 
 namespace gnet::detail {
 
@@ -15,7 +19,7 @@ EngineCore::EngineCore(EventHandler& handler, const Options& options)
   tls_ = std::make_unique<TlsContexts>(options_.tls);
   context_.reset(new LoopContext{handler_, options_, stopping_, [this] { request_stop(); },
                                  [this](const SocketAddress& remote) -> EventLoop& { return pick_loop(remote); },
-                                 tls_.get()});
+                                 [this] { handoff_check(); }, tls_.get()});
 }
 
 EngineCore::~EngineCore() {
@@ -24,6 +28,7 @@ EngineCore::~EngineCore() {
   for (ListenerGroup& g : groups_) {
     for (ListenSocket& s : g.sockets) close_listener(s);
   }
+  if (handover_channel_ >= 0) ::close(handover_channel_);  // never served: the sender keeps on
 }
 
 void EngineCore::log(LogLevel level, const std::string& message) const { options_.logger(level, message); }
@@ -42,6 +47,72 @@ void EngineCore::request_stop() noexcept {
   stops_in_flight_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
+Result<void> EngineCore::hand_over(std::string_view path, std::chrono::milliseconds timeout) {
+  // Like stop(): the engine may stop by itself meanwhile (its last connection closed); run()
+  // waits for this call before the loops go away.
+  stops_in_flight_.fetch_add(1, std::memory_order_acq_rel);
+  struct Leave {
+    std::atomic<int>& n;
+    ~Leave() { n.fetch_sub(1, std::memory_order_acq_rel); }
+  } leave{stops_in_flight_};
+  std::lock_guard lock(handover_mu_);
+  if (handed_over_.load(std::memory_order_acquire)) {
+    return Error(Errc::engine_stopped, "hand over: the listeners were handed over already");
+  }
+  if (is_stopping()) return Error(Errc::engine_stopped, "hand over: the engine is stopping");
+  std::vector<HandOverSocket> sockets;
+  for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+    for (const ListenSocket& s : groups_[gi].sockets) {
+      sockets.push_back(HandOverSocket{s.fd, gi, groups_[gi].text, !s.unix_path.empty()});
+    }
+  }
+  if (sockets.empty()) return Error(Errc::engine_stopped, "hand over: this engine has no listeners");
+  const auto start = std::chrono::steady_clock::now();
+  if (auto r = send_listeners(path, sockets, start + timeout); !r) return r.error();
+
+  // The successor serves on them now. Its Unix socket files are its to remove.
+  for (ListenerGroup& g : groups_) {
+    for (ListenSocket& s : g.sockets) s.unix_path.clear();
+  }
+  handoff_deadline_ = std::chrono::steady_clock::now() + options_.shutdown_timeout;
+  handed_over_.store(true, std::memory_order_release);
+  log(LogLevel::info, "listeners handed over on " + std::string(path) + "; serving " +
+                          std::to_string(count_connections()) + " open connection(s) for up to " +
+                          std::to_string(options_.shutdown_timeout.count()) + " ms");
+  for (auto& loop : loops_) {
+    EventLoop* l = loop.get();
+    (void)l->post_task([l] { l->begin_handoff(); }, true);
+  }
+  // Return once no loop accepts any more (a cancelled io_uring accept reports back within a
+  // turn; bounded all the same, and a stop meanwhile ends the wait).
+  const auto quiet_by = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    bool quiet = true;
+    for (auto& loop : loops_) quiet = quiet && loop->handoff_quiet();
+    if (quiet || is_stopping()) break;
+    if (std::chrono::steady_clock::now() >= quiet_by) {
+      log(LogLevel::warn, "hand over: a loop has not confirmed that it stopped accepting");
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return {};
+}
+
+void EngineCore::handoff_check() {
+  if (is_stopping()) return;
+  if (std::chrono::steady_clock::now() >= handoff_deadline_) {
+    log(LogLevel::info, "hand-over drain deadline: closing " + std::to_string(count_connections()) +
+                            " connection(s) still open");
+    request_stop();
+    return;
+  }
+  for (auto& loop : loops_) {
+    if (!loop->handoff_quiet()) return;  // an accept may still be on its way to some loop
+  }
+  if (count_connections() == 0) request_stop();
+}
+
 EventLoop& EngineCore::pick_loop(const SocketAddress& remote) {
   // Acceptor thread only, so one scratch vector serves every accept without allocating.
   load_scratch_.resize(loops_.size());
@@ -52,7 +123,8 @@ EventLoop& EngineCore::pick_loop(const SocketAddress& remote) {
   return loop;
 }
 
-Result<void> EngineCore::setup(const std::vector<std::string>& addresses, bool allow_none) {
+Result<void> EngineCore::setup(const std::vector<std::string>& addresses, bool allow_none,
+                               InheritedListeners* inherited) {
   if (addresses.empty() && !allow_none) return Error(Errc::bad_address, "no address to serve");
   std::vector<Address> parsed;
   for (const std::string& text : addresses) {
@@ -73,23 +145,64 @@ Result<void> EngineCore::setup(const std::vector<std::string>& addresses, bool a
   }
   balancer_ = LoadBalancer(options_.lb, count);
 
+  std::vector<InheritedListener>* given = inherited != nullptr ? &InheritedAccess::listeners(*inherited) : nullptr;
+  // Unix socket files a predecessor handed over with the duty to remove them: this engine takes
+  // the duty on only once setup has succeeded (else the predecessor, still serving, keeps it).
+  std::vector<std::tuple<std::size_t, std::size_t, std::string>> owned_paths;  // group, socket, path
   for (std::size_t gi = 0; gi < parsed.size(); ++gi) {
     ListenerGroup& group = groups_.emplace_back();
+    group.text = addresses[gi];
     group.address = parsed[gi];
-    // SO_REUSEPORT only means something for IP sockets; Unix listeners stay single.
-    bool per_loop = options_.reuse_port && group.address.is_ip() && count > 1;
-    int sockets = per_loop ? count : 1;
-    Address bind_addr = group.address;
-    for (int i = 0; i < sockets; ++i) {
-      auto sock = open_listener(bind_addr, options_, options_.reuse_port && group.address.is_ip());
-      if (!sock) return sock.error();
-      if (i == 0 && bind_addr.is_ip() && bind_addr.port == 0) bind_addr.port = sock->bound.port();
-      group.sockets.push_back(std::move(sock.value()));
+    // Inherited sockets for this address: by the name the sender served it under, else by what
+    // they are bound to.
+    std::vector<std::size_t> picked;
+    if (given != nullptr) {
+      for (std::size_t k = 0; k < given->size(); ++k) {
+        const InheritedListener& l = (*given)[k];
+        if (l.fd >= 0 && l.name == group.text && l.network == group.address.network) picked.push_back(k);
+      }
+      if (picked.empty()) {
+        for (std::size_t k = 0; k < given->size(); ++k) {
+          if ((*given)[k].fd >= 0 && inherited_matches((*given)[k], group.address)) picked.push_back(k);
+        }
+      }
     }
+    if (!picked.empty()) {
+      for (std::size_t k : picked) {
+        InheritedListener& l = (*given)[k];
+        int flags = ::fcntl(l.fd, F_GETFL);
+        if (flags >= 0 && !(flags & O_NONBLOCK)) ::fcntl(l.fd, F_SETFL, flags | O_NONBLOCK);
+        ::fcntl(l.fd, F_SETFD, FD_CLOEXEC);
+        ListenSocket s;
+        s.fd = l.fd;
+        s.bound = l.address;
+        l.fd = -1;  // the engine's now
+        group.sockets.push_back(std::move(s));
+        if (InheritedAccess::owns_path(*inherited)[k] && l.address.family() == AF_UNIX &&
+            !l.address.to_string().empty() && l.address.to_string()[0] != '@') {
+          owned_paths.emplace_back(gi, group.sockets.size() - 1, l.address.to_string());
+        }
+      }
+    } else {
+      // SO_REUSEPORT only means something for IP sockets; Unix listeners stay single.
+      bool per_loop = options_.reuse_port && group.address.is_ip() && count > 1;
+      int sockets = per_loop ? count : 1;
+      Address bind_addr = group.address;
+      for (int i = 0; i < sockets; ++i) {
+        auto sock = open_listener(bind_addr, options_, options_.reuse_port && group.address.is_ip());
+        if (!sock) return sock.error();
+        if (i == 0 && bind_addr.is_ip() && bind_addr.port == 0) bind_addr.port = sock->bound.port();
+        group.sockets.push_back(std::move(sock.value()));
+      }
+    }
+    // One socket per loop (reuse_port, bound here or inherited): socket i on loop i, the kernel
+    // spreads connections. Otherwise the sockets are shared out and accepts are balanced.
+    const int sockets = static_cast<int>(group.sockets.size());
+    const bool one_each = sockets == count;
+    auto loop_of = [&](int i) -> EventLoop& { return *loops_[static_cast<std::size_t>(i % count)]; };
     if (group.address.network == Network::udp) {
       for (int i = 0; i < sockets; ++i) {
-        auto r = loops_[static_cast<std::size_t>(i)]->add_datagram_socket(group.sockets[static_cast<std::size_t>(i)].fd,
-                                                                           static_cast<int>(gi));
+        auto r = loop_of(i).add_datagram_socket(group.sockets[static_cast<std::size_t>(i)].fd, static_cast<int>(gi));
         if (!r) return r.error();
       }
       continue;
@@ -100,11 +213,24 @@ Result<void> EngineCore::setup(const std::vector<std::string>& addresses, bool a
       watcher->index = static_cast<int>(gi);
       watcher->network = group.address.network;
       watcher->tls = group.address.tls;
-      watcher->distribute = !per_loop && count > 1;
-      loops_[static_cast<std::size_t>(i)]->add_listener(watcher.get());
+      watcher->distribute = !one_each && count > 1;
+      loop_of(i).add_listener(watcher.get());
       group.watchers.push_back(std::move(watcher));
     }
   }
+  if (given != nullptr) {
+    for (const InheritedListener& l : *given) {
+      if (l.fd < 0) continue;
+      static constexpr const char* kNames[] = {"tcp", "udp", "unix", "unixpacket", "pipe"};
+      std::string served;
+      for (const std::string& a : addresses) served += (served.empty() ? "" : ", ") + a;
+      return Error(Errc::bad_listener, "inherited descriptor " + std::to_string(l.fd) + " (" +
+                                           kNames[static_cast<int>(l.network)] + " " + l.address.to_string() +
+                                           (l.name.empty() ? "" : ", \"" + l.name + "\"") +
+                                           ") matches none of the addresses served (" + served + ")");
+    }
+  }
+  for (auto& [g, s, path] : owned_paths) groups_[g].sockets[s].unix_path = path;
   return {};
 }
 
@@ -120,6 +246,12 @@ Result<void> EngineCore::serve() {
   }
   if (boot == Action::shutdown) request_stop();
   if (on_booted_) on_booted_();
+  // Inherited from a predecessor: it stops accepting once told that these loops take over.
+  // (Sockets registered, loops about to run; what arrives meanwhile waits in the backlog.)
+  if (handover_channel_ >= 0 && boot != Action::shutdown) {
+    announce_serving(handover_channel_);
+    handover_channel_ = -1;
+  }
 
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < loops_.size(); ++i) {
@@ -160,6 +292,10 @@ static EngineCore& core(Engine* e) { return *static_cast<EngineCore*>(e); }
 static const EngineCore& core(const Engine* e) { return *static_cast<const EngineCore*>(e); }
 
 void Engine::stop() noexcept { core(this).request_stop(); }
+Result<void> Engine::hand_over(std::string_view path, std::chrono::milliseconds timeout) {
+  return core(this).hand_over(path, timeout);
+}
+bool Engine::handed_over() const noexcept { return core(this).handed_over_.load(std::memory_order_acquire); }
 bool Engine::stopping() const noexcept { return core(this).is_stopping(); }
 
 std::size_t Engine::count_connections() const noexcept {
@@ -235,6 +371,18 @@ Result<void> rotate(EventHandler& handler, const std::vector<std::string>& addre
 
 Result<void> run(EventHandler& handler, std::string_view address, const Options& options) {
   return rotate(handler, {std::string(address)}, options);
+}
+
+Result<void> rotate(EventHandler& handler, const std::vector<std::string>& addresses, const Options& options,
+                    InheritedListeners inherited) {
+  EngineCore engine(handler, options);
+  if (auto r = engine.setup(addresses, false, &inherited); !r) return r.error();
+  engine.set_handover_channel(InheritedAccess::take_channel(inherited));
+  return engine.serve();
+}
+
+Result<void> run(EventHandler& handler, std::string_view address, const Options& options, InheritedListeners inherited) {
+  return rotate(handler, {std::string(address)}, options, std::move(inherited));
 }
 
 }  // namespace gnet

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -10,6 +11,7 @@
 
 #include "engine/load_balancer.hpp"
 #include "engine/relay.hpp"
+#include "gnet/upgrade.hpp"
 #include "gnet/engine.hpp"
 #include "loop/event_loop.hpp"
 #include "net/socket.hpp"
@@ -23,8 +25,10 @@ class EngineCore final : public Engine {
   ~EngineCore();
 
   // Parses and binds every address, creates the loops. Nothing runs yet. A client engine has
-  // no addresses (allow_none).
-  Result<void> setup(const std::vector<std::string>& addresses, bool allow_none = false);
+  // no addresses (allow_none). With inherited listeners, an address they match is served on
+  // them instead of being bound (gnet/upgrade.hpp); the ones taken are removed from the set.
+  Result<void> setup(const std::vector<std::string>& addresses, bool allow_none = false,
+                     InheritedListeners* inherited = nullptr);
   // on_boot, loops on threads (loop 0 on the caller's), join, on_shutdown.
   Result<void> serve();
 
@@ -32,6 +36,8 @@ class EngineCore final : public Engine {
   // Called right after on_boot (Client::start waits for it).
   std::function<void()> on_booted_;
   bool boot_failed_ = false;  // on_boot threw: serve() returned without running the loops
+  // The hand-over channel of the listeners setup() adopted: serve() says "serving" on it.
+  void set_handover_channel(int fd) noexcept { handover_channel_ = fd; }
   const Options& options() const noexcept { return options_; }
   void log(LogLevel level, const std::string& message) const;
 
@@ -45,12 +51,17 @@ class EngineCore final : public Engine {
   int loop_count() const noexcept { return static_cast<int>(loops_.size()); }
 
   // gnet::Engine
+  Result<void> hand_over(std::string_view path, std::chrono::milliseconds timeout);
   void request_stop() noexcept;
   bool is_stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
 
  private:
   friend class gnet::Engine;
+  // Loop 0 after a hand-over: stop once nothing is left to serve, or at the drain deadline.
+  void handoff_check();
+
   struct ListenerGroup {
+    std::string text;  // as given to run()/rotate(): a successor matches it by this
     Address address;
     std::vector<ListenSocket> sockets;                // one, or one per loop (reuse_port)
     std::vector<std::unique_ptr<Listener>> watchers;  // registered on loops
@@ -68,6 +79,13 @@ class EngineCore final : public Engine {
   // stop() calls still running; run() waits for them before the loops go away, so a stop()
   // racing with run()'s return never touches freed memory.
   std::atomic<int> stops_in_flight_{0};
+  // Hand-over (gnet/upgrade.hpp): received side, the channel to say "serving" on once booted;
+  // sending side, set once the successor took the listeners.
+  int handover_channel_ = -1;
+  std::mutex handover_mu_;
+  std::atomic<bool> handed_over_{false};
+  std::chrono::steady_clock::time_point handoff_deadline_{};
+  bool handoff_logged_ = false;  // loop 0 only
   std::mutex relays_mu_;
   std::vector<std::shared_ptr<Relay::Finished>> relays_;
 };

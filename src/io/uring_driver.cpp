@@ -338,7 +338,11 @@ void UringDriver::on_accept(Listener& listener, int res, unsigned flags) {
   } else if (res != -ECANCELED) {
     loop_.acceptor().accept_failed(listener, -res);  // out of descriptors: pauses (no re-arm)
   }
-  if (!listener.accept_armed && !listener.paused && !loop_.draining() && res != -ECANCELED) arm_accept(listener);
+  if (!listener.accept_armed && listener.retired) {
+    loop_.acceptor().drain_retired(listener);  // handed over: see Acceptor::drain_retired
+  } else if (!listener.accept_armed && !listener.paused && !loop_.draining() && res != -ECANCELED) {
+    arm_accept(listener);
+  }
 }
 
 // ---- dials ----

@@ -22,7 +22,7 @@ void Acceptor::add(Listener* listener) {
 }
 
 void Acceptor::accept_ready(Listener& listener) {
-  for (int i = 0; i < kAcceptBurst && !loop_.draining() && !listener.paused; ++i) {
+  for (int i = 0; i < kAcceptBurst && !loop_.draining() && !listener.paused && !listener.retired; ++i) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
     int fd = ::accept4(listener.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -118,13 +118,43 @@ void Acceptor::pause(Listener& listener, int err) {
   Listener* l = &listener;
   loop_.run_after(kAcceptRetry, [this, l] {
     l->paused = false;
-    if (loop_.draining()) return;
+    if (loop_.draining() || l->retired) return;
     loop_.driver().set_accepting(*l, true);  // reports at once if the backlog is non-empty
   });
 }
 
 void Acceptor::stop() {
-  for (Listener* l : listeners_) loop_.driver().forget_listener(*l);
+  for (Listener* l : listeners_) {
+    if (!l->retired) loop_.driver().forget_listener(*l);
+  }
+}
+
+void Acceptor::retire() {
+  for (Listener* l : listeners_) {
+    if (l->retired) continue;
+    l->retired = true;
+    loop_.driver().forget_listener(*l);
+  }
+}
+
+void Acceptor::drain_retired(Listener& listener) {
+  for (int i = 0; i < 4 * kAcceptBurst && !loop_.draining(); ++i) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    int fd = ::accept4(listener.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+      return;  // EAGAIN: nothing waits (or the successor took it); out of descriptors: its turn
+    }
+    accepted(listener, fd, SocketAddress(reinterpret_cast<sockaddr*>(&ss), len));
+  }
+}
+
+bool Acceptor::quiet() const noexcept {
+  for (const Listener* l : listeners_) {
+    if (l->accept_armed) return false;
+  }
+  return true;
 }
 
 }  // namespace gnet::detail

@@ -25,6 +25,7 @@ struct Listener : IoWatcher {
   bool paused = false;      // out of descriptors: waiting before accepting again
   bool warned = false;      // this out-of-descriptors episode was logged already
   bool accept_armed = false;  // completion drivers: a multishot accept is outstanding
+  bool retired = false;       // handed over to another process: never accepted on again here
 };
 
 class Acceptor {
@@ -43,6 +44,17 @@ class Acceptor {
   bool accept_failed(Listener& listener, int err);
   // Draining: stop listening on this loop.
   void stop();
+  // Hand-over: stop accepting for good without touching the sockets (another process accepts
+  // on them now). A completion driver's accept is cancelled; what it accepted before the
+  // cancellation took effect still arrives through accepted() and is served.
+  void retire();
+  // No accept is outstanding in the kernel (after retire(): nothing more can arrive).
+  bool quiet() const noexcept;
+  // A completion driver's accept on a retired listener has ended: accept, here, what waits in
+  // the backlog. The kernel wakes one accept waiter per connection (io_uring accepts wait
+  // exclusively): a connection whose wake-up went to the accept just cancelled would otherwise
+  // sit in the backlog, unseen by the other process's waiter, until the next one arrives.
+  void drain_retired(Listener& listener);
 
  private:
   void pause(Listener& listener, int err);

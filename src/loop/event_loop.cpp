@@ -92,7 +92,7 @@ void EventLoop::run() {
     } else if (!timers_.empty()) {
       timeout = timers_.timeout_ms(TimerQueue::Clock::now());
     }
-    if (draining_ && (timeout < 0 || timeout > 10)) timeout = 10;
+    if ((draining_ || handoff_) && (timeout < 0 || timeout > 10)) timeout = 10;
 
     turn_start_ = {};
     driver_->wait_and_dispatch(timeout);
@@ -108,6 +108,12 @@ void EventLoop::run() {
     }
     if (wake_pending_ || tasks_left_) run_tasks();
     if (!timers_.empty()) timers_.run_due(TimerQueue::Clock::now(), [this](TimerQueue::Callback& fn) { guarded(fn); });
+    if (handoff_ && !draining_) {
+      if (!handoff_quiet_.load(std::memory_order_relaxed) && acceptor_.quiet()) {
+        handoff_quiet_.store(true, std::memory_order_release);
+      }
+      if (index_ == 0 && ctx_.handoff_check) ctx_.handoff_check();
+    }
 
     if (draining_) {
       if (!deadline_passed_ && TimerQueue::Clock::now() >= drain_deadline_) {
@@ -264,10 +270,21 @@ void EventLoop::begin_drain() {
   dialer_.fail_all(make_error_code(Errc::engine_stopped));
   drain_deadline_ = TimerQueue::Clock::now() + ctx_.options.shutdown_timeout;
   acceptor_.stop();
-  for (auto& d : datagram_sockets_) driver_->forget(*d);
+  if (!datagrams_forgotten_) {
+    for (auto& d : datagram_sockets_) driver_->forget(*d);
+  }
+  datagrams_forgotten_ = true;
   for (Slot& s : slots_) {
     if (s.conn != nullptr && !s.conn->closed()) s.conn->request_close({});
   }
+}
+
+void EventLoop::begin_handoff() {
+  if (handoff_ || draining_) return;
+  handoff_ = true;
+  acceptor_.retire();
+  for (auto& d : datagram_sockets_) driver_->forget(*d);
+  datagrams_forgotten_ = true;
 }
 
 void EventLoop::tick() {

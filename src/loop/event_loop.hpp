@@ -90,6 +90,11 @@ class EventLoop final : public Loop {
   }
   std::size_t read_buffer_cap() const noexcept { return read_buffer_cap_; }
   bool draining() const noexcept { return draining_; }
+  // Loop thread: the engine handed its listeners over (gnet/upgrade.hpp): stop accepting and
+  // serving datagrams, keep serving the open connections.
+  void begin_handoff();
+  // Any thread: after begin_handoff, nothing more can be accepted on this loop.
+  bool handoff_quiet() const noexcept { return handoff_quiet_.load(std::memory_order_acquire); }
   // Options::edge_triggered_io, cached here: it is asked on every read.
   bool edge_triggered() const noexcept { return edge_triggered_; }
   // gnet::File operations answered on this loop and not yet answered: a stopping loop waits
@@ -172,6 +177,9 @@ class EventLoop final : public Loop {
   std::atomic<std::thread::id> thread_id_{};
 
   bool draining_ = false;
+  bool handoff_ = false;
+  bool datagrams_forgotten_ = false;
+  std::atomic<bool> handoff_quiet_{false};
   std::chrono::steady_clock::time_point drain_deadline_{};
   bool deadline_passed_ = false;
 };

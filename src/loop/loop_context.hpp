@@ -26,6 +26,9 @@ struct LoopContext {
   // Acceptor thread: chooses the loop for a connection a distributing listener accepted, and
   // counts it there.
   std::function<EventLoop&(const SocketAddress&)> pick_loop;
+  // Loop 0, each turn after a hand-over (gnet/upgrade.hpp): the engine stops once every loop is
+  // quiet and no connection is left, or at the drain deadline. Empty for clients.
+  std::function<void()> handoff_check;
   // The engine's TLS contexts (tls:// listeners and dials).
   TlsContexts* tls = nullptr;
 

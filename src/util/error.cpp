@@ -21,6 +21,8 @@ class GnetCategory final : public std::error_category {
       case Errc::idle_timeout: return "idle timeout";
       case Errc::inbound_limit: return "unconsumed input passed max_inbound_buffered";
       case Errc::not_writable: return "connection takes no output (write side shut, or a read-only pipe)";
+      case Errc::bad_listener: return "inherited descriptor is not a listening socket for this address";
+      case Errc::handover_failed: return "listener hand-over failed";
     }
     return "unknown gnet error";
   }
