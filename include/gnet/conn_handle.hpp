@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -25,6 +26,16 @@ class Loop;
 
 namespace detail {
 class Mailbox;
+}
+
+// One message built once and written to many connections (a broadcast, a pub/sub fan-out): every
+// recipient's task holds the same bytes by reference count, so posting it to N connections costs
+// one allocation, not N copies. The bytes are copied only into the queue of a recipient whose
+// socket cannot take them at once (and only the part it could not take), so each connection
+// keeps its own write_buffer_cap bound; the payload is freed when the last task has run.
+using SharedPayload = std::shared_ptr<const std::string>;
+inline SharedPayload make_payload(std::string bytes) {
+  return std::make_shared<const std::string>(std::move(bytes));
 }
 
 class ConnHandle {
@@ -46,6 +57,9 @@ class ConnHandle {
   // Errc::engine_stopped when the loop no longer accepts tasks, empty otherwise.
   std::error_code async_write(std::string data, Done on_done = {}) const;
   std::error_code async_writev(std::vector<std::string> parts, Done on_done = {}) const;
+  // The same with bytes shared between recipients (see SharedPayload); ordered with this
+  // thread's other async_write calls. A null payload writes nothing (on_done still runs).
+  std::error_code async_write_shared(SharedPayload payload, Done on_done = {}) const;
   // Schedule an on_traffic call for the connection (e.g. a worker finished and the handler
   // should look at its state). Urgent lane: not delayed behind bulk writes.
   std::error_code wake() const;
@@ -66,9 +80,19 @@ class ConnHandle {
 
  private:
   friend class Loop;
+  friend std::size_t broadcast(std::span<const ConnHandle>, const SharedPayload&);
   std::shared_ptr<detail::Mailbox> mailbox_;
   std::uint32_t slot_ = 0;
   std::uint32_t generation_ = 0;
 };
+
+// Writes payload to every connection in `to` with one task per loop rather than one per
+// recipient: handles are grouped by loop, and each loop writes the shared bytes to its
+// connections in the order they appear in `to`. Per connection, the write is ordered with the
+// calling thread's async_write calls (same lane). Recipients already closed when the task runs
+// are skipped; a recipient whose write fails is closed with that error (on_close says why), as
+// with async_write. Returns how many recipients were posted to (those of loops that have
+// stopped, and empty handles, are not counted). Any thread.
+std::size_t broadcast(std::span<const ConnHandle> to, const SharedPayload& payload);
 
 }  // namespace gnet

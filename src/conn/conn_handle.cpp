@@ -3,6 +3,8 @@
 // Errc::connection_closed, even when the fd number now belongs to a new peer.
 #include "gnet/conn_handle.hpp"
 
+#include <algorithm>
+
 #include "conn/connection.hpp"
 #include "gnet/error.hpp"
 #include "loop/event_loop.hpp"
@@ -55,6 +57,13 @@ std::error_code ConnHandle::async_writev(std::vector<std::string> parts, Done on
                       });
 }
 
+std::error_code ConnHandle::async_write_shared(SharedPayload payload, Done on_done) const {
+  return post_to_conn(mailbox_, slot_, generation_, Lane::normal, std::move(on_done),
+                      [payload = std::move(payload)](Connection& c) {
+                        return payload ? c.send(*payload) : std::error_code{};
+                      });
+}
+
 std::error_code ConnHandle::wake() const {
   return post_to_conn(mailbox_, slot_, generation_, Lane::urgent, {}, [](Connection& c) {
     c.wake();
@@ -67,6 +76,37 @@ std::error_code ConnHandle::close(Done on_done) const {
     c.request_close({});
     return std::error_code{};
   });
+}
+
+std::size_t broadcast(std::span<const ConnHandle> to, const SharedPayload& payload) {
+  if (!payload) return 0;
+  // Group by loop, keeping each loop's recipients in their order. Few loops: a linear scan.
+  struct Group {
+    std::shared_ptr<Mailbox> mailbox;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> targets;  // (slot, generation)
+  };
+  std::vector<Group> groups;
+  for (const ConnHandle& h : to) {
+    if (!h.mailbox_) continue;
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.mailbox == h.mailbox_; });
+    if (it == groups.end()) it = groups.insert(groups.end(), Group{h.mailbox_, {}});
+    it->targets.emplace_back(h.slot_, h.generation_);
+  }
+  std::size_t posted = 0;
+  for (Group& g : groups) {
+    const std::size_t n = g.targets.size();
+    EventLoop* loop = g.mailbox->loop();
+    auto task = [loop, payload, targets = std::move(g.targets)] {
+      for (auto [slot, gen] : targets) {
+        if (Connection* conn = loop->find(slot, gen)) {
+          (void)conn->send(*payload);  // a failed write closes the connection with its error
+          conn->settle();
+        }
+      }
+    };
+    if (g.mailbox->post(std::move(task), false)) posted += n;
+  }
+  return posted;
 }
 
 }  // namespace gnet

@@ -168,6 +168,80 @@ TEST(ConnHandle, WakeRunsOnTrafficOnTheConnectionsLoop) {
   close_fd(fd);
 }
 
+TEST(ConnHandle, BroadcastWritesOneSharedPayloadToEveryRecipientInOrder) {
+  constexpr int kConns = 40, kMessages = 20;
+  constexpr std::size_t kSize = 64 * 1024;
+  HandleKeeper h;
+  ServerThread server(h, "tcp://127.0.0.1:0", {.num_event_loop = 2});
+  ASSERT_TRUE(server.ok());
+  std::vector<int> clients;
+  for (int i = 0; i < kConns; ++i) {
+    clients.push_back(connect_tcp(server.port()));
+    ASSERT_TRUE(eventually([&] { return h.opened == i + 1; }));
+  }
+  std::vector<ConnHandle> all;
+  {
+    std::lock_guard lock(h.mu);
+    all = h.handles;
+  }
+  ASSERT_NE(all[0].loop_index(), all[1].loop_index()) << "round robin: recipients on both loops";
+  // A closed recipient and an empty handle are skipped: the rest get everything.
+  int gone = connect_tcp(server.port());
+  ASSERT_TRUE(eventually([&] { return h.opened == kConns + 1; }));
+  ConnHandle stale;
+  {
+    std::lock_guard lock(h.mu);
+    stale = h.handles.back();
+  }
+  close_fd(gone);
+  ASSERT_TRUE(eventually([&] { return h.closed == 1; }));
+  std::vector<ConnHandle> to = all;
+  to.push_back(stale);
+  to.push_back(ConnHandle());
+
+  std::vector<SharedPayload> payloads;
+  for (int m = 0; m < kMessages; ++m) {
+    std::string bytes(kSize, '\0');
+    for (std::size_t i = 0; i < kSize; ++i) bytes[i] = static_cast<char>((i * 31 + static_cast<std::size_t>(m) * 7) & 0xff);
+    payloads.push_back(make_payload(std::move(bytes)));
+  }
+  const std::string* first_bytes = payloads[0].get();
+  for (int m = 0; m < kMessages; ++m) {
+    EXPECT_EQ(broadcast(to, payloads[static_cast<std::size_t>(m)]), static_cast<std::size_t>(kConns + 1))
+        << "the stale handle's loop still takes the task; the empty handle is not counted";
+    // Interleaved with a plain write to one recipient: same lane, so it lands between messages.
+    EXPECT_FALSE(all[0].async_write("<" + std::to_string(m) + ">"));
+    EXPECT_FALSE(all[1].async_write_shared(payloads[static_cast<std::size_t>(m)]));
+  }
+  for (int c = 0; c < kConns; ++c) {
+    for (int m = 0; m < kMessages; ++m) {
+      const std::string& want = *payloads[static_cast<std::size_t>(m)];
+      ASSERT_EQ(recv_exact(clients[static_cast<std::size_t>(c)], kSize), want) << "client " << c << " message " << m;
+      if (c == 0) {
+        ASSERT_EQ(recv_exact(clients[0], 2 + std::to_string(m).size()), "<" + std::to_string(m) + ">");
+      }
+      if (c == 1) {
+        ASSERT_EQ(recv_exact(clients[1], kSize), want) << "async_write_shared, message " << m;
+      }
+    }
+  }
+  // Every task has let go of the payloads: the caller holds the only reference.
+  EXPECT_TRUE(eventually([&] {
+    for (auto& p : payloads) {
+      if (p.use_count() != 1) return false;
+    }
+    return true;
+  }));
+  EXPECT_EQ(payloads[0].get(), first_bytes);
+  EXPECT_EQ(broadcast(to, nullptr), 0u);
+  std::promise<std::error_code> null_done;
+  EXPECT_FALSE(all[0].async_write_shared(nullptr, [&](std::error_code ec) { null_done.set_value(ec); }));
+  EXPECT_FALSE(null_done.get_future().get());
+  for (int fd : clients) close_fd(fd);
+  ASSERT_TRUE(server.stop());
+  EXPECT_EQ(broadcast(all, payloads[0]), 0u) << "loops that stopped take nothing";
+}
+
 TEST(Engine, PostRunsOnTheChosenLoopThread) {
   HandleKeeper h;
   ServerThread server(h, "tcp://127.0.0.1:0", {.num_event_loop = 3});
