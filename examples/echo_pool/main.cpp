@@ -15,12 +15,6 @@
 
 namespace {
 
-std::atomic<gnet::Engine*> g_engine{nullptr};
-
-void on_signal(int) {
-  if (gnet::Engine* e = g_engine.load()) e->stop();
-}
-
 struct PooledEcho final : gnet::EventHandler {
   PooledEcho(std::size_t workers, std::size_t queue, std::chrono::milliseconds delay)
       : pool(workers, queue), delay(delay) {}
@@ -29,8 +23,7 @@ struct PooledEcho final : gnet::EventHandler {
   std::chrono::milliseconds delay;
   std::string where;
 
-  gnet::Action on_boot(gnet::Engine& engine) override {
-    g_engine.store(&engine);
+  gnet::Action on_boot(gnet::Engine&) override {
     std::printf("echo_pool: listening on %s (%zu workers, %lld ms per message)\n", where.c_str(),
                 pool.capacity(), static_cast<long long>(delay.count()));
     std::fflush(stdout);
@@ -53,7 +46,6 @@ struct PooledEcho final : gnet::EventHandler {
     return gnet::Action::none;
   }
 
-  void on_shutdown(gnet::Engine&) override { g_engine.store(nullptr); }
 };
 
 }  // namespace
@@ -79,9 +71,8 @@ int main(int argc, char** argv) {
   PooledEcho handler(workers, queue, std::chrono::milliseconds(delay_ms));
   bool v6 = host.find(':') != std::string::npos;
   handler.where = "tcp://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  auto result = gnet::run(handler, handler.where, {.num_event_loop = loops, .reuse_port = reuse_port});
+  auto result = gnet::run(handler, handler.where,
+                          {.num_event_loop = loops, .reuse_port = reuse_port, .stop_signals = {SIGINT, SIGTERM}});
   if (!result) {
     std::fprintf(stderr, "echo_pool: %s\n", result.error().message().c_str());
     return 1;

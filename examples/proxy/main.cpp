@@ -18,12 +18,6 @@
 
 namespace {
 
-std::atomic<gnet::Engine*> g_engine{nullptr};
-
-void on_signal(int) {
-  if (gnet::Engine* e = g_engine.load()) e->stop();
-}
-
 // Each side's context: its partner (same loop).
 struct Link {
   gnet::ConnHandle peer;
@@ -35,7 +29,6 @@ struct Proxy final : gnet::EventHandler {
   std::chrono::milliseconds dial_timeout{5000};
 
   gnet::Action on_boot(gnet::Engine& engine) override {
-    g_engine.store(&engine);
     std::printf("proxy: listening on %s -> %s with %d loop(s)\n", listen_url.c_str(), backend_url.c_str(),
                 engine.num_loops());
     std::fflush(stdout);
@@ -104,7 +97,6 @@ struct Proxy final : gnet::EventHandler {
     if (gnet::Conn* peer = partner(c)) peer->resume_read();
   }
 
-  void on_shutdown(gnet::Engine&) override { g_engine.store(nullptr); }
 };
 
 }  // namespace
@@ -134,10 +126,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "proxy: --backend: %s\n", parsed.error().message().c_str());
     return 1;
   }
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
   auto result = gnet::run(proxy, proxy.listen_url,
-                          {.num_event_loop = loops, .reuse_port = reuse_port, .write_buffer_cap = write_cap});
+                          {.num_event_loop = loops,
+                           .reuse_port = reuse_port,
+                           .write_buffer_cap = write_cap,
+                           .stop_signals = {SIGINT, SIGTERM}});
   if (!result) {
     std::fprintf(stderr, "proxy: %s\n", result.error().message().c_str());
     return 1;

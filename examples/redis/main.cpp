@@ -26,14 +26,8 @@ namespace {
 
 using namespace redis_example;
 
-std::atomic<gnet::Engine*> g_engine{nullptr};
-
 // Redis's floor for proto-max-bulk-len and client-query-buffer-limit.
 constexpr std::size_t kMinLimit = 1024 * 1024;
-
-void on_signal(int) {
-  if (gnet::Engine* e = g_engine.load()) e->stop();  // async-signal-safe
-}
 
 class RedisServer final : public gnet::EventHandler {
  public:
@@ -41,7 +35,6 @@ class RedisServer final : public gnet::EventHandler {
       : config_(config), write_buffer_cap_(write_buffer_cap) {}
 
   gnet::Action on_boot(gnet::Engine& engine) override {
-    g_engine.store(&engine);
     const auto addrs = engine.listen_addresses();
     std::printf("redis: listening on tcp://%s with %d loop(s)\n",
                 addrs.empty() ? "?" : addrs.front().to_string().c_str(), engine.num_loops());
@@ -50,7 +43,6 @@ class RedisServer final : public gnet::EventHandler {
   }
 
   void on_shutdown(gnet::Engine&) override {
-    g_engine.store(nullptr);
     std::printf("redis: stopped\n");
     std::fflush(stdout);
   }
@@ -157,14 +149,13 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
 
   const bool v6 = host.find(':') != std::string::npos;
   const std::string where = "tcp://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
   gnet::Options options;
   options.num_event_loop = loops;
+  options.stop_signals = {SIGINT, SIGTERM};  // graceful stop; the engine installs the handler
   options.reuse_port = reuse_port;
   options.ticker = true;
   options.idle_timeout = std::chrono::seconds(config.timeout_seconds);

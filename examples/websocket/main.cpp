@@ -65,12 +65,6 @@ constexpr std::size_t kDefaultMaxMemberBacklog = 4u << 20;
 // crowd of non-readers leaves).
 constexpr std::size_t kTrimAfterReleased = 1u << 20;
 
-std::atomic<gnet::Engine*> g_engine{nullptr};
-
-void on_signal(int) {
-  if (gnet::Engine* e = g_engine.load()) e->stop();  // async-signal-safe
-}
-
 enum class Mode { echo, broadcast };
 
 struct Session {
@@ -100,7 +94,6 @@ class Server final : public gnet::EventHandler {
 
   gnet::Action on_boot(gnet::Engine& engine) override {
     engine_ = &engine;
-    g_engine.store(&engine);
     auto addrs = engine.listen_addresses();
     std::string where = addrs.empty() ? "?" : addrs.front().to_string();
     std::printf("websocket: listening on %s://%s/ (%s://%s/ws)\n", tls_ ? "https" : "http", where.c_str(),
@@ -121,7 +114,6 @@ class Server final : public gnet::EventHandler {
   }
 
   void on_shutdown(gnet::Engine&) override {
-    g_engine.store(nullptr);
     std::printf("websocket: stopped; %llu member(s) disconnected for an output backlog over %zu bytes\n",
                 static_cast<unsigned long long>(registry_.evictions()), registry_.max_backlog());
     std::fflush(stdout);
@@ -422,6 +414,7 @@ int main(int argc, char** argv) {
   gnet::Options options;
   options.multicore = loops == 0;
   options.num_event_loop = loops;
+  options.stop_signals = {SIGINT, SIGTERM};  // graceful stop; the engine installs the handler
   options.ticker = true;
   options.max_inbound_buffered = inbound_bound(max_message, options.read_buffer_cap);
   if (tls) options.tls.certificate = {tls_cert, tls_key};
@@ -431,8 +424,6 @@ int main(int argc, char** argv) {
   const std::string address =
       (tls ? "tls://" : "tcp://") + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
   auto result = gnet::run(server, address, options);
   if (!result) {
     std::fprintf(stderr, "websocket: %s\n", result.error().message().c_str());
