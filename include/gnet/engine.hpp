@@ -37,6 +37,14 @@ class Engine {
   // a SIGINT handler may call it directly.
   void stop() noexcept;
   bool stopping() const noexcept;
+  // stop(), then wait until the engine is done with the handler: every connection closed and
+  // on_shutdown returned (run() returns right after). gnet's Engine.Stop(ctx). Returns empty
+  // then, Errc::timed_out when `timeout` passed first (the stop goes on), or
+  // std::errc::resource_deadlock_would_occur when called on a thread the engine needs to
+  // finish (a loop thread, on_boot, on_shutdown, the thread inside run()), which waits for
+  // nothing. Any other thread, while the engine is valid; the wait itself is safe even though
+  // run() returning destroys the engine. Not async-signal-safe (use stop() in a handler).
+  std::error_code stop_and_wait(std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
 
   // Zero-downtime restart (gnet/upgrade.hpp, docs/deploy.md): offers every listening socket on
   // the Unix socket `path` and waits up to `timeout` for a successor (gnet::receive_listeners)

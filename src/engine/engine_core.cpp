@@ -31,6 +31,26 @@ EngineCore::~EngineCore() {
   if (handover_channel_ >= 0) ::close(handover_channel_);  // never served: the sender keeps on
 }
 
+std::error_code EngineCore::stop_and_wait(std::chrono::milliseconds timeout) {
+  // Waiting on a thread the engine itself needs to finish would never end.
+  // Counted like stop(): run() cannot return and destroy *this until this part is done.
+  stops_in_flight_.fetch_add(1, std::memory_order_acq_rel);
+  bool own_thread = std::this_thread::get_id() == serve_thread_.load(std::memory_order_acquire);
+  for (const auto& loop : loops_) own_thread = own_thread || loop->in_loop_thread();
+  if (own_thread) {
+    stops_in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+    return std::make_error_code(std::errc::resource_deadlock_would_occur);
+  }
+  std::shared_ptr<Finished> finished = finished_;  // ours from here on, whatever happens to *this
+  request_stop();
+  stops_in_flight_.fetch_sub(1, std::memory_order_acq_rel);  // *this may be gone after this line
+  std::unique_lock lock(finished->mu);
+  const bool done = timeout == std::chrono::milliseconds::max()
+                        ? (finished->cv.wait(lock, [&] { return finished->done; }), true)
+                        : finished->cv.wait_for(lock, timeout, [&] { return finished->done; });
+  return done ? std::error_code{} : make_error_code(Errc::timed_out);
+}
+
 void EngineCore::log(LogLevel level, const std::string& message) const { options_.logger(level, message); }
 
 void EngineCore::keep_relay(std::shared_ptr<Relay::Finished> relay) {
@@ -235,6 +255,18 @@ Result<void> EngineCore::setup(const std::vector<std::string>& addresses, bool a
 }
 
 Result<void> EngineCore::serve() {
+  serve_thread_.store(std::this_thread::get_id(), std::memory_order_release);
+  // However serve() returns (on_boot threw, or after on_shutdown), stop_and_wait() is released.
+  struct ReleaseWaiters {
+    Finished& f;
+    ~ReleaseWaiters() {
+      {
+        std::lock_guard lock(f.mu);
+        f.done = true;
+      }
+      f.cv.notify_all();
+    }
+  } release{*finished_};
   const SignalStop signal_stop(*this, options_.stop_signals);  // until serve() returns
   Action boot = Action::none;
   try {
@@ -292,6 +324,7 @@ static EngineCore& core(Engine* e) { return *static_cast<EngineCore*>(e); }
 static const EngineCore& core(const Engine* e) { return *static_cast<const EngineCore*>(e); }
 
 void Engine::stop() noexcept { core(this).request_stop(); }
+std::error_code Engine::stop_and_wait(std::chrono::milliseconds timeout) { return core(this).stop_and_wait(timeout); }
 Result<void> Engine::hand_over(std::string_view path, std::chrono::milliseconds timeout) {
   return core(this).hand_over(path, timeout);
 }

@@ -3,10 +3,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include "engine/load_balancer.hpp"
@@ -54,6 +57,15 @@ class EngineCore final : public Engine {
   Result<void> hand_over(std::string_view path, std::chrono::milliseconds timeout);
   void request_stop() noexcept;
   bool is_stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
+  std::error_code stop_and_wait(std::chrono::milliseconds timeout);
+
+  // Set once serve() is done with the handler (after on_shutdown). Shared, so a thread waiting
+  // in stop_and_wait() holds it safely even after the engine is destroyed under it.
+  struct Finished {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+  };
 
  private:
   friend class gnet::Engine;
@@ -70,6 +82,8 @@ class EngineCore final : public Engine {
   EventHandler& handler_;
   Options options_;
   std::atomic<bool> stopping_{false};
+  std::shared_ptr<Finished> finished_ = std::make_shared<Finished>();
+  std::atomic<std::thread::id> serve_thread_{};  // runs on_boot, loop 0 and on_shutdown
   std::unique_ptr<TlsContexts> tls_;      // built from options_.tls when first needed
   std::unique_ptr<LoopContext> context_;  // what the loops see of this engine
   std::vector<std::unique_ptr<EventLoop>> loops_;

@@ -88,3 +88,57 @@ TEST(SignalStop, TwoEnginesSharingASignalAreBothStoppedAndLeaveInAnyOrder) {
   EXPECT_EQ(current_action(SIGUSR2).sa_handler, marker_handler);
   signal(SIGUSR2, SIG_DFL);
 }
+
+// Engine::stop_and_wait (gnet's Engine.Stop(ctx)): returns once on_shutdown has run; refuses the
+// engine's own threads instead of deadlocking; a timeout leaves the stop going on.
+TEST(StopAndWait, ReturnsAfterOnShutdownAndRefusesTheEnginesOwnThreads) {
+  struct Slow : Greeter {
+    std::atomic<Engine*> engine{nullptr};
+    std::promise<std::error_code> from_boot, from_loop;
+    std::promise<void> release_shutdown;
+    std::shared_future<void> may_finish = release_shutdown.get_future().share();
+    Action on_boot(Engine& e) override {
+      from_boot.set_value(e.stop_and_wait(1ms));
+      engine = &e;
+      return Action::none;
+    }
+    Action on_traffic(Conn& c) override {
+      c.discard();
+      if (c.loop().index() == 0) from_loop.set_value(engine.load()->stop_and_wait(1ms));
+      return Action::none;
+    }
+    void on_shutdown(Engine& e) override {
+      may_finish.wait();  // the test decides when on_shutdown may return
+      Greeter::on_shutdown(e);
+    }
+  } h;
+  std::promise<Result<void>> ran;
+  std::thread runner([&] { ran.set_value(run(h, "tcp://127.0.0.1:0", {.num_event_loop = 2})); });
+  ASSERT_TRUE(eventually([&] { return h.engine.load() != nullptr; }));
+  Engine& engine = *h.engine.load();
+  EXPECT_EQ(h.from_boot.get_future().get(), std::errc::resource_deadlock_would_occur);
+  const int port = engine.listen_addresses().front().port();
+  int fd = connect_tcp(port);
+  EXPECT_EQ(recv_exact(fd, h.greeting.size()), h.greeting);
+  send_all(fd, "x");
+  EXPECT_EQ(h.from_loop.get_future().get(), std::errc::resource_deadlock_would_occur);
+  EXPECT_FALSE(engine.stopping()) << "a refused call does not stop the engine";
+
+  // on_shutdown is held: the wait times out, and the stop goes on.
+  EXPECT_EQ(engine.stop_and_wait(20ms), Errc::timed_out);
+  EXPECT_TRUE(engine.stopping());
+  EXPECT_TRUE(wait_closed(fd));
+  close_fd(fd);
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(50ms);  // widens the window in which an early return would show
+    h.release_shutdown.set_value();
+  });
+  // A second waiter with no deadline: it returns only after on_shutdown did. `engine` may be
+  // destroyed by run() returning while this waits; the wait holds its own state.
+  EXPECT_FALSE(engine.stop_and_wait());
+  EXPECT_EQ(h.shutdowns, 1) << "stop_and_wait returned before on_shutdown had run";
+  EXPECT_EQ(h.closed, 1);
+  releaser.join();
+  runner.join();
+  EXPECT_TRUE(ran.get_future().get());
+}
