@@ -202,6 +202,64 @@ TEST(HandOver, UnixSocketFileBelongsToTheSuccessor) {
   EXPECT_FALSE(std::filesystem::exists(dir.path + "/served.sock"));
 }
 
+// A UDP socket is handed over with the listeners: once hand_over() has returned, every datagram
+// is answered by the successor, and none is lost (the socket, and its receive queue, is the same).
+TEST(HandOver, UdpSocketIsServedByTheSuccessor) {
+  struct Tagged : EventHandler {
+    explicit Tagged(std::string t) : tag(std::move(t)) {}
+    std::string tag;
+    std::atomic<int> datagrams{0};
+    Action on_traffic(Conn& c) override {
+      if (c.network() == Network::udp) ++datagrams;
+      c.write(tag + std::string(c.next()));
+      return Action::none;
+    }
+  };
+  TempDir dir;
+  const std::string path = dir.path + "/handover.sock";
+  const std::vector<std::string> addresses{"tcp://127.0.0.1:0", "udp://127.0.0.1:0"};
+  Tagged a("A:"), b("B:");
+  ServerThread old_engine(a, addresses, {.shutdown_timeout = 30s});
+  ASSERT_TRUE(old_engine.ok());
+  const std::uint16_t udp_port = old_engine.engine().listen_addresses().at(1).port();
+
+  int udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(udp, 0);
+  timeval tv{10, 0};  // a lost datagram fails the test instead of hanging it
+  ASSERT_EQ(::setsockopt(udp, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(udp_port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(udp, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  auto exchange = [&](const std::string& msg) {
+    if (::send(udp, msg.data(), msg.size(), 0) != static_cast<ssize_t>(msg.size())) return std::string("send failed");
+    char buf[256];
+    ssize_t n = ::recv(udp, buf, sizeof buf, 0);
+    return n < 0 ? std::string("recv: ") + std::strerror(errno) : std::string(buf, static_cast<std::size_t>(n));
+  };
+  EXPECT_EQ(exchange("before"), "A:before");
+
+  Successor successor(b, path, addresses, {});
+  auto handed = old_engine.engine().hand_over(path, 20s);
+  ASSERT_TRUE(handed) << handed.error().message();
+  ASSERT_NE(successor.wait_boot(), nullptr) << successor.result.error().message();
+  ASSERT_EQ(successor.probe.addresses.size(), 2u);
+  EXPECT_EQ(successor.probe.addresses[1].port(), udp_port);
+  const int a_datagrams = a.datagrams.load();
+  for (int i = 0; i < 100; ++i) {
+    const std::string msg = "d-" + std::to_string(i);
+    ASSERT_EQ(exchange(msg), "B:" + msg);
+  }
+  EXPECT_EQ(a.datagrams.load(), a_datagrams) << "the old engine stopped serving datagrams";
+  auto joined = old_engine.join();  // no connections: it stops at once
+  ASSERT_TRUE(joined) << joined.error().message();
+  EXPECT_EQ(exchange("alone"), "B:alone");
+  ::close(udp);
+  successor.engine->stop();
+  successor.thread.join();
+}
+
 TEST(HandOver, WithoutASuccessorTheEngineKeepsServing) {
   TempDir dir;
   Echo a;
