@@ -72,7 +72,16 @@ class BinaryUpgrade {
   BinaryUpgrade& operator=(const BinaryUpgrade&) = delete;
 
   // From on_boot (the engine) and on_shutdown (nullptr): which engine a SIGUSR2 hands over.
-  void attach(gnet::Engine* engine) { engine_.store(engine); }
+  // On boot, a Type=notify systemd service (NOTIFY_SOCKET set) is told this process is ready
+  // and is the service's main process: after a SIGUSR2 upgrade that is the successor, which
+  // systemd then follows (NotifyAccess=all; docs/deploy.md). No STOPPING=1 at shutdown: an old
+  // process that handed over must not make systemd think the service is stopping.
+  void attach(gnet::Engine* engine) {
+    engine_.store(engine);
+    if (engine == nullptr) return;
+    auto told = gnet::sd_notify("MAINPID=" + std::to_string(::getpid()) + "\nREADY=1");
+    if (!told) log("systemd notification failed: " + told.error().message());
+  }
 
   // The listening sockets this process starts with: offered on `from` (the --upgrade-from
   // argument) by the process that started it, else those systemd passed (LISTEN_FDS; an empty

@@ -94,6 +94,16 @@ class InheritedListeners {
 // unsetenv are not thread-safe).
 Result<InheritedListeners> listen_fds_from_systemd();
 
+// systemd's notification protocol (sd_notify(3), without libsystemd): sends `state`, e.g.
+// "READY=1", "MAINPID=<pid>\nREADY=1" or "STOPPING=1", as one datagram to the Unix socket
+// named by $NOTIFY_SOCKET (a path, or "@name" in the abstract namespace). Returns false when
+// NOTIFY_SOCKET is unset (not a Type=notify service: nothing to tell), true when sent, an Error
+// naming the socket and the reason otherwise. Unlike libsystemd's, it never unsets the variable:
+// a successor started by a binary upgrade needs it to report its own MAINPID, which is how
+// systemd follows a SIGUSR2 upgrade (NotifyAccess=all; docs/deploy.md). Any thread; does not
+// block (a full socket fails with EAGAIN).
+Result<bool> sd_notify(std::string_view state);
+
 // Hand-over, receiving side: connects to the Unix socket a predecessor's Engine::hand_over(path)
 // listens on (retrying until it exists, for up to `timeout`), and receives its listening sockets.
 // The predecessor keeps accepting until the engine that adopts them is running (run()/rotate()

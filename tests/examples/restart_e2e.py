@@ -13,8 +13,10 @@ Usage: restart_e2e.py <http binary> <echo binary> <case>
   failed_successor  the binary at the path is replaced by one that cannot take over: the old
                     process says why and keeps serving
   systemd           http started as systemd would (LISTEN_FDS=1, LISTEN_PID, the socket at
-                    descriptor 3, bound by this script): it serves on that socket without binding,
-                    then restarts on SIGUSR2 under 20 closed-loop clients
+                    descriptor 3, bound by this script; NOTIFY_SOCKET for a Type=notify service):
+                    it serves on that socket without binding and says READY=1 with its MAINPID,
+                    then restarts on SIGUSR2 under 20 closed-loop clients, and the successor
+                    itself (checked by its credentials) reports its pid as the new MAINPID
 
 Deadlines here only turn a hang into a failure; they never decide a pass.
 """
@@ -31,6 +33,10 @@ import sys
 import tempfile
 import threading
 import time
+
+# The servers started here must never talk to a systemd that runs this test (a Type=notify
+# CI service): the http and echo examples report READY=1/MAINPID to $NOTIFY_SOCKET.
+os.environ.pop("NOTIFY_SOCKET", None)
 
 PR_SET_CHILD_SUBREAPER = 36
 SHUTDOWN_TIMEOUT = 5  # --shutdown-timeout given to the servers (s)
@@ -389,7 +395,21 @@ def case_systemd(http, _echo):
     def at_fd_3():
         os.dup2(fd, 3)  # dup2 clears close-on-exec on 3; pass_fds keeps 3 open past preexec_fn
 
-    env = dict(os.environ, LISTEN_FDS="1", LISTEN_FDNAMES="http")
+    notify_dir = tempfile.mkdtemp(prefix="gnet-notify-")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(os.path.join(notify_dir, "notify.sock"))
+    notify.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)  # the sender's pid, as systemd sees it
+    notify.settimeout(60)
+
+    def notification():
+        msg, ancdata, _, _ = notify.recvmsg(4096, socket.CMSG_SPACE(12))
+        sender = None
+        for level, kind, data in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                sender = int.from_bytes(data[0:4], sys.byteorder)
+        return msg.decode(), sender
+
+    env = dict(os.environ, LISTEN_FDS="1", LISTEN_FDNAMES="http", NOTIFY_SOCKET=notify.getsockname())
     # LISTEN_PID must be the server's own pid: the shell's, which exec keeps.
     cmd = ["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh", http, "--port", str(port), "--shutdown-timeout",
            str(SHUTDOWN_TIMEOUT)]
@@ -398,9 +418,14 @@ def case_systemd(http, _echo):
         listener.close()  # the server holds the socket now: a refusal would mean it does not serve
         got_port, pid = family.wait_listening()
         check(got_port == port, f"listening on {got_port}, not the activated {port}")
+        said, sender = notification()
+        check(said == f"MAINPID={pid}\nREADY=1" and sender == pid, f"first notification {said!r} from pid {sender}")
         load = ClosedLoop(port, 20)
         wait_progress(load, 500)
         new_pid = restart(family, pid)
+        said, sender = notification()
+        check(said == f"MAINPID={new_pid}\nREADY=1" and sender == new_pid,
+              f"the successor {new_pid} must report itself: {said!r} from pid {sender}")
         wait_progress(load, 500)
         load.stop()
         check(load.refused == 0 and not load.failures, f"failures: {load.failures}")
@@ -408,6 +433,8 @@ def case_systemd(http, _echo):
         check(family.wait_exit(new_pid, 60) == 0, "the successor did not exit cleanly")
     finally:
         family.kill_all()
+        notify.close()
+        shutil.rmtree(notify_dir, ignore_errors=True)
 
 
 def main():

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -327,6 +328,44 @@ TEST(Inherited, NotAListeningSocketIsANamedError) {
   EXPECT_EQ(r.error().code(), Errc::bad_listener);
   EXPECT_NE(r.error().message().find("not listening"), std::string::npos) << r.error().message();
   EXPECT_TRUE(set.empty());
+}
+
+// sd_notify: one datagram to $NOTIFY_SOCKET, a path or an abstract name; quiet without it.
+TEST(Systemd, SdNotifySendsOneDatagramToAPathOrAnAbstractSocket) {
+  TempDir dir;
+  const std::string path = dir.path + "/notify.sock";
+  const std::string abstract = "gnet-notify-test-" + std::to_string(::getpid());
+  for (const std::string& name : {path, "@" + abstract}) {
+    int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, name.data(), name.size());
+    if (name[0] == '@') addr.sun_path[0] = '\0';
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size())), 0)
+        << std::strerror(errno);
+    ASSERT_EQ(::setenv("NOTIFY_SOCKET", name.c_str(), 1), 0);
+    auto sent = sd_notify("MAINPID=" + std::to_string(::getpid()) + "\nREADY=1");
+    ASSERT_TRUE(sent) << sent.error().message();
+    EXPECT_TRUE(*sent);
+    char buf[256];
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    ASSERT_GT(n, 0) << name << ": " << std::strerror(errno);
+    EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)), "MAINPID=" + std::to_string(::getpid()) + "\nREADY=1");
+    EXPECT_STREQ(::getenv("NOTIFY_SOCKET"), name.c_str()) << "kept for a successor";
+    ::close(fd);
+  }
+  // Nobody listens there any more: the error names the socket.
+  ASSERT_EQ(::setenv("NOTIFY_SOCKET", path.c_str(), 1), 0);
+  auto refused = sd_notify("READY=1");
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find("sd_notify to " + path), std::string::npos) << refused.error().message();
+  ASSERT_EQ(::setenv("NOTIFY_SOCKET", "relative/path", 1), 0);
+  EXPECT_FALSE(sd_notify("READY=1"));
+  ASSERT_EQ(::unsetenv("NOTIFY_SOCKET"), 0);
+  auto quiet = sd_notify("READY=1");
+  ASSERT_TRUE(quiet);
+  EXPECT_FALSE(*quiet) << "not a Type=notify service: nothing sent";
 }
 
 TEST(Systemd, VariablesForAnotherProcessAreIgnoredAndUnset) {
