@@ -203,6 +203,9 @@ void UringDriver::start() {
   }
   io_uring_register_ring_fd(&ring_);  // saves a descriptor lookup per enter; optional
   started_ = true;
+  std::vector<Listener*> waiting;
+  waiting.swap(arm_at_start_);
+  for (Listener* listener : waiting) arm_accept(*listener);
 }
 
 void UringDriver::finish() {
@@ -313,7 +316,13 @@ std::error_code UringDriver::watch_listener(Listener& listener) {
 void UringDriver::arm_accept(Listener& listener) {
   if (listener.accept_armed) return;
   io_uring_sqe* s = sqe();
-  if (s == nullptr) return;
+  if (s == nullptr) {
+    // Only before start(): the ring is not enabled, so a full submission queue cannot be
+    // flushed yet (more listeners than kSqEntries on one loop). Armed in start() instead of
+    // never.
+    if (!started_) arm_at_start_.push_back(&listener);
+    return;
+  }
   io_uring_prep_multishot_accept(s, listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   io_uring_sqe_set_data64(s, pack(&listener, kAccept));
   listener.accept_armed = true;
@@ -322,12 +331,15 @@ void UringDriver::arm_accept(Listener& listener) {
 void UringDriver::set_accepting(Listener& listener, bool on) {
   if (on) {
     arm_accept(listener);
+  } else if (std::erase(arm_at_start_, &listener) > 0) {
+    // not armed yet: nothing to cancel
   } else if (listener.accept_armed) {
     cancel(&listener, kAccept);
   }
 }
 
 void UringDriver::forget_listener(Listener& listener) {
+  std::erase(arm_at_start_, &listener);
   if (listener.accept_armed) cancel(&listener, kAccept);
 }
 

@@ -105,6 +105,7 @@ class UringDriver final : public IoDriver {
   io_uring ring_{};
   bool ring_ready_ = false;  // set up (to be torn down)
   bool started_ = false;     // enabled on the loop's thread: submissions may go in
+  std::vector<Listener*> arm_at_start_;  // accepts that found the queue full before start()
   // Provided receive buffers: count_ buffers of size_ bytes in one mapping, and the ring of
   // their descriptors that the kernel takes them from.
   io_uring_buf_ring* buf_ring_ = nullptr;

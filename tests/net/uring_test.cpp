@@ -5,6 +5,7 @@
 // this backend: see tests/CMakeLists.txt.) Skipped, with the reason, where the kernel refuses a
 // ring.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -208,4 +209,34 @@ TEST(Uring, BadSettingsAndBadEnvironmentAreNamedErrors) {
   }
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("GNET_BACKEND=kqueue"), std::string::npos) << r.error().message();
+}
+
+// More listeners on one loop than the submission queue has entries (1024): before the loop
+// starts, the ring cannot be flushed, so the accepts that did not fit are armed at start. Every
+// listener accepts.
+TEST(Uring, MoreListenersThanSubmissionEntriesAllAccept) {
+  SKIP_WITHOUT_IO_URING();
+  constexpr int kListeners = 1100;
+  rlimit limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
+  if (limit.rlim_max < 2 * kListeners + 64) GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << limit.rlim_max << " too low";
+  const rlimit saved = limit;
+  limit.rlim_cur = limit.rlim_max;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &limit), 0);
+  {
+    Echo echo;
+    ServerThread server(echo, std::vector<std::string>(kListeners, "tcp://127.0.0.1:0"), uring());
+    ASSERT_TRUE(server.ok());
+    const auto addresses = server.engine().listen_addresses();
+    ASSERT_EQ(addresses.size(), static_cast<std::size_t>(kListeners));
+    for (int i : {0, 1023, 1024, kListeners - 1}) {  // both sides of the queue's size
+      int fd = connect_tcp(addresses[static_cast<std::size_t>(i)].port());
+      const std::string msg = "listener " + std::to_string(i);
+      send_all(fd, msg);
+      EXPECT_EQ(recv_exact(fd, msg.size()), msg);
+      close_fd(fd);
+    }
+    ASSERT_TRUE(server.stop());
+  }
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
 }
