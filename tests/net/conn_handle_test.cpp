@@ -41,6 +41,22 @@ struct Record {
   std::uint32_t producer, seq, conn, check;
 };
 
+// n clients, each connected once the previous one's on_open ran, so h.handles[i] belongs to
+// the i-th. An empty vector (and a test failure) when one never opened.
+std::vector<int> connect_in_order(const ServerThread& server, HandleKeeper& h, int n) {
+  std::vector<int> clients;
+  const int before = h.opened;
+  for (int i = 0; i < n; ++i) {
+    clients.push_back(connect_tcp(server.port()));
+    if (!eventually([&] { return h.opened == before + i + 1; })) {
+      ADD_FAILURE() << "client " << i << " was never opened";
+      for (int fd : clients) close_fd(fd);
+      return {};
+    }
+  }
+  return clients;
+}
+
 }  // namespace
 
 TEST(ConnHandle, EightThreadsTimesTenThousandWritesArriveInOrderPerProducer) {
@@ -48,11 +64,8 @@ TEST(ConnHandle, EightThreadsTimesTenThousandWritesArriveInOrderPerProducer) {
   HandleKeeper h;
   ServerThread server(h, "tcp://127.0.0.1:0", {.num_event_loop = 2});
   ASSERT_TRUE(server.ok());
-  std::vector<int> clients;
-  for (int i = 0; i < kConns; ++i) {
-    clients.push_back(connect_tcp(server.port()));
-    ASSERT_TRUE(eventually([&] { return h.opened == i + 1; }));  // handles[i] belongs to clients[i]
-  }
+  const std::vector<int> clients = connect_in_order(server, h, kConns);  // handles[i] is clients[i]'s
+  ASSERT_EQ(clients.size(), static_cast<std::size_t>(kConns));
   std::atomic<int> refused{0};
   std::vector<std::thread> producers;
   for (int p = 0; p < kProducers; ++p) {
@@ -174,11 +187,8 @@ TEST(ConnHandle, BroadcastWritesOneSharedPayloadToEveryRecipientInOrder) {
   HandleKeeper h;
   ServerThread server(h, "tcp://127.0.0.1:0", {.num_event_loop = 2});
   ASSERT_TRUE(server.ok());
-  std::vector<int> clients;
-  for (int i = 0; i < kConns; ++i) {
-    clients.push_back(connect_tcp(server.port()));
-    ASSERT_TRUE(eventually([&] { return h.opened == i + 1; }));
-  }
+  const std::vector<int> clients = connect_in_order(server, h, kConns);  // handles[i] is clients[i]'s
+  ASSERT_EQ(clients.size(), static_cast<std::size_t>(kConns));
   std::vector<ConnHandle> all;
   {
     std::lock_guard lock(h.mu);
