@@ -74,17 +74,14 @@ void DatagramBatch::read(Connection& conn, bool edge) {
   }
 }
 
+// The largest UDP payload (65507 over IPv4, 65527 over IPv6) always fits an empty reply area.
+static_assert(DatagramBatch::kReplyAreaBytes >= 65535);
+
 std::error_code DatagramBatch::collect(std::string_view data, const sockaddr* to, socklen_t to_len) {
+  // Larger than any UDP payload: what sendto would say, said now (and the area cannot overflow).
+  if (data.size() > 65535) return std::make_error_code(std::errc::message_size);
   const bool referenced = in_recv_area(data);
   if (replies_ == kMaxReplies || (!referenced && data.size() > kReplyAreaBytes - reply_used_)) flush();
-  if (!referenced && data.size() > kReplyAreaBytes) {
-    // Larger than the whole reply area: on its own, now (everything before it has just gone).
-    IoResult r = sys_io([&] { return ::sendto(fd_, data.data(), data.size(), MSG_NOSIGNAL, to, to_len); });
-    if (r.would_block) return {EAGAIN, std::system_category()};
-    if (r.error != 0) return r.code();
-    LoopCounters::add(loop_.counters().bytes_out, data.size());
-    return {};
-  }
   char* bytes = const_cast<char*>(data.data());
   if (!referenced && !data.empty()) {
     bytes = reply_area_.get() + reply_used_;

@@ -62,8 +62,9 @@ class DatagramBatch {
 
   // True while conn's batch is being dispatched: replies on it should go through collect().
   bool collecting(const Connection& conn) const noexcept { return collecting_ == &conn; }
-  // Adds one reply to the batch (flushing first when it is full). Returns an error only when
-  // the reply was too large for the reply area and, sent on its own at once, failed.
+  // Adds one reply to the batch (flushing first when it is full). Fails only for a payload no
+  // datagram can carry (EMSGSIZE, as sendto would); what the kernel refuses at the flush is
+  // counted and logged there.
   std::error_code collect(std::string_view data, const sockaddr* to, socklen_t to_len);
 
   std::size_t recv_depth() const noexcept { return depth_; }
