@@ -18,6 +18,19 @@
 // has returned): it is dropped, counted in LoopMetrics::datagrams_dropped and logged (at most
 // once a second per loop). That is what UDP does anyway when a buffer on the path is full.
 //
+// Offload (Options::udp_offload, on by default), where the kernel offers it:
+// - GSO: at the flush, consecutive replies to the same destination with the same size (the
+//   last of a run may be shorter) go out as one sendmmsg entry with a UDP_SEGMENT control
+//   message; the kernel (or the NIC) cuts it into the same datagrams. The first flush probes
+//   the kernel (getsockopt UDP_SEGMENT); a GSO entry the kernel refuses is resent datagram by
+//   datagram, and GSO is turned off for the loop (EIO: the device has no checksum offload) or
+//   limited to smaller segments (EINVAL: the segment did not fit the route's MTU).
+// - GRO: UDP_GRO on each socket (only when read_buffer_cap >= 64 KiB, the largest coalesced
+//   buffer, so that a coalesced buffer can never be truncated and take several datagrams with
+//   it); a buffer that arrives with a UDP_GRO control message is split at its gso_size into the
+//   datagrams it was made of, each its own on_traffic, in order.
+// Neither changes what the handler or the peer sees: the same datagrams, the same order.
+//
 // Memory: fixed per loop, never per peer or per connection. The receive area reserves
 // recv_depth() * read_buffer_cap bytes (at most kRecvAreaBytes, 2 MiB with the default 64 KiB
 // cap); only pages that datagrams actually reach become resident. The reply area is
@@ -29,6 +42,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string_view>
 #include <system_error>
@@ -69,8 +83,19 @@ class DatagramBatch {
 
   std::size_t recv_depth() const noexcept { return depth_; }
 
+  // A new shared UDP socket of this loop: turns on UDP_GRO when allowed (see above).
+  void adopt(int fd);
+
  private:
+  // Segments one GSO entry may carry (UDP_MAX_SEGMENTS in older kernels) and its payload bound.
+  static constexpr int kMaxSegments = 64;
+  static constexpr std::size_t kMaxGsoBytes = 65507;
+
   void flush();
+  // Fills wire_ from replies [from, replies_): GSO runs coalesced when allowed. Returns entries.
+  int build_wire(int from);
+  bool same_destination(int a, int b) const noexcept;
+  void deliver(Connection& conn, int i, std::size_t len);
   void count_dropped(std::size_t n, int err);
   bool in_recv_area(std::string_view data) const noexcept;
 
@@ -85,6 +110,7 @@ class DatagramBatch {
   mmsghdr recv_msgs_[kMaxRecv]{};
   iovec recv_iov_[kMaxRecv]{};
   sockaddr_storage recv_from_[kMaxRecv]{};
+  alignas(cmsghdr) char recv_control_[kMaxRecv][CMSG_SPACE(sizeof(int))]{};
 
   // Send side.
   int replies_ = 0;
@@ -93,6 +119,17 @@ class DatagramBatch {
   mmsghdr send_msgs_[kMaxReplies]{};
   iovec send_iov_[kMaxReplies]{};
   sockaddr_storage send_to_[kMaxReplies]{};
+  // What goes to sendmmsg: one entry per datagram, or per GSO run of them.
+  mmsghdr wire_[kMaxReplies]{};
+  int wire_first_[kMaxReplies]{};  // the reply each entry starts at
+  alignas(cmsghdr) char wire_control_[kMaxReplies][CMSG_SPACE(sizeof(std::uint16_t))]{};
+
+  // Offload state. gso_: -1 not probed yet, 0 off, 1 on; gso_max_segment_: the largest segment
+  // size still tried with GSO (lowered when the kernel refused one as too large for the route).
+  const bool offload_;
+  int gso_ = -1;
+  std::size_t gso_max_segment_ = kMaxGsoBytes;
+  bool gso_logged_ = false, gro_logged_ = false;
 
   std::chrono::steady_clock::time_point last_drop_log_{};
   std::size_t drops_unlogged_ = 0;

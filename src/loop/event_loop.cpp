@@ -52,6 +52,7 @@ Result<void> EventLoop::add_datagram_socket(int fd, int listener_index) {
     return Error(ec, "watch udp socket: " + ec.message());
   }
   conn->slot = kDatagramSlot | static_cast<std::uint32_t>(datagram_sockets_.size());
+  datagram_batch().adopt(fd);
   datagram_sockets_.push_back(std::move(conn));
   return {};
 }

@@ -3,6 +3,7 @@
 // truncated datagram among others), send_to and ConnHandle::async_send_to.
 #include <gtest/gtest.h>
 #include <arpa/inet.h>
+#include <netinet/udp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -532,4 +533,128 @@ TEST(UdpBatch, HandleErrorsAreNamed) {
             std::error_code{});
   EXPECT_EQ(peer.recv(), "direct");
   close_fd(tcp);
+}
+
+namespace {
+
+bool kernel_knows_udp_segment() {
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  int value = 0;
+  socklen_t len = sizeof value;
+  bool ok = ::getsockopt(fd, SOL_UDP, UDP_SEGMENT, &value, &len) == 0;
+  ::close(fd);
+  return ok;
+}
+
+struct LogLines {
+  std::mutex mu;
+  std::vector<std::string> lines;
+  LogSink sink() {
+    return [this](LogLevel, std::string_view msg) {
+      std::lock_guard lock(mu);
+      lines.emplace_back(msg);
+    };
+  }
+  bool has(std::string_view what) {
+    std::lock_guard lock(mu);
+    for (const std::string& l : lines)
+      if (l.find(what) != std::string::npos) return true;
+    return false;
+  }
+};
+
+// "n:size:seed" asks for n replies of `size` bytes and one of size/2 + 1: a run GSO can carry.
+struct EqualReplies : EventHandler {
+  Action on_traffic(Conn& c) override {
+    std::string in(c.next());
+    int n = 0;
+    std::size_t size = 0;
+    unsigned seed = 0;
+    std::sscanf(in.c_str(), "%d:%zu:%u", &n, &size, &seed);
+    for (int k = 0; k < n; ++k) EXPECT_FALSE(c.write(random_bytes(size, seed + static_cast<unsigned>(k))));
+    EXPECT_FALSE(c.write(random_bytes(size / 2 + 1, seed + 1000)));
+    return Action::none;
+  }
+};
+
+void expect_equal_replies(Peer& peer, std::uint16_t port, int n, std::size_t size, unsigned seed) {
+  peer.send_to(port, std::to_string(n) + ":" + std::to_string(size) + ":" + std::to_string(seed));
+  for (int k = 0; k < n; ++k) ASSERT_EQ(peer.recv(), random_bytes(size, seed + static_cast<unsigned>(k))) << "reply " << k;
+  ASSERT_EQ(peer.recv(), random_bytes(size / 2 + 1, seed + 1000)) << "the shorter last reply";
+}
+
+}  // namespace
+
+// Equal-sized replies to one peer: with offload they leave as GSO sends (the log says so once),
+// and the peer still gets each as its own datagram, byte-exact and in order. 100 replies: more
+// than one GSO entry carries (64); 10 x 9000 bytes: more than its 64 KiB bound splits the run too.
+TEST(UdpOffload, GsoRepliesArriveAsTheSameSeparateDatagrams) {
+  for (bool offload : {true, false}) {
+    SCOPED_TRACE(offload ? "udp_offload on" : "udp_offload off");
+    EqualReplies h;
+    LogLines log;
+    Options opts;
+    opts.udp_offload = offload;
+    opts.logger = log.sink();
+    ServerThread server(h, "udp://127.0.0.1:0", opts);
+    ASSERT_TRUE(server.ok());
+    Peer peer;
+    expect_equal_replies(peer, server.port(), 100, 300, 1);
+    expect_equal_replies(peer, server.port(), 30, 1400, 2);
+    expect_equal_replies(peer, server.port(), 10, 9000, 3);
+    (void)server.stop();
+    EXPECT_EQ(log.has("segmentation offload (UDP_SEGMENT) in use"), offload && kernel_knows_udp_segment());
+    EXPECT_FALSE(log.has("refused"));
+  }
+}
+
+// A peer that sends with GSO itself: 20 x 500 bytes + 123 in one sendmsg. With UDP_GRO on the
+// server's socket the kernel delivers them coalesced (loopback keeps a GSO send whole for a GRO
+// socket); the server splits them back: 21 on_traffic calls, 21 echoes, byte-exact, in order.
+TEST(UdpOffload, GroCoalescedDatagramsAreSplitIntoOneOnTrafficEach) {
+  if (!kernel_knows_udp_segment()) GTEST_SKIP() << "no UDP_SEGMENT in this kernel";
+  for (bool offload : {true, false}) {
+    SCOPED_TRACE(offload ? "udp_offload on" : "udp_offload off");
+    UdpEcho h;
+    LogLines log;
+    Options opts;
+    opts.udp_offload = offload;
+    opts.logger = log.sink();
+    ServerThread server(h, "udp://127.0.0.1:0", opts);
+    ASSERT_TRUE(server.ok());
+    Peer peer;
+    std::vector<std::string> parts;
+    for (int i = 0; i < 20; ++i) parts.push_back(random_bytes(500, static_cast<std::uint64_t>(i) + 77));
+    parts.push_back(random_bytes(123, 99));
+    std::string all;
+    for (const std::string& p : parts) all += p;
+    socklen_t len;
+    sockaddr_storage to = loopback(AF_INET, server.port(), &len);
+    iovec iov{all.data(), all.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(std::uint16_t))] = {};
+    msghdr msg{};
+    msg.msg_name = &to;
+    msg.msg_namelen = len;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+    const std::uint16_t segment = 500;
+    std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
+    if (::sendmsg(peer.fd, &msg, 0) != static_cast<ssize_t>(all.size())) {
+      GTEST_SKIP() << "the kernel refused a GSO send on loopback: " << std::strerror(errno);
+    }
+    for (std::size_t i = 0; i < parts.size(); ++i) ASSERT_EQ(peer.recv(), parts[i]) << "datagram " << i;
+    EXPECT_EQ(h.datagrams, 21);
+    (void)server.stop();
+    if (offload) {
+      EXPECT_TRUE(log.has("receive offload (UDP_GRO) in use")) << "the coalesced path was not taken";
+    } else {
+      EXPECT_FALSE(log.has("UDP_GRO"));
+    }
+  }
 }
