@@ -123,7 +123,7 @@ RESP_CLIENTS = 50
 RESP_CALIBRATION_S = 1.0  # a calibration run shorter than this is repeated with a larger -n
 # Every name --servers knows; "gnet" selects gnet-cpp's example in every part.
 KNOWN_SERVERS = list(ECHO_SERVERS) + ["gnet_go_http", "nginx", "redis_server", "haproxy",
-                                      "bare_udp", "bare_udp_mmsg", "gnet_go_udp"]  # gnet_uring: in ECHO_SERVERS
+                                      "bare_udp", "bare_udp_mmsg", "gnet_nooffload", "gnet_go_udp"]  # gnet_uring: in ECHO_SERVERS
 # TCP proxies (issue 5): loadgen -> proxy -> bare epoll echo backend. "gnet" in --servers selects
 # gnet-cpp's examples/proxy here, "haproxy" selects HAProxy.
 PROXIES = {"gnet": "gnet-cpp examples/proxy, 1 loop", "haproxy": "HAProxy, TCP mode, nbthread 1"}
@@ -142,6 +142,7 @@ UDP_SERVERS = {
     "bare_udp": "bare recvfrom/sendto loop (reference)",
     "bare_udp_mmsg": "bare recvmmsg/sendmmsg loop",
     "gnet": "gnet-cpp examples/udp_echo, 1 loop",
+    "gnet_nooffload": "gnet-cpp examples/udp_echo, 1 loop, --no-offload (no GSO/GRO)",
     "gnet_uring": "gnet-cpp examples/udp_echo, 1 loop, io_uring backend",
     "gnet_go_udp": "gnet (Go) UDP echo, 1 loop",
 }
@@ -201,7 +202,7 @@ def backend_env(name: str) -> dict:
 
 def backend_prefix(name: str) -> str:
     """How the report shows a gnet-cpp server's backend choice (see backend_env)."""
-    if name in ("gnet", "gnet_uring"):
+    if name in ("gnet", "gnet_uring", "gnet_nooffload"):
         return f"GNET_BACKEND={backend_env(name)['GNET_BACKEND']} "
     return ""
 
@@ -1506,7 +1507,7 @@ class Harness:
     # ---------------------------------------------------------------- UDP echo (issue 15)
 
     def udp_binary(self, name: str) -> Path:
-        if name in ("gnet", "gnet_uring"):
+        if name in ("gnet", "gnet_uring", "gnet_nooffload"):
             return self.build / "examples" / "udp_echo"
         if name == "gnet_go_udp":
             return self.build / "gnet-peer" / "bin" / "gnet_udp_echo"
@@ -1514,8 +1515,9 @@ class Harness:
 
     def udp_cmd(self, name: str, port) -> list[str]:
         b = str(self.udp_binary(name))
-        if name in ("gnet", "gnet_uring"):
-            return [b, "--host", "127.0.0.1", "--port", str(port), "--loops", "1"]
+        if name in ("gnet", "gnet_uring", "gnet_nooffload"):
+            return [b, "--host", "127.0.0.1", "--port", str(port), "--loops", "1"] + (
+                ["--no-offload"] if name == "gnet_nooffload" else [])
         if name == "gnet_go_udp":
             return [b, "-host", "127.0.0.1", "-port", str(port), "-loops", "1"]
         return [b, "--port", str(port)] + (["--mmsg"] if name == "bare_udp_mmsg" else [])
