@@ -12,6 +12,10 @@ Overrides (environment):
 
 Whatever is missing (the script, the snapshots, the go command) or fails (the build) makes
 prepare() return a reason instead of binaries; the harness then skips gnet (Go) with that note.
+
+build_udp() adds a UDP echo (bench/gnet_go_udp/main.go, shaped like gnet-examples' echo_udp):
+the peers folder may be read-only, so its source lives here and is built in the same WORK with
+the go.mod and deps/ that build.sh generated, under the same offline settings.
 """
 from __future__ import annotations
 
@@ -136,3 +140,42 @@ def prepare(work: Path, log: Path, rebuild: bool = False) -> GoPeer:
     peer.echo, peer.http = echo, http
     peer.versions = _versions(work)
     return peer
+
+
+UDP_SRC = REPO / "bench" / "gnet_go_udp"
+
+
+def build_udp(peer: GoPeer, work: Path, log: Path) -> tuple[Path | None, str | None]:
+    """<work>/bin/gnet_udp_echo from UDP_SRC, after prepare() succeeded: (binary, None) or
+    (None, why not). Reused while its source and the main build's stamp are unchanged."""
+    if peer.skipped:
+        return None, peer.skipped
+    work = work.resolve()
+    out = work / "bin" / "gnet_udp_echo"
+    stamp_file = work / ".udp-built-from"
+    main_stamp = (work / ".built-from").read_text() if (work / ".built-from").is_file() else ""
+    stamp = main_stamp + "udp " + hashlib.sha256((UDP_SRC / "main.go").read_bytes()).hexdigest()[:16] + "\n"
+    if out.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp:
+        return out, None
+    stamp_file.unlink(missing_ok=True)
+    dest = work / "udp"
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(UDP_SRC, dest)
+    # What build.sh exports for its own go build: every module is a local replace, nothing fetched.
+    env = dict(os.environ, GOPATH=str(work / ".gopath"), GOPROXY="off", GOSUMDB="off", GONOSUMDB="*",
+               GOFLAGS="-mod=mod", CGO_ENABLED="0")
+    env.setdefault("GOCACHE", str(work / ".gocache"))
+    cmd = ["go", "build", "-trimpath", "-o", str(out), "./udp"]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as f:
+        f.write(f"# (cd {work} && {' '.join(cmd)})\n".encode())
+        f.flush()
+        try:
+            rc = subprocess.run(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=f,
+                                stderr=subprocess.STDOUT, timeout=BUILD_TIMEOUT_S).returncode
+        except subprocess.TimeoutExpired:
+            rc = "timeout"
+    if rc != 0 or not out.is_file():
+        return None, f"the gnet UDP echo build failed (exit {rc}; see {log})"
+    stamp_file.write_text(stamp)
+    return out, None

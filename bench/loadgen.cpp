@@ -29,6 +29,9 @@
 //                 when it was written, so a server that falls behind shows it in the percentiles
 //                 (no coordinated omission). The result adds offered_rate, backlog_max and
 //                 backlog_end (due messages never sent: the offered rate was not sustained).
+//   --udp         datagrams over --conns connected UDP sockets (see UdpLoadGen below): the same
+//                 closed loop and --rate pacing, every echoed byte checked, lost datagrams
+//                 counted ("lost") rather than treated as errors.
 #include <CLI/CLI.hpp>
 
 #include <arpa/inet.h>
@@ -247,6 +250,8 @@ struct Options {
   double tick_us = 50.0;  // pacing timer period with --rate
   std::size_t connect_batch = 256;
   double connect_timeout = 60.0;
+  bool udp = false;          // datagrams instead of TCP (UdpLoadGen)
+  double udp_loss_ms = 200;  // --udp: in-flight datagrams that have not moved for this long are lost
 };
 
 class LoadGen {
@@ -848,6 +853,410 @@ class LoadGen {
   double self_start_ = 0, self_end_ = 0;
 };
 
+// --udp: the same measurement over datagrams. Each "connection" is a UDP socket connect()ed to
+// the server (so the server sees --conns distinct senders); each message is one datagram of
+// --size bytes (at least 16): socket index and a per-socket sequence number up front, then bytes
+// of the pattern block at an offset derived from both, so every echoed byte is checked without
+// storing what was sent. Closed loop: --pipeline datagrams in flight per socket, sent with one
+// sendmmsg per refill, received with recvmmsg. --rate paces as in TCP mode.
+//
+// UDP may lose datagrams (a full socket buffer anywhere): a datagram that comes back after a
+// later one of its socket was already echoed marks the ones before it lost, and a socket whose
+// datagrams have not moved for --udp-loss-ms counts everything it has in flight as lost and
+// sends anew. Losses are reported as "lost" (not as errors: UDP promises no delivery), and a
+// run whose loss is not small says so in the harness's table.
+class UdpLoadGen {
+ public:
+  explicit UdpLoadGen(const Options& o) : o_(o) {}
+
+  int run() {
+    struct sigaction sa{};
+    sa.sa_handler = on_signal;
+    ::sigaction(SIGTERM, &sa, nullptr);
+    ::sigaction(SIGINT, &sa, nullptr);
+    raise_nofile(o_.conns + 64);
+    if (o_.size < kHeader || o_.size > 65507) {
+      std::fprintf(stderr, "loadgen: --udp needs --size between %zu and 65507\n", kHeader);
+      return 2;
+    }
+    if (!resolve()) return 2;
+    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
+    block_.resize(kBlock + o_.size);
+    std::uint64_t seed = 0x6E65746763707021ULL;
+    for (std::size_t i = 0; i < block_.size(); i += 8) {
+      std::uint64_t v = splitmix64(seed);
+      std::memcpy(block_.data() + i, &v, std::min<std::size_t>(8, block_.size() - i));
+    }
+    socks_.resize(o_.conns);
+    ring_.resize(o_.conns * o_.pipeline);
+    out_.resize(o_.pipeline * o_.size);
+    in_.resize(kRecvBatch * (o_.size + 1));
+    for (std::size_t i = 0; i < o_.conns; ++i) {
+      Sock& s = socks_[i];
+      s.fd = ::socket(family_, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      int big = 4 << 20;
+      ::setsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+      ::setsockopt(s.fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+      if (s.fd < 0 || ::connect(s.fd, reinterpret_cast<sockaddr*>(&addr_), addrlen_) != 0) {
+        std::perror("loadgen: udp socket/connect");
+        return 2;
+      }
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = i;
+      ::epoll_ctl(ep_, EPOLL_CTL_ADD, s.fd, &ev);
+    }
+    run_load();
+    print_result();
+    return 0;
+  }
+
+ private:
+  static constexpr std::size_t kHeader = 16;
+  static constexpr std::size_t kRecvBatch = 64;
+  struct Sent {
+    std::uint64_t seq;
+    std::uint64_t t;  // when it counts from (sent, or its --rate slot)
+  };
+  struct Sock {
+    int fd = -1;
+    std::uint64_t next_seq = 0;
+    std::uint32_t head = 0, count = 0;  // ring of in-flight datagrams
+    std::uint64_t progress_ns = 0;      // last echo (or first send) time
+    std::uint64_t backlog = 0, paced_sent = 0;
+    bool dirty = false;
+  };
+
+  static unsigned long long ull(std::uint64_t v) { return static_cast<unsigned long long>(v); }
+
+  bool resolve() {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_DGRAM;
+    addrinfo* res = nullptr;
+    std::string port = std::to_string(o_.port);
+    if (int rc = ::getaddrinfo(o_.host.c_str(), port.c_str(), &hints, &res); rc != 0 || !res) {
+      std::fprintf(stderr, "loadgen: cannot resolve %s: %s\n", o_.host.c_str(), ::gai_strerror(rc));
+      return false;
+    }
+    std::memcpy(&addr_, res->ai_addr, res->ai_addrlen);
+    addrlen_ = res->ai_addrlen;
+    family_ = res->ai_family;
+    ::freeaddrinfo(res);
+    return true;
+  }
+
+  std::size_t offset(std::size_t sock, std::uint64_t seq) const {
+    std::uint64_t st = (static_cast<std::uint64_t>(sock) << 40) ^ seq ^ 0xA5A5A5A5ULL;
+    return static_cast<std::size_t>(splitmix64(st) % kBlock);
+  }
+  void fill(char* p, std::size_t sock, std::uint64_t seq) const {
+    const std::uint64_t id = sock;
+    std::memcpy(p, &id, 8);
+    std::memcpy(p + 8, &seq, 8);
+    std::memcpy(p + kHeader, block_.data() + offset(sock, seq), o_.size - kHeader);
+  }
+
+  // k new datagrams on socket i, in one sendmmsg; due(m) is when the m-th counts from.
+  template <class Due>
+  void send_msgs(std::size_t i, std::size_t k, Due due) {
+    Sock& s = socks_[i];
+    Sent* ring = &ring_[i * o_.pipeline];
+    mmsghdr msgs[256];
+    iovec iov[256];
+    k = std::min<std::size_t>(k, 256);
+    for (std::size_t m = 0; m < k; ++m) {
+      char* p = out_.data() + m * o_.size;
+      const std::uint64_t seq = s.next_seq++;
+      fill(p, i, seq);
+      ring[(s.head + s.count) % o_.pipeline] = Sent{seq, due(m)};
+      ++s.count;
+      iov[m] = {p, o_.size};
+      msgs[m] = {};
+      msgs[m].msg_hdr.msg_iov = &iov[m];
+      msgs[m].msg_hdr.msg_iovlen = 1;
+    }
+    if (s.count == k) s.progress_ns = now_ns();
+    std::size_t done = 0;
+    while (done < k) {
+      int n = ::sendmmsg(s.fd, msgs + done, static_cast<unsigned>(k - done), 0);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        // EAGAIN or ECONNREFUSED (no server yet / gone): what did not go counts as lost on the
+        // timeout, like a datagram dropped on the way.
+        ++send_errors_;
+        break;
+      }
+      done += static_cast<std::size_t>(n);
+    }
+  }
+
+  void on_readable(std::size_t i) {
+    Sock& s = socks_[i];
+    mmsghdr msgs[kRecvBatch];
+    iovec iov[kRecvBatch];
+    std::size_t completed = 0;
+    std::uint64_t now = 0;
+    for (int round = 0; round < 4; ++round) {
+      for (std::size_t m = 0; m < kRecvBatch; ++m) {
+        iov[m] = {in_.data() + m * (o_.size + 1), o_.size + 1};  // +1: a longer datagram shows
+        msgs[m] = {};
+        msgs[m].msg_hdr.msg_iov = &iov[m];
+        msgs[m].msg_hdr.msg_iovlen = 1;
+      }
+      int n = ::recvmmsg(s.fd, msgs, kRecvBatch, MSG_DONTWAIT, nullptr);
+      if (n <= 0) break;
+      now = now_ns();
+      for (int m = 0; m < n; ++m) completed += consume(i, static_cast<const char*>(iov[m].iov_base), msgs[m].msg_len, now);
+      if (static_cast<std::size_t>(n) < kRecvBatch) break;
+    }
+    if (completed > 0) s.progress_ns = now;
+    refill(i, now);
+  }
+
+  // One echoed datagram: checked whole; earlier ones of the socket still in flight are lost.
+  std::size_t consume(std::size_t i, const char* d, std::size_t len, std::uint64_t now) {
+    Sock& s = socks_[i];
+    Sent* ring = &ring_[i * o_.pipeline];
+    std::uint64_t id = 0, seq = 0;
+    if (len >= kHeader) {
+      std::memcpy(&id, d, 8);
+      std::memcpy(&seq, d + 8, 8);
+    }
+    if (len != o_.size || id != i) {
+      ++mismatched_msgs_;
+      return 0;
+    }
+    std::size_t done = 0;
+    while (s.count > 0 && ring[s.head].seq < seq) {  // overtaken: lost on the way
+      ++lost_;
+      s.head = static_cast<std::uint32_t>((s.head + 1) % o_.pipeline);
+      --s.count;
+      ++done;
+    }
+    if (s.count == 0 || ring[s.head].seq != seq) {
+      ++late_;  // declared lost already, or never sent: not counted twice
+      return done;
+    }
+    const std::size_t off = offset(i, seq);
+    if (std::memcmp(d + kHeader, block_.data() + off, o_.size - kHeader) != 0) {
+      ++mismatched_msgs_;
+      for (std::size_t b = kHeader; b < o_.size; ++b) mismatched_bytes_ += d[b] != block_[off + b - kHeader];
+    } else if (measuring_) {
+      const std::uint64_t t = ring[s.head].t;
+      hist_.record(now > t ? now - t : 0);
+      ++messages_;
+    }
+    s.head = static_cast<std::uint32_t>((s.head + 1) % o_.pipeline);
+    --s.count;
+    return done + 1;
+  }
+
+  void refill(std::size_t i, std::uint64_t now) {
+    if (!generating_) return;
+    Sock& s = socks_[i];
+    if (o_.rate > 0) {
+      send_backlog(i);
+    } else if (s.count < o_.pipeline) {
+      send_msgs(i, o_.pipeline - s.count, [now](std::size_t) { return now; });
+    }
+  }
+
+  void send_backlog(std::size_t i) {
+    Sock& s = socks_[i];
+    auto k = static_cast<std::size_t>(std::min<std::uint64_t>(s.backlog, o_.pipeline - s.count));
+    if (k == 0) return;
+    const std::uint64_t first = s.paced_sent;
+    const double conns = static_cast<double>(socks_.size());
+    send_msgs(i, k, [&](std::size_t m) {
+      const double g = static_cast<double>(first + m) * conns + static_cast<double>(i);
+      return pace_start_ + static_cast<std::uint64_t>(g * 1e9 / o_.rate);
+    });
+    s.backlog -= k;
+    backlog_total_ -= k;
+    s.paced_sent += k;
+  }
+
+  void on_tick(std::uint64_t now) {
+    std::uint64_t expirations = 0;
+    while (::read(timer_fd_, &expirations, sizeof expirations) > 0) {
+    }
+    if (!generating_) return;
+    const auto due_total = static_cast<std::uint64_t>(static_cast<double>(now - pace_start_) * o_.rate / 1e9) + 1;
+    dirty_.clear();
+    for (; scheduled_ < due_total; ++scheduled_) {
+      const std::size_t i = scheduled_ % socks_.size();
+      ++socks_[i].backlog;
+      ++backlog_total_;
+      if (!socks_[i].dirty) {
+        socks_[i].dirty = true;
+        dirty_.push_back(i);
+      }
+    }
+    backlog_max_ = std::max(backlog_max_, backlog_total_);
+    for (std::size_t i : dirty_) {
+      socks_[i].dirty = false;
+      send_backlog(i);
+    }
+  }
+
+  // Sockets whose datagrams stopped moving: everything in flight is lost; send anew.
+  void expire(std::uint64_t now) {
+    const auto limit = static_cast<std::uint64_t>(o_.udp_loss_ms * 1e6);
+    for (std::size_t i = 0; i < socks_.size(); ++i) {
+      Sock& s = socks_[i];
+      if (s.count == 0 || now - s.progress_ns < limit) continue;
+      lost_ += s.count;
+      s.head = static_cast<std::uint32_t>((s.head + s.count) % o_.pipeline);
+      s.count = 0;
+      s.progress_ns = now;
+      refill(i, now);
+    }
+  }
+
+  void run_load() {
+    const std::uint64_t t0 = now_ns();
+    if (o_.rate > 0) {
+      pace_start_ = t0;
+      timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+      const auto period = static_cast<long>(o_.tick_us * 1e3);
+      itimerspec its{};
+      its.it_interval.tv_sec = period / 1'000'000'000L;
+      its.it_interval.tv_nsec = period % 1'000'000'000L;
+      its.it_value = its.it_interval;
+      ::timerfd_settime(timer_fd_, 0, &its, nullptr);
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = kTimerTag;
+      ::epoll_ctl(ep_, EPOLL_CTL_ADD, timer_fd_, &ev);
+    }
+    generating_ = true;
+    if (o_.rate <= 0) {
+      for (std::size_t i = 0; i < socks_.size(); ++i) refill(i, t0);
+    }
+    const auto warm_end = t0 + static_cast<std::uint64_t>(o_.warmup * 1e9);
+    const auto run_end = warm_end + static_cast<std::uint64_t>(o_.duration * 1e9);
+    if (o_.warmup <= 0) start_window();
+    std::vector<epoll_event> evs(1024);
+    std::uint64_t last_expire = t0;
+    while (!g_stop) {
+      std::uint64_t now = now_ns();
+      if (!measuring_ && now >= warm_end) start_window();
+      if (now >= run_end) break;
+      if (now - last_expire > 10'000'000ULL) {
+        expire(now);
+        last_expire = now;
+      }
+      int n = ::epoll_wait(ep_, evs.data(), static_cast<int>(evs.size()), 10);
+      for (int k = 0; k < n; ++k) {
+        if (evs[k].data.u64 == kTimerTag) {
+          on_tick(now_ns());
+        } else {
+          on_readable(evs[k].data.u64);
+        }
+      }
+    }
+    generating_ = false;
+    backlog_end_ = backlog_total_;
+    end_window();
+  }
+
+  void start_window() {
+    measuring_ = true;
+    hist_.reset();
+    messages_ = 0;
+    lost_at_start_ = lost_;
+    w_start_ = now_ns();
+    cpu_start_ = sample_cpu(o_.server_pid);
+    self_start_ = self_cpu_s();
+  }
+  void end_window() {
+    if (!measuring_) start_window();
+    w_end_ = now_ns();
+    cpu_end_ = sample_cpu(o_.server_pid);
+    self_end_ = self_cpu_s();
+  }
+
+  void print_result() {
+    const double secs = static_cast<double>(w_end_ - w_start_) / 1e9;
+    const double msgs = static_cast<double>(messages_);
+    std::string out = "{\"udp\": true, ";
+    auto num = [&](const char* k, double v, int prec) {
+      char b[96];
+      std::snprintf(b, sizeof b, "\"%s\": %.*f, ", k, prec, v);
+      out += b;
+    };
+    auto integer = [&](const char* k, std::uint64_t v) {
+      char b[96];
+      std::snprintf(b, sizeof b, "\"%s\": %llu, ", k, ull(v));
+      out += b;
+    };
+    integer("conns", o_.conns);
+    integer("connected", o_.conns);
+    integer("size", o_.size);
+    integer("pipeline", o_.pipeline);
+    if (o_.rate > 0) {
+      num("offered_rate", o_.rate, 1);
+      integer("backlog_max", backlog_max_);
+      integer("backlog_end", backlog_end_);
+    }
+    num("duration_s", secs, 3);
+    integer("messages", messages_);
+    num("msgs_per_s", secs > 0 ? msgs / secs : 0, 1);
+    num("mb_per_s", secs > 0 ? msgs * static_cast<double>(o_.size) / secs / 1e6 : 0, 3);
+    num("p50_us", static_cast<double>(hist_.quantile(0.50)) / 1e3, 2);
+    num("p90_us", static_cast<double>(hist_.quantile(0.90)) / 1e3, 2);
+    num("p99_us", static_cast<double>(hist_.quantile(0.99)) / 1e3, 2);
+    num("p999_us", static_cast<double>(hist_.quantile(0.999)) / 1e3, 2);
+    num("max_us", static_cast<double>(hist_.max()) / 1e3, 2);
+    num("mean_us", hist_.mean() / 1e3, 2);
+    integer("errors", mismatched_msgs_);
+    integer("mismatched_msgs", mismatched_msgs_);
+    integer("mismatched_bytes", mismatched_bytes_);
+    integer("lost", lost_ - lost_at_start_);
+    integer("late", late_);
+    integer("send_errors", send_errors_);
+    num("loadgen_cpu_pct", secs > 0 ? 100.0 * (self_end_ - self_start_) / secs : 0, 1);
+    if (o_.server_pid > 0 && cpu_start_.ok && cpu_end_.ok) {
+      const double tick_us = 1e6 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+      const double ut = static_cast<double>(cpu_end_.utime_ticks - cpu_start_.utime_ticks) * tick_us;
+      const double st = static_cast<double>(cpu_end_.stime_ticks - cpu_start_.stime_ticks) * tick_us;
+      const double sched_us = static_cast<double>(cpu_end_.sched_ns - cpu_start_.sched_ns) / 1e3;
+      integer("server_pid", static_cast<std::uint64_t>(o_.server_pid));
+      num("server_utime_us", ut, 0);
+      num("server_stime_us", st, 0);
+      num("server_cpu_pct", secs > 0 ? (ut + st) / 1e4 / secs : 0, 1);
+      num("server_cpu_us_per_msg_sched", msgs > 0 ? sched_us / msgs : 0, 4);
+      num("server_cpu_us_per_msg", msgs > 0 ? (ut + st) / msgs : 0, 4);
+    } else if (o_.server_pid > 0) {
+      out += "\"server_cpu_us_per_msg\": null, ";
+    }
+    out.resize(out.size() - 2);
+    out += "}\n";
+    std::fputs(out.c_str(), stdout);
+    std::fflush(stdout);
+  }
+
+  Options o_;
+  sockaddr_storage addr_{};
+  socklen_t addrlen_ = 0;
+  int family_ = AF_INET;
+  int ep_ = -1;
+  int timer_fd_ = -1;
+  std::vector<char> block_, out_, in_;
+  std::vector<Sent> ring_;
+  std::vector<Sock> socks_;
+  std::vector<std::size_t> dirty_;
+  std::uint64_t pace_start_ = 0, scheduled_ = 0, backlog_total_ = 0, backlog_max_ = 0, backlog_end_ = 0;
+  bool measuring_ = false, generating_ = false;
+  Histogram hist_;
+  std::uint64_t messages_ = 0, mismatched_msgs_ = 0, mismatched_bytes_ = 0;
+  std::uint64_t lost_ = 0, lost_at_start_ = 0, late_ = 0, send_errors_ = 0;
+  std::uint64_t w_start_ = 0, w_end_ = 0;
+  CpuSample cpu_start_, cpu_end_;
+  double self_start_ = 0, self_end_ = 0;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -878,6 +1287,13 @@ int main(int argc, char** argv) {
   app.add_option("--tick-us", o.tick_us, "pacing timer period in µs with --rate")
       ->capture_default_str()
       ->check(CLI::Range(1.0, 1e6));
+  app.add_flag("--udp", o.udp,
+               "UDP: --conns connected sockets, one datagram per message (closed loop or --rate), "
+               "sendmmsg/recvmmsg; lost datagrams are counted, not errors");
+  app.add_option("--udp-loss-ms", o.udp_loss_ms, "--udp: in-flight datagrams that have not moved for this long are lost")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 1e6));
   CLI11_PARSE(app, argc, argv);
+  if (o.udp) return UdpLoadGen(o).run();
   return LoadGen(o).run();
 }

@@ -67,7 +67,7 @@ SCENARIOS = [
     {"key": "c1000rate", "title": "1 000 conns, 64 B, fixed rate", "conns": 1000, "size": 64, "pipeline": 16,
      "rate": True},
 ]
-EXTRA_PARTS = ["strace", "perf", "idle", "http", "https", "tls_idle", "resp", "proxy", "micro"]
+EXTRA_PARTS = ["strace", "perf", "idle", "http", "https", "tls_idle", "resp", "proxy", "udp", "micro"]
 # --only groups: "echo" = every closed-loop scenario, "echo_rate" = the fixed-rate ones, "tls" = the
 # TLS parts (issue 14).
 ONLY_GROUPS = {"echo": [s["key"] for s in SCENARIOS if not s.get("rate")],
@@ -122,12 +122,32 @@ RESP_TESTS = ("set", "get")
 RESP_CLIENTS = 50
 RESP_CALIBRATION_S = 1.0  # a calibration run shorter than this is repeated with a larger -n
 # Every name --servers knows; "gnet" selects gnet-cpp's example in every part.
-KNOWN_SERVERS = list(ECHO_SERVERS) + ["gnet_go_http", "nginx", "redis_server", "haproxy"]  # gnet_uring: in ECHO_SERVERS
+KNOWN_SERVERS = list(ECHO_SERVERS) + ["gnet_go_http", "nginx", "redis_server", "haproxy",
+                                      "bare_udp", "bare_udp_mmsg", "gnet_nooffload", "gnet_go_udp"]  # gnet_uring: in ECHO_SERVERS
 # TCP proxies (issue 5): loadgen -> proxy -> bare epoll echo backend. "gnet" in --servers selects
 # gnet-cpp's examples/proxy here, "haproxy" selects HAProxy.
 PROXIES = {"gnet": "gnet-cpp examples/proxy, 1 loop", "haproxy": "HAProxy, TCP mode, nbthread 1"}
 PROXY_SCENARIOS = ["c100", "c50x4k"]
 PROXY_RATIO_TO = "haproxy"  # the proxy table's ratio column: gnet-cpp's CPU/msg ÷ HAProxy's
+
+# UDP echo (issue 15): loadgen --udp (connected sockets, one datagram per message) against one
+# unconnected socket per server. 16 sockets x 8 in flight stays under the kernel's default
+# receive buffer (rmem_default) on every server, so losses stay rare and the comparison fair.
+UDP_SCENARIOS = [
+    {"key": "udp64", "title": "16 sockets, 64 B datagrams, 8 in flight each", "conns": 16, "size": 64, "pipeline": 8},
+    {"key": "udp64rate", "title": "16 sockets, 64 B datagrams, fixed rate", "conns": 16, "size": 64, "pipeline": 8,
+     "rate": True},
+]
+UDP_SERVERS = {
+    "bare_udp": "bare recvfrom/sendto loop (reference)",
+    "bare_udp_mmsg": "bare recvmmsg/sendmmsg loop",
+    "gnet": "gnet-cpp examples/udp_echo, 1 loop",
+    "gnet_nooffload": "gnet-cpp examples/udp_echo, 1 loop, --no-offload (no GSO/GRO)",
+    "gnet_uring": "gnet-cpp examples/udp_echo, 1 loop, io_uring backend",
+    "gnet_go_udp": "gnet (Go) UDP echo, 1 loop",
+}
+UDP_REFERENCE = "bare_udp"
+DEFAULT_UDP_RATE = 40000  # datagrams/s: meant to be below every server's closed-loop udp64 rate
 
 TARGET_SYSCALLS_PER_MSG = 2.05
 TARGET_IDLE_BYTES = 512
@@ -182,7 +202,7 @@ def backend_env(name: str) -> dict:
 
 def backend_prefix(name: str) -> str:
     """How the report shows a gnet-cpp server's backend choice (see backend_env)."""
-    if name in ("gnet", "gnet_uring"):
+    if name in ("gnet", "gnet_uring", "gnet_nooffload"):
         return f"GNET_BACKEND={backend_env(name)['GNET_BACKEND']} "
     return ""
 
@@ -315,7 +335,7 @@ class Harness:
         self.notes: list[str] = []
         self.skipped: dict[str, str] = {}
         self.results: dict = {"echo": {}, "strace": {}, "perf": {}, "idle": {}, "http": {}, "https": {},
-                              "tls_idle": {}, "resp": {}, "proxy": {}, "micro": None}
+                              "tls_idle": {}, "resp": {}, "proxy": {}, "udp": {}, "micro": None}
         self.tls_material: dict | None = None  # made on first use (ensure_tls_material); {} = unavailable
         self.argv = sys.argv[1:]
         self.commands: dict[str, str] = {}
@@ -1484,6 +1504,124 @@ class Harness:
                         log(f"{tag} FAILED: {e}")
                     self.save_raw()
 
+    # ---------------------------------------------------------------- UDP echo (issue 15)
+
+    def udp_binary(self, name: str) -> Path:
+        if name in ("gnet", "gnet_uring", "gnet_nooffload"):
+            return self.build / "examples" / "udp_echo"
+        if name == "gnet_go_udp":
+            return self.build / "gnet-peer" / "bin" / "gnet_udp_echo"
+        return self.build / "bench" / "peer_bare_udp"
+
+    def udp_cmd(self, name: str, port) -> list[str]:
+        b = str(self.udp_binary(name))
+        if name in ("gnet", "gnet_uring", "gnet_nooffload"):
+            return [b, "--host", "127.0.0.1", "--port", str(port), "--loops", "1"] + (
+                ["--no-offload"] if name == "gnet_nooffload" else [])
+        if name == "gnet_go_udp":
+            return [b, "-host", "127.0.0.1", "-port", str(port), "-loops", "1"]
+        return [b, "--port", str(port)] + (["--mmsg"] if name == "bare_udp_mmsg" else [])
+
+    def udp_loadgen_cmd(self, port, sc, pid, duration, warmup) -> list[str]:
+        cmd = [str(self.loadgen), "--udp", "--host", "127.0.0.1", "--port", str(port), "--conns", str(sc["conns"]),
+               "--size", str(sc["size"]), "--pipeline", str(sc["pipeline"]), "--duration", str(duration),
+               "--warmup", str(warmup), "--server-pid", str(pid)]
+        if sc.get("rate"):
+            cmd += ["--rate", f"{self.args.udp_rate:g}"]
+        return cmd
+
+    def wait_udp(self, port: int, p: subprocess.Popen, logfile: Path, timeout=15.0) -> None:
+        """A UDP server is up when it echoes a datagram."""
+        deadline = time.monotonic() + timeout
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.1)
+            while time.monotonic() < deadline:
+                if p.poll() is not None:
+                    tail = logfile.read_text(errors="replace")[-800:] if logfile.exists() else ""
+                    raise BenchError(f"server exited with {p.returncode} before serving: {tail.strip()}")
+                try:
+                    s.sendto(b"ping", ("127.0.0.1", port))
+                    data, _ = s.recvfrom(64)
+                    if data == b"ping":
+                        return
+                except OSError:
+                    time.sleep(0.02)
+        raise BenchError(f"no UDP echo on port {port} within {timeout:.0f} s")
+
+    def udp_run(self, name: str, sc: dict) -> dict:
+        a = self.args
+        port = free_port()
+        logfile = self.new_log(f"udp-{name}-{sc['key']}")
+        logfile.parent.mkdir(parents=True, exist_ok=True)
+        with open(logfile, "wb") as lf:
+            p = self.spawn(self.udp_cmd(name, port), cpu=self.pin_server, stdin=subprocess.DEVNULL, stdout=lf,
+                           stderr=subprocess.STDOUT, env=backend_env(name))
+        try:
+            self.wait_udp(port, p, logfile)
+            g = self.spawn(self.udp_loadgen_cmd(port, sc, p.pid, a.duration, a.warmup), cpu=self.pin_load,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                out, err = g.communicate(timeout=a.duration + a.warmup + 120)
+            except subprocess.TimeoutExpired:
+                raise BenchError("loadgen timed out")
+            finally:
+                self.stop(g)
+            res = last_json(out.decode(errors="replace"))
+            if res is None or "error" in res or g.returncode != 0:
+                raise BenchError(f"loadgen failed (rc {g.returncode}): {err.decode(errors='replace').strip()[-400:]}"
+                                 f" {out.decode(errors='replace').strip()[-200:]}")
+            if p.poll() is not None:
+                res["errors"] = res.get("errors", 0) + 1
+                res["server_died"] = p.returncode
+            return res
+        finally:
+            self.stop(p)
+
+    def run_udp(self, wanted: list[str]) -> None:
+        a = self.args
+        servers = []
+        for name in wanted:
+            if name == "gnet_go_udp":
+                peer = self.ensure_go_peer()
+                _, why = gnet_go_peer.build_udp(peer, self.build / "gnet-peer",
+                                                self.workdir / "logs" / "gnet-go-build.log")
+                if why:
+                    self.skipped["gnet_go_udp"] = why
+                    log(f"skip gnet (Go) UDP: {why}")
+                    continue
+            b = self.udp_binary(name)
+            if not (b.is_file() and os.access(b, os.X_OK)):
+                self.skipped[f"udp_{name}"] = f"{rel(b)} does not exist"
+                log(f"skip udp {name}: {rel(b)} does not exist")
+                continue
+            servers.append(name)
+        if not servers:
+            return
+        for name in servers:
+            c = self.udp_cmd(name, "P")
+            c[0] = rel(Path(c[0]))
+            self.commands[f"udp {name}"] = backend_prefix(name) + " ".join(self.pinned(c, self.pin_server))
+        for sc in UDP_SCENARIOS:
+            c = self.udp_loadgen_cmd("P", sc, "PID", a.duration, a.warmup)
+            c[0] = rel(self.loadgen)
+            self.commands[f"udp load {sc['key']}"] = " ".join(self.pinned(c, self.pin_load))
+        for r in range(a.rounds):
+            for sc in UDP_SCENARIOS:
+                k = r % len(servers)
+                for name in servers[k:] + servers[:k]:
+                    tag = f"[round {r + 1}/{a.rounds}] {sc['key']:9} {name:13}"
+                    runs = self.results["udp"].setdefault(sc["key"], {}).setdefault(name, [])
+                    try:
+                        res = self.udp_run(name, sc)
+                        runs.append(res)
+                        log(f"{tag} {res['msgs_per_s']:>12,.0f} dgram/s  cpu {res.get('server_cpu_us_per_msg') or 0:7.3f} "
+                            f"us/dgram  p99 {res['p99_us']:9.1f} us  lost {res.get('lost', 0)}  errors {res['errors']}"
+                            + (f"  backlog end {res['backlog_end']}" if "backlog_end" in res else ""))
+                    except BenchError as e:
+                        runs.append({"failed": str(e)})
+                        log(f"{tag} FAILED: {e}")
+                    self.save_raw()
+
     # ---------------------------------------------------------------- micro
 
     def run_micro(self) -> None:
@@ -1531,13 +1669,14 @@ class Harness:
             "args": {k: getattr(self.args, k) for k in ("duration", "warmup", "rounds", "only", "servers",
                                                         "strace_duration", "perf_duration", "http_duration",
                                                         "idle_conns", "echo_rate", "http_conns", "resp_seconds",
-                                                        "resp_requests", "tls_idle_conns")}}
+                                                        "resp_requests", "tls_idle_conns", "udp_rate")}}
         (self.workdir / "results.json").write_text(json.dumps(self.results, indent=1))
 
     def load_raw(self, path: Path) -> None:
         """Re-renders a report from an earlier run's results.json (--from-results)."""
         self.results = json.loads(path.read_text())
         self.results.setdefault("proxy", {})  # results.json from before the proxy part
+        self.results.setdefault("udp", {})  # ... and from before the UDP part
         self.results.setdefault("resp", {})  # ... and from before the RESP part
         self.results.setdefault("https", {})  # ... and from before the TLS parts
         self.results.setdefault("tls_idle", {})
@@ -1637,6 +1776,8 @@ class Harness:
             self.run_resp([s for s in RESP_SERVERS if s in wanted])
         if only is None or "proxy" in only:
             self.run_proxy([s for s in PROXIES if s in wanted])
+        if only is None or "udp" in only:
+            self.run_udp([s for s in UDP_SERVERS if s in wanted])
         if only is None or "micro" in only:
             self.run_micro()
         self.save_raw()
@@ -2232,6 +2373,9 @@ def write_report(h: Harness, out: Path, img_dir: Path) -> None:
     # ---- TCP proxy
     L += proxy_section(h)
 
+    # ---- UDP echo
+    L += udp_section(h)
+
     # ---- micro
     L.append("## Micro-benchmarks (Google Benchmark)")
     L.append("")
@@ -2771,6 +2915,65 @@ def proxy_section(h: Harness) -> list[str]:
     return L
 
 
+def udp_section(h: Harness) -> list[str]:
+    """The "UDP echo" section (issue 15): datagrams/s and server CPU per datagram."""
+    a = h.args
+    results = h.results.get("udp") or {}
+    summary = summarize_echo(results)
+    keys = [sc["key"] for sc in UDP_SCENARIOS if sc["key"] in summary]
+    titles = {sc["key"]: sc["title"] + (f", {a.udp_rate:,.0f} datagrams/s offered".replace(",", " ")
+                                        if sc.get("rate") else "") for sc in UDP_SCENARIOS}
+    L = ["## UDP echo", ""]
+    skips = [v for k, v in h.skipped.items() if k.startswith("udp_") or k == "gnet_go_udp"]
+    if not keys:
+        L += [f"- Not run: {s}." for s in skips] if skips else ["Not run (not selected)."]
+        L.append("")
+        return L
+    L.append("`bench/loadgen --udp`: 16 connected UDP sockets, each keeping 8 datagrams of 64 B in flight "
+             "(closed loop) or sending its share of a fixed offered rate; sendmmsg/recvmmsg on the load side, every "
+             "echoed byte checked. The server has one unconnected socket on one thread, kernel-default buffers. "
+             "**server CPU µs/datagram** = the server's utime+stime over the measured window ÷ datagrams echoed. "
+             "**lost**: datagrams that never came back (dropped by a full socket buffer somewhere; UDP promises "
+             f"nothing). {a.rounds} interleaved round(s) of {a.duration:g} s (+{a.warmup:g} s warm-up), a fresh "
+             "server per run, medians over rounds.")
+    L.append("")
+    for k in keys:
+        L.append(f"### UDP, {titles[k]}")
+        L.append("")
+        L.append("| server | datagrams/s | p50 µs | p99 µs | server CPU µs/datagram (min–max) | × bare | server CPU % "
+                 "| gen CPU % | lost | errors | rounds ok |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        ref = summary[k].get(UDP_REFERENCE, {}).get("cpu")
+        for name in UDP_SERVERS:
+            s = summary[k].get(name)
+            if not s:
+                continue
+            lost = sum(r.get("lost", 0) for r in results[k].get(name, []) if "failed" not in r)
+            cpu = f"{s['cpu']:.3f} ({s['cpu_min']:.3f}–{s['cpu_max']:.3f})" if s["cpu"] is not None else "—"
+            ratio = f"{s['cpu'] / ref:.2f}" if s["cpu"] is not None and ref else "—"
+            L.append(f"| {UDP_SERVERS[name]} | {fmt(s['msgs_per_s'], 0)} | {fmt(s['p50_us'], 1)} | "
+                     f"{fmt(s['p99_us'], 1)} | {cpu} | {ratio} | {fmt(s['server_cpu_pct'], 0)} | "
+                     f"{fmt(s['loadgen_cpu_pct'], 0)} | {lost} | {s['errors']} | {s['ok']}/{s['runs']} |")
+        fails = [f"{UDP_SERVERS[n]}: {f}" for n in UDP_SERVERS for f in summary[k].get(n, {}).get("failures", [])]
+        if fails:
+            L.append("")
+            L += [f"- failed run — {f}" for f in fails]
+        L.append("")
+    if skips:
+        L += [f"- Not run: {s}." for s in skips]
+        L.append("")
+    L.append("Exact commands (P: the server's port, picked per run; PID: the server's pid):")
+    L.append("")
+    L.append("```sh")
+    for k, v in h.commands.items():
+        if k.startswith("udp "):
+            L.append(f"# {k[len('udp '):]}")
+            L.append(v)
+    L.append("```")
+    L.append("")
+    return L
+
+
 def target_lines(summary: dict, res: dict, h: Harness) -> list[str]:
     if "gnet" in h.skipped or not any("gnet" in per for per in summary.values()) and "gnet" not in res["strace"]:
         why = f" ({h.skipped['gnet']})" if "gnet" in h.skipped else ""
@@ -2818,6 +3021,8 @@ def main() -> int:
                     + " (gnet selects gnet-cpp's example in every part: echo, http, redis, proxy)")
     ap.add_argument("--echo-rate", type=float, default=DEFAULT_ECHO_RATE,
                     help=f"offered msgs/s of the fixed-rate echo scenarios (default {DEFAULT_ECHO_RATE})")
+    ap.add_argument("--udp-rate", type=float, default=DEFAULT_UDP_RATE,
+                    help=f"offered datagrams/s of the fixed-rate UDP scenario udp64rate (default {DEFAULT_UDP_RATE})")
     ap.add_argument("--http-conns", type=int, default=50, help="wrk connections (default 50, wrk -t1 -c50)")
     ap.add_argument("--resp-seconds", type=float, default=None,
                     help="target seconds per redis-benchmark run on the fastest server (default 3; "

@@ -54,8 +54,21 @@ class Conn {
   // Sends data (UDP: one datagram to the current datagram's sender; SEQPACKET: one message).
   // Returns Errc::connection_closed once the connection is closing; otherwise every byte is sent
   // or queued. Socket errors surface through on_close.
+  //
+  // Unconnected UDP (a udp:// listener): inside on_traffic the reply joins the loop's batch and
+  // goes out with one sendmmsg after the batch of received datagrams is handled, in the order
+  // written (the bytes are copied or, when they are the received datagram itself, referenced).
+  // A reply the kernel then refuses (send buffer full) is dropped, logged and counted in
+  // LoopMetrics::datagrams_dropped, since the handler has returned. Outside on_traffic it is sent
+  // at once and a full buffer comes back as EAGAIN. Nothing is ever queued per peer.
   std::error_code write(std::string_view data);
   std::error_code writev(std::span<const std::string_view> parts);
+  // Unconnected UDP only (gnet's SendTo): one datagram to `to` (IPv4 or IPv6, of the socket's
+  // family), batched like write() inside on_traffic. The current datagram's sender is
+  // remote_addr(). Errc::not_datagram on any other connection (TCP, Unix, a dialed UDP socket,
+  // whose peer is fixed). Loop thread, like every Conn call; from another thread use
+  // ConnHandle::async_send_to.
+  std::error_code send_to(std::string_view data, const SocketAddress& to);
   // epoll: tries to send queued output now rather than at the next writable event. io_uring:
   // queued output is submitted at the end of the loop turn anyway; this is a no-op.
   std::error_code flush();
@@ -94,13 +107,15 @@ class Conn {
 
   // ---- identity ----
   SocketAddress local_addr() const;
+  // The peer. Unconnected UDP: the sender of the datagram being handled (inside on_traffic).
   SocketAddress remote_addr() const;
   int fd() const noexcept;
   Network network() const noexcept;
   // Which of the engine's addresses (rotate()) this connection came from; -1 for dialed ones.
   int listener_index() const noexcept;
   Loop& loop() noexcept;
-  // A thread-safe reference to this connection (see conn_handle.hpp).
+  // A thread-safe reference to this connection (see conn_handle.hpp). For an unconnected UDP
+  // socket it names the socket, for ConnHandle::async_send_to.
   ConnHandle handle() const;
 
   // ---- TLS (tls:// connections: see gnet/tls.hpp) ----

@@ -18,6 +18,7 @@
 #include <system_error>
 #include <vector>
 
+#include "gnet/address.hpp"
 #include "gnet/unique_function.hpp"
 
 namespace gnet {
@@ -43,8 +44,9 @@ class ConnHandle {
   // on_done's error: empty when the bytes were sent or queued (or the close happened),
   // Errc::connection_closed when the connection was already gone, or the socket's own error
   // (e.g. EPIPE) when the write failed — the connection is then closed and on_close follows.
-  // Handles of unconnected UDP sockets name no connection: they always report
-  // Errc::connection_closed (reply from the loop with Conn::write instead).
+  // Handles of unconnected UDP sockets name the socket, not a peer: async_write, async_writev
+  // and close report Errc::connection_closed (there is no current sender once on_traffic has
+  // returned); async_send_to is the way to answer later.
   using Done = UniqueFunction<void(std::error_code)>;
 
   ConnHandle() = default;
@@ -60,6 +62,13 @@ class ConnHandle {
   // The same with bytes shared between recipients (see SharedPayload); ordered with this
   // thread's other async_write calls. A null payload writes nothing (on_done still runs).
   std::error_code async_write_shared(SharedPayload payload, Done on_done = {}) const;
+  // Unconnected UDP (take the handle with conn.handle() in on_traffic, keep the sender's
+  // conn.remote_addr()): one datagram to `to`, sent by the socket's loop when the task runs (so
+  // a reply computed on a worker thread goes out later). on_done hears the sendto's own result:
+  // empty when the kernel took the datagram, EAGAIN when the socket's send buffer was full (the
+  // datagram is not sent; UDP queues nothing), Errc::not_datagram when the handle names a
+  // connection of another kind, Errc::connection_closed when it names nothing.
+  std::error_code async_send_to(std::string data, SocketAddress to, Done on_done = {}) const;
   // Schedule an on_traffic call for the connection (e.g. a worker finished and the handler
   // should look at its state). Urgent lane: not delayed behind bulk writes.
   std::error_code wake() const;

@@ -32,6 +32,8 @@ enum class Errc {
   bad_listener = 11,       // an inherited descriptor (hand-over, socket activation) is not a
                            // listening socket of the kind expected, or serves no address given
   handover_failed = 12,    // the successor of a hand-over broke off or refused (gnet/upgrade.hpp)
+  not_datagram = 13,       // send_to on a connection that is not an unconnected UDP socket
+                           // (TCP, Unix, a dialed UDP socket, a pipe)
 };
 
 const std::error_category& gnet_category() noexcept;

@@ -76,6 +76,11 @@ struct LoopMetrics {
   // cross-thread work (ConnHandle writes, wakes and closes; accepted sockets handed over from
   // another loop's listener).
   std::uint64_t tasks_run = 0;
+  // UDP datagrams lost on an unconnected socket, each with a logged reason: received larger than
+  // read_buffer_cap (reported as truncated, not delivered), or replies the kernel refused when a
+  // batch of them was flushed after the handler had returned (send buffer full, or an error of
+  // that one datagram). A reply sent outside a batch reports its error to the caller instead.
+  std::uint64_t datagrams_dropped = 0;
 
   TurnHistogram turn_time;
 

@@ -118,6 +118,12 @@ struct Options {
   std::string bind_to_device;
   // UDP multicast: name or index of the interface to join the group on (empty = kernel's choice).
   std::string multicast_interface;
+  // Unconnected UDP sockets: use the kernel's segmentation offload for batched replies
+  // (UDP_SEGMENT: equal-sized replies to one peer leave as one send) and its receive offload
+  // (UDP_GRO, when read_buffer_cap >= 64 KiB: a peer's coalesced datagrams are split again
+  // before on_traffic), where the kernel offers them; silently not where it does not. The
+  // handler and the peers see the same datagrams either way. false: never.
+  bool udp_offload = true;
 
   // Listen backlog for stream listeners.
   int backlog = 1024;

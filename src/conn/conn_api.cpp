@@ -42,6 +42,7 @@ std::size_t Conn::inbound_buffered() const noexcept { return self(this).inbound_
 
 std::error_code Conn::write(std::string_view data) { return self(this).send(data); }
 std::error_code Conn::writev(std::span<const std::string_view> parts) { return self(this).sendv(parts); }
+std::error_code Conn::send_to(std::string_view data, const SocketAddress& to) { return self(this).send_to(data, to); }
 std::error_code Conn::flush() { return self(this).flush(); }
 bool Conn::outbound_full() const noexcept { return self(this).outbound_full(); }
 std::size_t Conn::outbound_buffered() const noexcept { return self(this).outbound_size(); }

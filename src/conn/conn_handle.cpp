@@ -64,6 +64,25 @@ std::error_code ConnHandle::async_write_shared(SharedPayload payload, Done on_do
                       });
 }
 
+std::error_code ConnHandle::async_send_to(std::string data, SocketAddress to, Done on_done) const {
+  if (!mailbox_) return make_error_code(Errc::connection_closed);
+  EventLoop* loop = mailbox_->loop();
+  const std::uint32_t slot = slot_, gen = generation_;
+  auto task = [loop, slot, gen, data = std::move(data), to, on_done = std::move(on_done)]() mutable {
+    std::error_code ec;
+    if (Connection* socket = loop->find_datagram(slot)) {
+      ec = socket->send_to(data, to);
+    } else if (Connection* conn = loop->find(slot, gen)) {
+      ec = make_error_code(Errc::not_datagram);
+      conn->settle();
+    } else {
+      ec = make_error_code(Errc::connection_closed);
+    }
+    if (on_done) on_done(ec);
+  };
+  return mailbox_->post(std::move(task), false) ? std::error_code{} : make_error_code(Errc::engine_stopped);
+}
+
 std::error_code ConnHandle::wake() const {
   return post_to_conn(mailbox_, slot_, generation_, Lane::urgent, {}, [](Connection& c) {
     c.wake();

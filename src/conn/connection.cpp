@@ -12,6 +12,7 @@
 #include <exception>
 #include <string>
 
+#include "io/datagram_batch.hpp"
 #include "io/io_driver.hpp"
 #include "loop/event_loop.hpp"
 
@@ -451,16 +452,8 @@ std::size_t Connection::outbound_size() const noexcept {
 
 std::error_code Connection::send_message(std::string_view data) {
   if (shared_socket()) {
-    // Unconnected UDP: a reply to the sender of the datagram being handled. A full socket
-    // buffer is reported to the caller (EAGAIN), as UDP has no stream to queue into.
-    IoResult r = sys_io([&] {
-      return ::sendto(fd_, data.data(), data.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&remote_),
-                      remote_len_);
-    });
-    if (r.would_block) return {EAGAIN, std::system_category()};
-    if (r.error != 0) return r.code();
-    LoopCounters::add(counters().bytes_out, data.size());
-    return {};
+    // Unconnected UDP: a reply to the sender of the datagram being handled.
+    return send_datagram(data, reinterpret_cast<const sockaddr*>(&remote_), remote_len_);
   }
   if (!extras_ || !extras_->messages || extras_->messages->empty()) {
     IoResult r = sys_io([&] { return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL); });
@@ -478,6 +471,28 @@ std::error_code Connection::send_message(std::string_view data) {
   extras_->messages->emplace_back(data);
   LoopCounters::add(counters().queued, data.size());
   after_queue();
+  return {};
+}
+
+std::error_code Connection::send_to(std::string_view data, const SocketAddress& to) {
+  if (!shared_socket()) return make_error_code(Errc::not_datagram);
+  if (to.family() != AF_INET && to.family() != AF_INET6) return std::make_error_code(std::errc::address_family_not_supported);
+  std::error_code ec = send_datagram(data, to.data(), static_cast<socklen_t>(to.size()));
+  if (!ec) LoopCounters::add(counters().messages_out);
+  return ec;
+}
+
+// While this socket's batch of datagrams is being dispatched, the reply joins the batch's one
+// sendmmsg; otherwise (a ConnHandle task, a timer) it goes now. A full socket buffer is then
+// reported to the caller (EAGAIN): UDP has no stream to queue into.
+std::error_code Connection::send_datagram(std::string_view data, const sockaddr* to, socklen_t to_len) {
+  if (DatagramBatch* batch = loop_.datagram_batch_if_any(); batch != nullptr && batch->collecting(*this)) {
+    return batch->collect(data, to, to_len);
+  }
+  IoResult r = sys_io([&] { return ::sendto(fd_, data.data(), data.size(), MSG_NOSIGNAL, to, to_len); });
+  if (r.would_block) return {EAGAIN, std::system_category()};
+  if (r.error != 0) return r.code();
+  LoopCounters::add(counters().bytes_out, data.size());
   return {};
 }
 

@@ -160,6 +160,8 @@ class Connection final : public Conn, public IoWatcher {
   std::error_code send(std::string_view data);
   std::error_code sendv(std::span<const std::string_view> parts);
   std::error_code flush();
+  // Unconnected UDP: one datagram to `to` (Conn::send_to); Errc::not_datagram otherwise.
+  std::error_code send_to(std::string_view data, const SocketAddress& to);
   std::size_t outbound_size() const noexcept;
   bool outbound_full() const noexcept { return high_water_; }
   void set_user_paused(bool paused);
@@ -191,6 +193,7 @@ class Connection final : public Conn, public IoWatcher {
   std::error_code send_parts(std::span<const std::string_view> parts);
   void apply(Action action);
   std::error_code send_message(std::string_view data);
+  std::error_code send_datagram(std::string_view data, const sockaddr* to, socklen_t to_len);
   void after_traffic(Action action);
   void enforce_inbound_bound();
   void drop_output();

@@ -9,44 +9,13 @@
 
 #include "buffer/outbound_queue.hpp"
 #include "conn/connection.hpp"
+#include "io/datagram_batch.hpp"
 #include "loop/event_loop.hpp"
 #include "net/pipe_io.hpp"
 #include "poller/poller.hpp"
 
 namespace gnet::detail::readiness {
 namespace {
-
-// An unconnected UDP socket: one recvmsg per datagram into the loop's buffer; MSG_TRUNC
-// reports the real size of a datagram that did not fit, which is then reported and dropped
-// rather than cut silently. Level-triggered: at most 64 per readiness, for fairness (the kernel
-// reports the rest). Edge-triggered: until EAGAIN, since no new edge comes for queued ones.
-void read_datagrams(Connection& conn, bool edge) {
-  EventLoop& loop = conn.loop();
-  char* buf = loop.read_buffer();
-  const std::size_t cap = loop.read_buffer_cap();
-  for (int i = 0; (i < 64 || edge) && !conn.closed(); ++i) {
-    sockaddr_storage from{};
-    iovec iov{buf, cap};
-    msghdr msg{};
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof from;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    IoResult r = sys_io([&] { return ::recvmsg(conn.fd(), &msg, MSG_TRUNC); });
-    if (r.would_block) return;
-    if (r.error != 0) {
-      loop.context().log(LogLevel::warn, std::string("udp recvmsg: ") + std::strerror(r.error));
-      return;
-    }
-    if (static_cast<std::size_t>(r.n) > cap || (msg.msg_flags & MSG_TRUNC)) {
-      loop.context().log(LogLevel::warn, "udp datagram of " + std::to_string(r.n) + " bytes from " +
-                                             SocketAddress(reinterpret_cast<sockaddr*>(&from), msg.msg_namelen).to_string() +
-                                             " truncated to read_buffer_cap " + std::to_string(cap) + "; dropped");
-      continue;
-    }
-    conn.on_datagram({buf, static_cast<std::size_t>(r.n)}, from, msg.msg_namelen);
-  }
-}
 
 void write_messages(Connection& conn) {
   auto& messages = *conn.messages();
@@ -70,7 +39,8 @@ void on_event(Connection& conn, std::uint32_t events, bool edge) {
   if ((events & kWritable) && conn.has_pending_output()) write(conn);
   if (conn.closed()) return;
   if (conn.shared_socket()) {
-    if (events & kReadable) read_datagrams(conn, edge);
+    // recvmmsg in batches, replies collected and sent with sendmmsg (io/datagram_batch.hpp).
+    if (events & kReadable) conn.loop().datagram_batch().read(conn, edge);
     return;
   }
   if (events & kReadable) {

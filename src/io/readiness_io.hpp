@@ -1,5 +1,6 @@
 // Internal: the socket calls a readiness event implies for a connection — read into the loop's
-// buffer and deliver, flush queued output with sendmsg (writev on a pipe), receive datagrams —
+// buffer and deliver, flush queued output with sendmsg (writev on a pipe), receive datagrams
+// (batched: io/datagram_batch.hpp) —
 // shared by every driver that sees readiness (epoll for everything; io_uring for message
 // sockets and pipes, which it watches with poll requests).
 #pragma once

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "conn/connection.hpp"
+#include "io/datagram_batch.hpp"
 #include "io/driver_factory.hpp"
 
 namespace gnet::detail {
@@ -50,8 +51,21 @@ Result<void> EventLoop::add_datagram_socket(int fd, int listener_index) {
     conn->release_fd();
     return Error(ec, "watch udp socket: " + ec.message());
   }
+  conn->slot = kDatagramSlot | static_cast<std::uint32_t>(datagram_sockets_.size());
+  datagram_batch().adopt(fd);
   datagram_sockets_.push_back(std::move(conn));
   return {};
+}
+
+DatagramBatch& EventLoop::datagram_batch() {
+  if (!datagram_batch_) datagram_batch_ = std::make_unique<DatagramBatch>(*this);
+  return *datagram_batch_;
+}
+
+Connection* EventLoop::find_datagram(std::uint32_t slot) noexcept {
+  if ((slot & kDatagramSlot) == 0) return nullptr;
+  const std::size_t index = slot & ~kDatagramSlot;
+  return index < datagram_sockets_.size() ? datagram_sockets_[index].get() : nullptr;
 }
 
 void EventLoop::assert_loop_thread() const noexcept {

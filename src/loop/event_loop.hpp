@@ -37,6 +37,7 @@
 namespace gnet::detail {
 
 class Connection;
+class DatagramBatch;
 
 class EventLoop final : public Loop {
  public:
@@ -89,6 +90,15 @@ class EventLoop final : public Loop {
     return tls_buffer_.get();
   }
   std::size_t read_buffer_cap() const noexcept { return read_buffer_cap_; }
+  // Batched receive and reply for this loop's unconnected UDP sockets (created on first use).
+  DatagramBatch& datagram_batch();
+  // The same, or nullptr when no datagram has been read on this loop yet.
+  DatagramBatch* datagram_batch_if_any() noexcept { return datagram_batch_.get(); }
+  // A shared UDP socket by the slot its handles carry (kDatagramSlot | index), or nullptr.
+  Connection* find_datagram(std::uint32_t slot) noexcept;
+  // Handles of shared UDP sockets carry this bit in their slot: find() never matches them (a
+  // connection's slot stays far below it), so a connection's write never reaches them by mistake.
+  static constexpr std::uint32_t kDatagramSlot = 0x8000'0000u;
   bool draining() const noexcept { return draining_; }
   // Loop thread: the engine handed its listeners over (gnet/upgrade.hpp): stop accepting and
   // serving datagrams, keep serving the open connections.
@@ -150,6 +160,7 @@ class EventLoop final : public Loop {
 
   std::unique_ptr<char[]> read_buffer_;
   std::unique_ptr<char[]> tls_buffer_;
+  std::unique_ptr<DatagramBatch> datagram_batch_;
   std::size_t read_buffer_cap_;
   BlockPool block_pool_;
   TimerQueue timers_;

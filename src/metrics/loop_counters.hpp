@@ -55,6 +55,7 @@ class alignas(64) LoopCounters {
   Counter paused{0};
   Counter emfile{0};
   Counter tasks{0};
+  Counter datagrams_dropped{0};
   Counter turn_sum_ns{0};
   Counter turn_buckets[TurnHistogram::kBounds + 1]{};
 };

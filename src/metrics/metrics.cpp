@@ -34,6 +34,7 @@ LoopMetrics& LoopMetrics::operator+=(const LoopMetrics& o) noexcept {
   paused_connections += o.paused_connections;
   emfile_episodes += o.emfile_episodes;
   tasks_run += o.tasks_run;
+  datagrams_dropped += o.datagrams_dropped;
   turn_time += o.turn_time;
   return *this;
 }
@@ -75,6 +76,7 @@ LoopMetrics LoopCounters::read(int loop) const noexcept {
   m.paused_connections = paused.load(r);
   m.emfile_episodes = emfile.load(r);
   m.tasks_run = tasks.load(r);
+  m.datagrams_dropped = datagrams_dropped.load(r);
   for (std::size_t i = 0; i < m.turn_time.buckets.size(); ++i) m.turn_time.buckets[i] = turn_buckets[i].load(r);
   m.turn_time.sum_ns = turn_sum_ns.load(r);
   return m;

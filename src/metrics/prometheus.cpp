@@ -86,6 +86,9 @@ constexpr Family kFamilies[] = {
      &LoopMetrics::emfile_episodes},
     {"gnet_tasks_run_total", "counter", "Posted tasks and cross-thread mailbox items run on the loop.",
      &LoopMetrics::tasks_run},
+    {"gnet_datagrams_dropped_total", "counter",
+     "UDP datagrams lost with a logged reason (received truncated, or a batched reply the kernel refused).",
+     &LoopMetrics::datagrams_dropped},
 };
 
 constexpr std::string_view kTurn = "gnet_loop_turn_duration_seconds";

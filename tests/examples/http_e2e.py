@@ -1041,7 +1041,8 @@ def per_loop(samples, name):
 
 METRICS_REQUEST = b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n"
 COUNTERS = ["connections_accepted", "connections_dialed", "connections_closed", "connections_closed_error",
-            "bytes_in", "bytes_out", "messages_in", "messages_out", "emfile_episodes", "tasks_run"]
+            "bytes_in", "bytes_out", "messages_in", "messages_out", "emfile_episodes", "tasks_run",
+            "datagrams_dropped"]
 GAUGES = ["connections_open", "queued_output_bytes", "connections_paused"]
 
 
@@ -1128,6 +1129,7 @@ def metrics_case(binary, loops):
             "gnet_bytes_in_total": bytes_in + len(METRICS_REQUEST),
             "gnet_connections_dialed_total": 0,
             "gnet_emfile_episodes_total": 0,
+            "gnet_datagrams_dropped_total": 0,  # no UDP socket here
         }
         if loops == 1:
             # One thread did everything before it read the scrape: what it counted after each
