@@ -341,7 +341,10 @@ void Connection::on_end_of_input() {
 
 void Connection::shutdown_write() {
   if (closed_ || write_shut_ || message_oriented()) return;
-  if (TlsSession* t = tls()) t->close_notify();  // TLS's end of output, then TCP's FIN
+  if (TlsSession* t = tls()) {
+    const TlsBusy busy(*this);
+    t->close_notify();  // TLS's end of output, then TCP's FIN
+  }
   shutdown_write_requested_ = true;
   if (in_callback_ == 0) settle();
 }
@@ -377,7 +380,16 @@ std::error_code Connection::send_one(std::string_view data) {
   if (message_oriented()) return send_message(data);
   if (TlsSession* t = tls()) {
     if (!t->handshake_done()) return make_error_code(Errc::not_writable);
-    return t->write(data);  // the ciphertext comes back through send_raw
+    std::error_code ec;
+    {
+      const TlsBusy busy(*this);
+      ec = t->write(data);  // the ciphertext comes back through send_raw
+    }
+    // The sink takes every record, so OpenSSL reports success even when a send of its
+    // ciphertext failed and aborted the connection: report that failure, as a plain write would.
+    if (!ec && close_requested_) ec = error_ ? error_ : make_error_code(Errc::connection_closed);
+    if (in_callback_ == 0) settle();  // aborted in there: close now
+    return ec;
   }
   return send_raw(data);
 }
@@ -580,7 +592,10 @@ void Connection::request_close(std::error_code error) {
   if (closed_ || shared_socket()) return;  // an unconnected UDP socket serves every peer
   if (error && !error_) error_ = error;
   // A TLS peer hears the end as close_notify, after everything written before it.
-  if (TlsSession* t = tls(); t != nullptr && !close_requested_) t->close_notify();
+  if (TlsSession* t = tls(); t != nullptr && !close_requested_) {
+    const TlsBusy busy(*this);
+    t->close_notify();
+  }
   close_requested_ = true;
   update_interest();
   if (in_callback_ == 0) settle();

@@ -232,6 +232,17 @@ class Connection final : public Conn, public IoWatcher {
     if (!extras_) extras_ = std::make_unique<Extras>();
     return *extras_;
   }
+  // Held while OpenSSL runs for this connection outside a callback (a ConnHandle or Loop::post
+  // task writing, a close sending close_notify): its ciphertext comes back through send_raw,
+  // where a failed send aborts the connection, and settling there would free the TlsSession
+  // (in extras_) while SSL_write is still using it. The caller settles afterwards.
+  struct TlsBusy {
+    explicit TlsBusy(Connection& c) noexcept : conn(c) { ++conn.in_callback_; }
+    ~TlsBusy() { --conn.in_callback_; }
+    TlsBusy(const TlsBusy&) = delete;
+    TlsBusy& operator=(const TlsBusy&) = delete;
+    Connection& conn;
+  };
 
   EventLoop& loop_;
   int fd_;

@@ -400,6 +400,90 @@ TEST(Tls, UnconsumedPlaintextPastTheLimitClosesWithANamedError) {
   client.stop();
 }
 
+// A write from outside a callback (a ConnHandle task, a Loop::post task) whose send fails inside
+// SSL_write: the connection is aborted with the send's error, and the TLS session it is writing
+// through stays alive until SSL_write has returned. (Closing at once used to free the session
+// under OpenSSL: a use-after-free ASan caught.) The server's own write side is shut first, so
+// every send fails with EPIPE, deterministically.
+TEST(Tls, AWriteThatFailsInsideOpenSslFromATaskClosesCleanly) {
+  TestPki pki;
+  auto cert = pki.leaf("server", {"localhost"}, {"127.0.0.1"});
+  struct Breaker : EventHandler {
+    std::mutex mu;
+    std::vector<ConnHandle> broken;  // write side shut, in arrival order
+    std::vector<std::error_code> closes;
+    std::atomic<int> closed{0};
+    Action on_traffic(Conn& c) override {
+      c.discard();
+      ::shutdown(c.fd(), SHUT_WR);  // behind the library's back: every later send fails
+      std::lock_guard lock(mu);
+      broken.push_back(c.handle());
+      return Action::none;
+    }
+    Action on_close(Conn&, std::error_code ec) override {
+      std::lock_guard lock(mu);
+      closes.push_back(ec);
+      ++closed;
+      return Action::none;
+    }
+  } breaker;
+  ServerThread server(breaker, "tls://127.0.0.1:0", server_options(cert));
+  ASSERT_TRUE(server.ok());
+  struct StaysOpen : Collector {
+    Action on_eof(Conn&) override { return Action::none; }  // the server's FIN must not end it
+  } col;
+  Options co;
+  co.tls.ca_file = pki.ca_file();
+  Client client(col, co);
+  ASSERT_TRUE(client.start());
+  for (int i = 0; i < 2; ++i) {
+    auto h = client.dial_sync(tls_url(server.port()), 10s);
+    ASSERT_TRUE(h) << h.error().message();
+    ASSERT_FALSE(h->async_write("go"));
+    ASSERT_TRUE(eventually([&] {
+      std::lock_guard lock(breaker.mu);
+      return breaker.broken.size() == static_cast<std::size_t>(i + 1);
+    }));
+  }
+  ConnHandle first, second;
+  {
+    std::lock_guard lock(breaker.mu);
+    first = breaker.broken[0];
+    second = breaker.broken[1];
+  }
+  // 1. Through a ConnHandle task.
+  std::promise<std::error_code> done;
+  ASSERT_FALSE(first.async_write(random_bytes(256 << 10, 5), [&](std::error_code ec) { done.set_value(ec); }));
+  auto f = done.get_future();
+  ASSERT_TRUE(arrives(f));
+  // epoll sends at once, so the write itself reports the send's failure, as a plain write does.
+  // io_uring queues the ciphertext and hears of the failure at its completion: the write has
+  // succeeded (queued) or finds the connection closed. Either way on_close says EPIPE below.
+  const bool sends_at_once = server.engine().io_backend() == IoBackend::epoll;
+  auto write_result_ok = [&](std::error_code ec) {
+    return sends_at_once ? ec == std::errc::broken_pipe : (!ec || ec == Errc::connection_closed);
+  };
+  const std::error_code first_result = f.get();
+  EXPECT_TRUE(write_result_ok(first_result)) << first_result.message();
+  // 2. Through Loop::post, looking the connection up and writing to it.
+  std::promise<std::error_code> posted;
+  Loop& loop = server.engine().loop(second.loop_index());
+  ASSERT_FALSE(server.engine().post(second.loop_index(), [&] {
+    Conn* c = loop.lookup(second);
+    posted.set_value(c == nullptr ? make_error_code(Errc::connection_closed) : c->write(random_bytes(256 << 10, 6)));
+  }));
+  auto p = posted.get_future();
+  ASSERT_TRUE(arrives(p));
+  const std::error_code second_result = p.get();
+  EXPECT_TRUE(write_result_ok(second_result)) << second_result.message();
+  ASSERT_TRUE(eventually([&] { return breaker.closed.load() == 2; }));
+  {
+    std::lock_guard lock(breaker.mu);
+    for (std::error_code ec : breaker.closes) EXPECT_EQ(ec, std::errc::broken_pipe) << ec.message();
+  }
+  client.stop();
+}
+
 TEST(Tls, SetupErrorsNameWhatIsMissing) {
   TlsEcho echo;
   auto no_cert = gnet::run(echo, "tls://127.0.0.1:0", {});
