@@ -32,6 +32,9 @@ enum class Errc {
   bad_listener = 11,       // an inherited descriptor (hand-over, socket activation) is not a
                            // listening socket of the kind expected, or serves no address given
   handover_failed = 12,    // the successor of a hand-over broke off or refused (gnet/upgrade.hpp)
+  bad_proxy_header = 13,   // a ?proxy_protocol=1 listener's connection sent no valid PROXY header
+                           // (malformed, wrong signature, or not complete within
+                           // Options::proxy_header_timeout); closed before on_open
 };
 
 const std::error_category& gnet_category() noexcept;

@@ -23,6 +23,7 @@ class GnetCategory final : public std::error_category {
       case Errc::not_writable: return "connection takes no output (write side shut, or a read-only pipe)";
       case Errc::bad_listener: return "inherited descriptor is not a listening socket for this address";
       case Errc::handover_failed: return "listener hand-over failed";
+      case Errc::bad_proxy_header: return "no valid PROXY protocol header";
     }
     return "unknown gnet error";
   }
