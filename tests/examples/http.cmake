@@ -5,7 +5,7 @@ target_link_libraries(http_parser_test PRIVATE gnet_example_http_core)
 
 foreach(case curl pipeline malformed load shutdown chunk_ext_stuffing pipeline_100k
              static_stream amplifying_pipeline fifo symlink_escape dotfile slowloris metrics
-             metrics_loops)
+             metrics_loops proxy_protocol)
   # 77: a client tool is missing (the script says which).
   gnet_backend_test(NAME example_http_${case}
                     COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/http_e2e.py $<TARGET_FILE:http> ${case}
