@@ -11,3 +11,11 @@ foreach(case curl pipeline malformed load shutdown chunk_ext_stuffing pipeline_1
                     COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/http_e2e.py $<TARGET_FILE:http> ${case}
                     LABELS examples threaded TIMEOUT 600 SKIP_RETURN_CODE 77)
 endforeach()
+
+# The scale-out recipe, short: four instances in network namespaces behind HAProxy (tcp mode,
+# health checks, send-proxy-v2), wrk for 3 s per phase, one instance killed mid-run (about 20 s).
+# `make test-scale` runs the long form on a Release build. 77: not root, or haproxy/wrk/curl/ip
+# missing.
+add_test(NAME scale_short
+         COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/scale/scale_test.py $<TARGET_FILE:http> --duration 3)
+set_tests_properties(scale_short PROPERTIES LABELS "examples;scale" TIMEOUT 120 SKIP_RETURN_CODE 77)
