@@ -302,6 +302,10 @@ def main():
         print(f"failover: killed instance b3 (pid {backends[3].proc.pid}) holding {open_on_victim} connection(s); "
               f"HAProxy marked it {status} after {marked_down:.2f}s; wrk {requests} requests, {errors} socket "
               f"errors, {non2xx} non-2xx (bound: {bound}, one per connection the instance held)")
+        with open(os.path.join(tmp, "haproxy.log")) as f:
+            for line in f:
+                if "b3" in line:
+                    print("haproxy: " + line.strip())
         check(status.startswith("DOWN"), f"HAProxy still has the killed instance as {status}")
         check(non2xx == 0, f"non-2xx responses after the kill:\n{out}")
         check(errors <= bound, f"{errors} failed requests after the kill, more than the bound {bound}:\n{out}")
