@@ -13,9 +13,9 @@ foreach(case curl pipeline malformed load shutdown chunk_ext_stuffing pipeline_1
 endforeach()
 
 # The scale-out recipe, short: four instances in network namespaces behind HAProxy (tcp mode,
-# health checks, send-proxy-v2), wrk for 3 s per phase, one instance killed mid-run (about 20 s).
+# health checks, send-proxy-v2), wrk for 5 s per phase, one instance killed mid-run (about 20 s).
 # `make test-scale` runs the long form on a Release build. 77: not root, or haproxy/wrk/curl/ip
 # missing.
 add_test(NAME scale_short
-         COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/scale/scale_test.py $<TARGET_FILE:http> --duration 3)
+         COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/scale/scale_test.py $<TARGET_FILE:http> --duration 5)
 set_tests_properties(scale_short PROPERTIES LABELS "examples;scale" TIMEOUT 120 SKIP_RETURN_CODE 77)
