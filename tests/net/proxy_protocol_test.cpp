@@ -357,3 +357,20 @@ TEST(ProxyProtocol, RefusedOnUdpListenersAndDials) {
   ASSERT_FALSE(h);
   EXPECT_EQ(h.error().code(), Errc::bad_address);
 }
+
+// A Unix stream listener behind a local balancer (HAProxy can connect to one): the header gives
+// the IP addresses a Unix socket cannot.
+TEST(ProxyProtocol, UnixListener) {
+  AddressEcho echo;
+  LogLines logs;
+  const std::string name = "@gnet-proxy-test-" + std::to_string(::getpid());
+  ServerThread server(echo, "unix://" + name + "?proxy_protocol=1", quiet_options(logs));
+  ASSERT_TRUE(server.ok());
+  int fd = connect_unix(name, SOCK_STREAM);
+  send_all(fd, "PROXY TCP4 192.0.2.44 192.0.2.1 4444 80\r\nunix payload");
+  EXPECT_EQ(read_line(fd), "remote=192.0.2.44:4444 local=192.0.2.1:80\n");
+  EXPECT_EQ(recv_exact(fd, 12), "unix payload");
+  close_fd(fd);
+  EXPECT_TRUE(eventually([&] { return echo.closed == 1; }));
+  EXPECT_TRUE(logs.snapshot().empty());
+}
