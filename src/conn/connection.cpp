@@ -420,6 +420,15 @@ void Connection::on_datagram(std::string_view data, const sockaddr_storage& from
   if (action == Action::shutdown) loop_.context().request_stop();
 }
 
+void Connection::on_io_error(std::error_code error) {
+  if (proxy_waiting() && extras_->proxy->partial.empty()) {
+    // A reset before any byte: a balancer's TCP check (they end with a reset), not a bad header.
+    proxy_failed(nullptr);
+    return;
+  }
+  abort(error);
+}
+
 void Connection::on_end_of_input() {
   if (proxy_waiting()) {
     peer_eof_ = true;

@@ -105,7 +105,7 @@ class Connection final : public Conn, public IoWatcher {
   // A datagram on an unconnected UDP socket, from that sender: on_traffic, replies go back to it.
   void on_datagram(std::string_view data, const sockaddr_storage& from, socklen_t from_len);
   void on_end_of_input();
-  void on_io_error(std::error_code error) { abort(error); }
+  void on_io_error(std::error_code error);
   // n bytes at the front of outbound() reached the kernel.
   void on_sent(std::size_t n);
   // An aborted connection's in-flight send completed (sent bytes of it reached the kernel): the
@@ -219,8 +219,9 @@ class Connection final : public Conn, public IoWatcher {
   bool proxy_waiting() const noexcept { return extras_ && extras_->proxy && extras_->proxy->waiting; }
   // PROXY header bytes arrived (on_input while proxy_waiting()).
   void proxy_input(std::string_view fresh);
-  // No valid header: logged (why == nullptr: the peer left before sending anything, which a
-  // balancer's plain TCP health check does, logged at debug only) and closed unseen.
+  // No valid header: logged (why == nullptr: the peer left, by FIN or reset, before sending
+  // anything, as a balancer's plain TCP health check does; logged at debug only and no error)
+  // and closed unseen.
   void proxy_failed(const char* why);
 
   // A ?proxy_protocol=1 connection: the header being read, then the destination it named.

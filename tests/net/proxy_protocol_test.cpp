@@ -374,3 +374,22 @@ TEST(ProxyProtocol, UnixListener) {
   EXPECT_TRUE(eventually([&] { return echo.closed == 1; }));
   EXPECT_TRUE(logs.snapshot().empty());
 }
+
+// The same peer leaving with a reset (SO_LINGER 0), as HAProxy ends its checks: still no error.
+TEST(ProxyProtocol, SilentPeerResettingIsNotAnError) {
+  AddressEcho echo;
+  LogLines logs;
+  ServerThread server(echo, "tcp://127.0.0.1:0?proxy_protocol=1", quiet_options(logs));
+  ASSERT_TRUE(server.ok());
+  int fd = connect_tcp(server.port());
+  ::linger l{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  // The server must have accepted before the reset, or the kernel drops it unseen.
+  ASSERT_TRUE(eventually([&] { return server.engine().metrics().total.accepted == 1; }));
+  close_fd(fd);
+  ASSERT_TRUE(eventually([&] { return server.engine().metrics().total.closed == 1; }));
+  EXPECT_EQ(server.engine().metrics().total.closed_with_error, 0u);
+  EXPECT_EQ(echo.opened, 0);
+  EXPECT_EQ(echo.closed, 0);
+  EXPECT_TRUE(logs.snapshot().empty());
+}
