@@ -1,7 +1,8 @@
 # gnet-cpp — the two quick-start commands are `make run` and `make test`.
 JOBS ?= $(shell nproc)
 BUILD_PACKAGES := cmake g++ make pkg-config liburing-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libssl-dev libcurl4-openssl-dev libc-ares-dev
-TEST_PACKAGES := curl python3 python3-websockets python3-prometheus-client redis-tools wrk nghttp2-client chromium openssl
+TEST_PACKAGES := curl python3 python3-websockets python3-prometheus-client redis-tools wrk nghttp2-client chromium openssl haproxy
+SCALE_PACKAGES := haproxy wrk curl iproute2 python3
 FUZZ_PACKAGES := clang libclang-rt-dev
 BENCH_PACKAGES := libuv1-dev libevent-dev libboost-dev nginx wrk strace python3-matplotlib openssl
 RUN_ADDR ?= 127.0.0.1
@@ -9,8 +10,9 @@ RUN_PORT ?= 8080
 
 FUZZ_SECONDS ?= 60
 FUZZ_ONLY ?=
+SCALE_SECONDS ?= 10
 
-.PHONY: all build run test test-asan test-tsan test-release fuzz bench deps deps-test deps-bench deps-fuzz install clean
+.PHONY: all build run test test-asan test-tsan test-release test-scale fuzz bench deps deps-test deps-bench deps-fuzz deps-scale install clean
 
 all: build
 
@@ -33,6 +35,8 @@ deps-bench: deps
 	$(call apt_install,$(BENCH_PACKAGES))
 deps-fuzz: deps
 	$(call apt_install,$(FUZZ_PACKAGES))
+deps-scale: deps
+	$(call apt_install,$(SCALE_PACKAGES))
 
 build: deps
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGNET_BUILD_TESTS=OFF
@@ -67,6 +71,14 @@ test-release: deps
 
 # libFuzzer harnesses (clang): each runs FUZZ_SECONDS (FUZZ_ONLY=name,name picks some); a crash is
 # saved to fuzz/regressions/<name>/, which make test replays from then on.
+# Scale-out (docs/deploy.md): four http instances in network namespaces behind HAProxy (tcp mode,
+# health checks, send-proxy-v2), driven by wrk for SCALE_SECONDS per phase; one instance killed
+# mid-run. Root only (namespaces); about 3 x SCALE_SECONDS + 10 s. Not part of `make test`.
+test-scale: deps-scale
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGNET_BUILD_TESTS=OFF
+	cmake --build build --target http -j $(JOBS)
+	/usr/bin/python3 tests/scale/scale_test.py build/examples/http --duration $(SCALE_SECONDS)
+
 fuzz: deps-fuzz
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGNET_FUZZ=ON \
 	  -DGNET_BUILD_TESTS=OFF -DGNET_SANITIZE=address,undefined

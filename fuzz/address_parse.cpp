@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!again) std::abort();
   const gnet::Address& b = *again;
   if (a.network != b.network || a.family != b.family || a.host != b.host || a.port != b.port ||
-      a.path != b.path || a.abstract != b.abstract) {
+      a.path != b.path || a.abstract != b.abstract || a.tls != b.tls || a.proxy_protocol != b.proxy_protocol) {
     std::abort();
   }
   return 0;

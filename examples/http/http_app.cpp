@@ -224,7 +224,7 @@ void ResponseCache::set_date(std::string_view date) {
 }
 
 bool App::respond(const Request& req, const ResponseCache& cached, std::string& out, FileBody& file,
-                  std::string& scratch) const {
+                  std::string& scratch, std::string_view whoami) const {
   const bool keep = req.keep_alive;
   const std::string_view m = req.method;
   // The hot path: GET / and GET /json on a kept-alive HTTP/1.1 connection, one append each.
@@ -272,6 +272,14 @@ bool App::respond(const Request& req, const ResponseCache& cached, std::string& 
       append_simple(out, req, 200, date, type, req.body(), keep);
     } else {
       append_method_not_allowed(out, req, date, keep, "POST, OPTIONS");
+    }
+    return keep;
+  }
+  if (req.path == "/whoami" && config_.whoami) {
+    if (get_or_head) {
+      append_simple(out, req, 200, date, "text/plain; charset=utf-8", whoami, keep);
+    } else {
+      append_method_not_allowed(out, req, date, keep, "GET, HEAD, OPTIONS");
     }
     return keep;
   }
@@ -375,7 +383,7 @@ Progress process(const App& app, Session& s, std::string_view in, const Response
     p.consumed += r.consumed;
     s.continue_sent = false;
     if (s.wind_up) s.request.keep_alive = false;
-    const bool keep = app.respond(s.request, cached, out, s.file, s.path_scratch);
+    const bool keep = app.respond(s.request, cached, out, s.file, s.path_scratch, s.whoami);
     if (s.file.active()) {
       // The file's body goes next: nothing after it until it is sent.
       s.close_after_file = !keep;

@@ -61,6 +61,9 @@ struct AppConfig {
   // GET /metrics: appends the response body (main.cpp: gnet::append_prometheus of the engine's
   // metrics). Empty: no /metrics route.
   std::function<void(std::string&)> metrics;
+  // GET /whoami: answers Session::whoami (main.cpp: the client as Conn::remote_addr() reports
+  // it, and the serving process's pid). Off: no /whoami route.
+  bool whoami = false;
 };
 
 // The Content-Type of the Prometheus text exposition format.
@@ -94,8 +97,10 @@ class App {
   // is set to the body the caller must send next. `scratch` is reused for the decoded path.
   // Returns false when the connection must be closed after it (Connection: close, HTTP/1.0
   // without keep-alive).
+  // `whoami` is the connection's GET /whoami body (used when AppConfig::whoami is on).
   bool respond(const Request& req, const ResponseCache& cached, std::string& out, FileBody& file,
-               std::string& scratch) const;
+               std::string& scratch, std::string_view whoami = {}) const;
+  bool whoami() const noexcept { return config_.whoami; }
 
  private:
   void serve_file(const Request& req, bool keep_alive, std::string_view date, std::string& out,
@@ -123,6 +128,9 @@ struct Session {
   // arrived (nullopt while no head is partly received), and the timer that checks it (0: none).
   std::optional<std::chrono::steady_clock::time_point> head_since;
   std::uint64_t head_timer = 0;
+  // The GET /whoami body for this connection (AppConfig::whoami), e.g.
+  // "client=203.0.113.7:40000 pid=1234\n"; filled in at on_open.
+  std::string whoami;
 };
 
 struct Progress {

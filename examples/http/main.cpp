@@ -5,6 +5,8 @@
 //   curl http://127.0.0.1:8081/metrics                    (Prometheus text format; --no-metrics)
 //   build/examples/http --port 8443 --tls-cert server.crt --tls-key server.key   (https: tls://)
 //   curl --cacert ca.crt https://localhost:8443/
+//   build/examples/http --proxy-protocol --whoami   (behind HAProxy's send-proxy-v2; GET /whoami
+//                                                    says which client the PROXY header named)
 //
 // The protocol logic lives in http_parser.* and http_app.* (unit-tested without sockets); this
 // file only connects it to gnet: per connection a Session (parser state) as the Conn context;
@@ -102,7 +104,12 @@ class HttpServer final : public gnet::EventHandler {
 
   gnet::Action on_open(gnet::Conn& conn) override {
     // std::any holds copyable values only; a Session owns descriptors, so it is held by pointer.
-    conn.set_context(std::make_shared<Session>(app_.limits()));
+    auto session = std::make_shared<Session>(app_.limits());
+    if (app_.whoami()) {
+      // Behind a balancer with --proxy-protocol, remote_addr() is the client the header named.
+      session->whoami = "client=" + conn.remote_addr().to_string() + " pid=" + std::to_string(::getpid()) + "\n";
+    }
+    conn.set_context(std::move(session));
     return gnet::Action::none;
   }
 
@@ -275,6 +282,8 @@ int main(int argc, char** argv) {
   bool metrics = true;
   std::string upgrade_from;
   double shutdown_timeout = 5;
+  bool proxy_protocol = false;
+  bool whoami = false;
   cli.add_option("--host", host, "address to listen on (IPv4, IPv6 or name)")
       ->capture_default_str();
   cli.add_option("--port", port, "TCP port (0 = any free port)")
@@ -302,6 +311,11 @@ int main(int argc, char** argv) {
   cli.add_option("--tls-cert", tls_cert,
                  "TLS: certificate chain (PEM, leaf first); with --tls-key, serve HTTPS (tls://, ALPN http/1.1)");
   cli.add_option("--tls-key", tls_key, "TLS: the certificate's private key (PEM)");
+  cli.add_flag("--proxy-protocol", proxy_protocol,
+               "every connection starts with a PROXY protocol header (v1 or v2, as HAProxy's "
+               "send-proxy/send-proxy-v2 sends it): listens on ...?proxy_protocol=1");
+  cli.add_flag("--whoami", whoami,
+               "serve GET /whoami: \"client=ADDR pid=PID\", ADDR as Conn::remote_addr() reports it");
   cli.add_option("--upgrade-from", upgrade_from,
                  "take the listening sockets from the process that started this one (SIGUSR2)");
   cli.add_option("--shutdown-timeout", shutdown_timeout,
@@ -316,7 +330,7 @@ int main(int argc, char** argv) {
   const bool tls = !tls_cert.empty();
 
   std::string error;
-  AppConfig config{.root = root, .serve_dotfiles = serve_dotfiles};
+  AppConfig config{.root = root, .serve_dotfiles = serve_dotfiles, .whoami = whoami};
   if (metrics) {
     // Runs on the loop thread that received the request; Engine::metrics may be called from any.
     config.metrics = [](std::string& out) {
@@ -340,7 +354,8 @@ int main(int argc, char** argv) {
                     tls, upgrade);
   const bool v6 = host.find(':') != std::string::npos;
   const std::string where =
-      (tls ? "tls://" : "tcp://") + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+      (tls ? "tls://" : "tcp://") + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port) +
+      (proxy_protocol ? "?proxy_protocol=1" : "");
   gnet::Options options{.num_event_loop = loops,
                         .reuse_port = reuse_port,
                         .write_buffer_cap = kWriteBufferCap,

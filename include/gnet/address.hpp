@@ -8,6 +8,21 @@
 // host may be empty (":9000" = every local address), a dotted IPv4, a bracketed IPv6 literal
 // ("[::1]:9000"), or a name resolved with getaddrinfo at setup time. Port 0 asks the kernel for a
 // free port (read it back with Engine::listen_addresses()).
+//
+// Options per listener follow a '?' as key=value pairs joined by '&' (an unknown key is an
+// error, so a typo never passes silently; a '?' therefore always starts the query, also in a
+// Unix path):
+//   ?proxy_protocol=1   every connection accepted on this listener must begin with a PROXY
+//                       protocol header (HAProxy's v1 text or v2 binary form, detected per
+//                       connection), as a load balancer with send-proxy / send-proxy-v2 or
+//                       nginx's proxy_protocol sends it. The engine reads it before on_open;
+//                       Conn::remote_addr() and local_addr() then report the client and the
+//                       address it connected to as the header gives them (v2 LOCAL and v1
+//                       UNKNOWN keep the socket's own). A connection whose header is malformed
+//                       or incomplete after Options::proxy_header_timeout is closed with
+//                       Errc::bad_proxy_header, unseen by the handler. tcp, tls and unix stream
+//                       listeners only (udp and unixpacket are refused), and never on a dial.
+//   e.g. "tcp://:9000?proxy_protocol=1", "tls://[::1]:8443?proxy_protocol=1".
 #pragma once
 
 #include <cstdint>
@@ -40,12 +55,14 @@ struct Address {
   std::string path;        // Unix networks: filesystem path, or the name after '@'
   bool abstract = false;   // Unix networks: Linux abstract namespace ("@name")
   bool tls = false;        // tls://, tls4://, tls6://: TCP carrying TLS (see gnet/tls.hpp)
+  bool proxy_protocol = false;  // ?proxy_protocol=1: connections begin with a PROXY header
 
   bool is_ip() const noexcept { return network == Network::tcp || network == Network::udp; }
   bool is_stream() const noexcept {
     return network == Network::tcp || network == Network::unix_stream;
   }
-  // Canonical string form, e.g. "tcp://[::1]:9000", "unix:///tmp/x.sock".
+  // Canonical string form, e.g. "tcp://[::1]:9000", "unix:///tmp/x.sock",
+  // "tcp://:9000?proxy_protocol=1".
   std::string to_string() const;
 };
 

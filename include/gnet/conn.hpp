@@ -106,6 +106,9 @@ class Conn {
   void reset_context() noexcept { context_slot().reset(); }
 
   // ---- identity ----
+  // The socket's own addresses; on a ?proxy_protocol=1 listener (gnet/address.hpp), the ones
+  // the PROXY header named: remote_addr() the client, local_addr() the address it connected
+  // to (the socket's own for a v2 LOCAL or v1 UNKNOWN header). Valid from on_open to on_close.
   SocketAddress local_addr() const;
   // The peer. Unconnected UDP: the sender of the datagram being handled (inside on_traffic).
   SocketAddress remote_addr() const;

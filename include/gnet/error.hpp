@@ -34,6 +34,9 @@ enum class Errc {
   handover_failed = 12,    // the successor of a hand-over broke off or refused (gnet/upgrade.hpp)
   not_datagram = 13,       // send_to on a connection that is not an unconnected UDP socket
                            // (TCP, Unix, a dialed UDP socket, a pipe)
+  bad_proxy_header = 14,   // a ?proxy_protocol=1 listener's connection sent no valid PROXY header
+                           // (malformed, wrong signature, or not complete within
+                           // Options::proxy_header_timeout); closed before on_open
 };
 
 const std::error_category& gnet_category() noexcept;

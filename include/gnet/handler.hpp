@@ -45,7 +45,9 @@ class EventHandler {
 
   // A connection was accepted or dialed. Write a greeting with conn.write() here if the
   // protocol wants one; set a per-connection context with conn.set_context().
-  // Not called for unconnected UDP sockets (there is no connection to open).
+  // Not called for unconnected UDP sockets (there is no connection to open). On a tls://
+  // listener it runs after the handshake; on a ?proxy_protocol=1 listener after the PROXY
+  // header (a connection without a valid one is closed unseen: no on_open, no on_close).
   virtual Action on_open(Conn& conn) {
     (void)conn;
     return Action::none;

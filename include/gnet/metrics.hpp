@@ -46,8 +46,10 @@ struct LoopMetrics {
 
   // Connections. accepted: taken from a listener by this loop. dialed: opened outwards from it
   // (Loop::dial, Client::dial) or given to it (Client::enroll). closed: ended, whatever the
-  // reason (on_close ran); closed_with_error: those whose on_close got an error (a reset, a
-  // handler exception, idle timeout, inbound limit, shutdown deadline). open: now.
+  // reason (on_close ran, or the connection never reached on_open: a ?proxy_protocol=1
+  // connection without a valid header); closed_with_error: those that ended with an error (a
+  // reset, a handler exception, idle timeout, inbound limit, shutdown deadline,
+  // bad_proxy_header). open: now.
   std::uint64_t open_connections = 0;  // gauge
   std::uint64_t accepted = 0;
   std::uint64_t dialed = 0;

@@ -102,6 +102,10 @@ struct Options {
 
   // Close connections that have seen no inbound or outbound traffic for this long (0 = never).
   std::chrono::milliseconds idle_timeout{0};
+  // ?proxy_protocol=1 listeners: how long a new connection may take to deliver its whole PROXY
+  // header, counted from the accept (bytes trickling in do not extend it). Past it the
+  // connection is closed with Errc::bad_proxy_header.
+  std::chrono::milliseconds proxy_header_timeout{5000};
   // Graceful stop: how long queued output may take to drain before connections are cut.
   std::chrono::milliseconds shutdown_timeout{5000};
   // Signals that stop the engine gracefully while it runs, e.g. {SIGINT, SIGTERM}: the engine

@@ -57,12 +57,7 @@ void Conn::resume_read() { self(this).set_user_paused(false); }
 
 std::any& Conn::context_slot() noexcept { return self(this).context(); }
 
-SocketAddress Conn::local_addr() const {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (::getsockname(fd(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
-  return SocketAddress(reinterpret_cast<sockaddr*>(&ss), len);
-}
+SocketAddress Conn::local_addr() const { return self(this).local(); }
 
 SocketAddress Conn::remote_addr() const { return self(this).remote(); }
 int Conn::fd() const noexcept { return self(this).fd(); }

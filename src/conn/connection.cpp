@@ -15,6 +15,7 @@
 #include "io/datagram_batch.hpp"
 #include "io/io_driver.hpp"
 #include "loop/event_loop.hpp"
+#include "net/proxy_header.hpp"
 
 namespace gnet::detail {
 namespace {
@@ -49,6 +50,16 @@ SocketAddress Connection::remote() const {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   if (fd_ >= 0 && ::getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    return SocketAddress(reinterpret_cast<sockaddr*>(&ss), len);
+  }
+  return {};
+}
+
+SocketAddress Connection::local() const {
+  if (extras_ && extras_->proxy && !extras_->proxy->local.empty()) return extras_->proxy->local;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (fd_ >= 0 && ::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
     return SocketAddress(reinterpret_cast<sockaddr*>(&ss), len);
   }
   return {};
@@ -90,6 +101,20 @@ bool Connection::open() {
     loop_.retire(this);
     return false;
   }
+  if (proxy_waiting()) {
+    // The header first, within its own deadline; trickled bytes do not extend it.
+    extras_->quiet_close = true;  // unseen by the handler until on_open runs
+    extras_->proxy->timer = loop_.run_after(loop_.context().options.proxy_header_timeout, [this] {
+      extras_->proxy->timer = 0;
+      proxy_failed("no complete header within proxy_header_timeout");
+    });
+    return true;
+  }
+  begin();
+  return true;
+}
+
+void Connection::begin() {
   if (tls() != nullptr) {
     // on_open waits for the handshake, which has a deadline of its own.
     extras_->handshake_timer = loop_.run_after(loop_.context().options.tls.handshake_timeout, [this] {
@@ -98,12 +123,84 @@ bool Connection::open() {
     });
     tls_pump();  // a client speaks first
     settle();
-    return true;
+    return;
   }
   Action action = invoke([this] { return loop_.context().handler.on_open(*this); });
   if (!closed_) apply(action);
   settle();
-  return true;
+}
+
+// ---- PROXY protocol ----
+
+void Connection::expect_proxy_header() { extras().proxy = std::make_unique<ProxyState>(); }
+
+void Connection::proxy_input(std::string_view fresh) {
+  ProxyState& p = *extras_->proxy;
+  std::string_view bytes = fresh;
+  if (!p.partial.empty()) {
+    p.partial.append(fresh);
+    bytes = p.partial;
+  }
+  const ProxyHeader h = parse_proxy_header(bytes);
+  if (h.status == ProxyHeader::Status::needs_more) {
+    if (p.partial.empty()) p.partial.assign(fresh);  // the loop's buffer is reused: copy
+    return;
+  }
+  if (h.status == ProxyHeader::Status::bad) {
+    proxy_failed(h.error);
+    return;
+  }
+  if (h.has_addresses) {
+    if (h.source.size() <= sizeof remote_) {
+      std::memcpy(&remote_, h.source.data(), h.source.size());
+      remote_len_ = static_cast<std::uint8_t>(h.source.size());
+    }
+    p.local = h.destination;
+  }
+  if (p.timer != 0) loop_.cancel(p.timer);
+  p.timer = 0;
+  p.waiting = false;
+  extras_->quiet_close = false;
+  // What followed the header is the connection's first payload: kept aside (the header's own
+  // buffer is released), then handed on once on_open (or the handshake) has begun.
+  std::string owned;
+  std::string_view rest;
+  if (p.partial.empty()) {
+    rest = fresh.substr(h.length);
+  } else {
+    owned = p.partial.substr(h.length);
+    std::string().swap(p.partial);
+    rest = owned;
+  }
+  begin();  // may close (on_open returned close): p is not touched after this
+  if (closed_ || rest.empty()) return;
+  if (TlsSession* t = tls()) {
+    t->set_input(rest);
+    tls_pump();
+    if (!closed_) t->keep_unread();
+    return;
+  }
+  if (reading()) {
+    deliver(rest);
+  } else if (!close_requested_) {
+    inbound_.append(rest);  // on_open paused reading: kept for the resume, as keep_input does
+    enforce_inbound_bound();
+  }
+  settle();
+}
+
+void Connection::proxy_failed(const char* why) {
+  if (closed_) return;
+  const std::string peer = remote().to_string();
+  const std::string who = peer.empty() ? std::string("connection") : peer;
+  if (why == nullptr) {
+    loop_.context().log(LogLevel::debug, "proxy_protocol " + who + ": closed before sending a PROXY header");
+    abort({});
+    return;
+  }
+  loop_.context().log(LogLevel::warn, "proxy_protocol " + who + ": " + why + "; closing (" +
+                                          make_error_code(Errc::bad_proxy_header).message() + ")");
+  abort(make_error_code(Errc::bad_proxy_header));
 }
 
 // ---- TLS ----
@@ -217,6 +314,10 @@ void Connection::maybe_resume() {
 
 void Connection::on_input(std::string_view fresh) {
   LoopCounters::add(counters().bytes_in, fresh.size());
+  if (proxy_waiting()) {
+    proxy_input(fresh);
+    return;
+  }
   if (extras_ && extras_->tls) {
     TlsSession& tls = *extras_->tls;
     tls.set_input(fresh);
@@ -320,7 +421,21 @@ void Connection::on_datagram(std::string_view data, const sockaddr_storage& from
   if (action == Action::shutdown) loop_.context().request_stop();
 }
 
+void Connection::on_io_error(std::error_code error) {
+  if (proxy_waiting() && extras_->proxy->partial.empty()) {
+    // A reset before any byte: a balancer's TCP check (they end with a reset), not a bad header.
+    proxy_failed(nullptr);
+    return;
+  }
+  abort(error);
+}
+
 void Connection::on_end_of_input() {
+  if (proxy_waiting()) {
+    peer_eof_ = true;
+    proxy_failed(extras_->proxy->partial.empty() ? nullptr : "the peer closed the connection within the header");
+    return;
+  }
   if (TlsSession* t = tls(); t != nullptr && !t->handshake_done()) {
     tls_failed(make_error_code(TlsErrc::handshake_failed), "the peer closed the connection during the handshake");
     return;
@@ -655,12 +770,16 @@ void Connection::finish_close() {
   drop_output();
   const bool quiet = extras_ && extras_->quiet_close;
   if (extras_ && extras_->handshake_timer != 0) loop_.cancel(extras_->handshake_timer);
+  std::unique_ptr<ProxyState> proxy = extras_ ? std::move(extras_->proxy) : nullptr;
+  if (proxy && proxy->timer != 0) loop_.cancel(proxy->timer);
   if (extras_ && extras_->tls_dial_done) {
     // Closed before the handshake ended (engine stopping, idle timeout): the dial hears it.
     auto done = std::move(extras_->tls_dial_done);
     loop_.guarded([&] { done(error_ ? error_ : make_error_code(Errc::connection_closed), ConnHandle{}); });
   }
   extras_.reset();
+  // on_close may still ask local_addr(): the header's destination outlives the rest.
+  if (proxy && !proxy->local.empty()) extras().proxy = std::move(proxy);
   ++in_callback_;
   try {
     if (!quiet) apply(loop_.context().handler.on_close(*this, error_));

@@ -81,6 +81,12 @@ class Connection final : public Conn, public IoWatcher {
   // replaces on_close).
   void start_tls(std::unique_ptr<TlsSession> session, UniqueFunction<void(std::error_code, ConnHandle)> dial_done = {});
   TlsSession* tls() const noexcept { return extras_ ? extras_->tls.get() : nullptr; }
+  // Before open(): the connection came from a ?proxy_protocol=1 listener, so its first bytes are
+  // a PROXY header (net/proxy_header.hpp). Nothing reaches the handler until the header is
+  // read within Options::proxy_header_timeout: then its addresses replace the socket's and
+  // on_open runs (after the TLS handshake, for tls://). A bad or late header closes the
+  // connection with Errc::bad_proxy_header, with no on_open and no on_close.
+  void expect_proxy_header();
   // The send path under write()/writev(); a TLS session's sink (ciphertext).
   std::error_code send_raw(std::string_view data);
   void eof_mark(std::uint64_t at, UniqueFunction<void()> ack);
@@ -99,7 +105,7 @@ class Connection final : public Conn, public IoWatcher {
   // A datagram on an unconnected UDP socket, from that sender: on_traffic, replies go back to it.
   void on_datagram(std::string_view data, const sockaddr_storage& from, socklen_t from_len);
   void on_end_of_input();
-  void on_io_error(std::error_code error) { abort(error); }
+  void on_io_error(std::error_code error);
   // n bytes at the front of outbound() reached the kernel.
   void on_sent(std::size_t n);
   // An aborted connection's in-flight send completed (sent bytes of it reached the kernel): the
@@ -174,6 +180,8 @@ class Connection final : public Conn, public IoWatcher {
   EventLoop& loop() const noexcept { return loop_; }
   std::any& context() noexcept { return context_; }
   SocketAddress remote() const;
+  // The address the peer connected to: a PROXY header's destination, else the socket's own.
+  SocketAddress local() const;
 
   std::uint32_t slot = 0;
   std::uint32_t generation = 0;
@@ -209,6 +217,24 @@ class Connection final : public Conn, public IoWatcher {
   void tls_pump();
   void tls_established();
   void tls_failed(std::error_code error, const std::string& detail);
+  // After registration (open) or after the PROXY header: the TLS handshake, or on_open.
+  void begin();
+  bool proxy_waiting() const noexcept { return extras_ && extras_->proxy && extras_->proxy->waiting; }
+  // PROXY header bytes arrived (on_input while proxy_waiting()).
+  void proxy_input(std::string_view fresh);
+  // No valid header: logged (why == nullptr: the peer left, by FIN or reset, before sending
+  // anything, as a balancer's plain TCP health check does; logged at debug only and no error)
+  // and closed unseen.
+  void proxy_failed(const char* why);
+
+  // A ?proxy_protocol=1 connection: the header being read, then the destination it named.
+  struct ProxyState {
+    bool waiting = true;        // the header is not complete yet: on_open has not run
+    std::uint64_t timer = 0;    // Options::proxy_header_timeout, from the accept
+    std::string partial;        // the header's bytes so far when it spans reads; at most
+                                // kProxyV2MaxLength before a verdict (+ the read that decides)
+    SocketAddress local;        // the header's destination (empty: the socket's own stands)
+  };
 
   // What few connections need, kept out of the ones that do not (one pointer).
   struct Extras {
@@ -227,6 +253,7 @@ class Connection final : public Conn, public IoWatcher {
       UniqueFunction<void()> ack;
     };
     std::vector<EofMark> eof_marks;    // pending zero-length reads, by position
+    std::unique_ptr<ProxyState> proxy; // ?proxy_protocol=1 listeners
   };
   Extras& extras() {
     if (!extras_) extras_ = std::make_unique<Extras>();

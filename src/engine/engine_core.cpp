@@ -233,6 +233,7 @@ Result<void> EngineCore::setup(const std::vector<std::string>& addresses, bool a
       watcher->index = static_cast<int>(gi);
       watcher->network = group.address.network;
       watcher->tls = group.address.tls;
+      watcher->proxy_protocol = group.address.proxy_protocol;
       watcher->distribute = !one_each && count > 1;
       loop_of(i).add_listener(watcher.get());
       group.watchers.push_back(std::move(watcher));

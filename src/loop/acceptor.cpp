@@ -48,10 +48,16 @@ bool Acceptor::accept_failed(Listener& listener, int err) {
   return false;
 }
 
-// On the loop that takes the connection: adopts it, starting a server handshake for tls://.
-void Acceptor::adopt_on(EventLoop& loop, int fd, Network network, int index, const SocketAddress& remote, bool tls) {
-  if (!tls) {
-    loop.adopt(fd, network, index, remote);
+// On the loop that takes the connection: adopts it, starting a server handshake for tls://
+// and waiting for the PROXY header first for ?proxy_protocol=1.
+void Acceptor::adopt_on(EventLoop& loop, int fd, const Serve& serve, const SocketAddress& remote) {
+  const bool proxy = serve.proxy_protocol;
+  if (!serve.tls) {
+    if (!proxy) {
+      loop.adopt(fd, serve.network, serve.index, remote);
+    } else {
+      loop.adopt(fd, serve.network, serve.index, remote, false, [](Connection& c) { c.expect_proxy_header(); });
+    }
     return;
   }
   auto session = TlsSession::create_server(*loop.context().tls);
@@ -62,7 +68,10 @@ void Acceptor::adopt_on(EventLoop& loop, int fd, Network network, int index, con
     return;
   }
   std::unique_ptr<TlsSession> owned = std::move(session.value());
-  loop.adopt(fd, network, index, remote, false, [&owned](Connection& c) { c.start_tls(std::move(owned)); });
+  loop.adopt(fd, serve.network, serve.index, remote, false, [&owned, proxy](Connection& c) {
+    if (proxy) c.expect_proxy_header();
+    c.start_tls(std::move(owned));
+  });
 }
 
 void Acceptor::accepted(Listener& listener, int fd, const SocketAddress& given) {
@@ -86,16 +95,13 @@ void Acceptor::accepted(Listener& listener, int fd, const SocketAddress& given) 
   apply_connection_options(fd, listener.network == Network::tcp, ctx.options);
   EventLoop& target = listener.distribute ? ctx.pick_loop(remote) : loop_;
   if (!listener.distribute) loop_.load().fetch_add(1, std::memory_order_relaxed);
+  const Serve serve{listener.network, listener.index, listener.tls, listener.proxy_protocol};
   if (&target == &loop_) {
-    adopt_on(loop_, fd, listener.network, listener.index, remote, listener.tls);
+    adopt_on(loop_, fd, serve, remote);
     return;
   }
-  Network network = listener.network;
-  int index = listener.index;
-  bool tls = listener.tls;
   EventLoop* dest = &target;
-  bool posted = target.post_task([dest, fd, network, index, remote, tls] { adopt_on(*dest, fd, network, index, remote, tls); },
-                                 true);
+  bool posted = target.post_task([dest, fd, serve, remote] { adopt_on(*dest, fd, serve, remote); }, true);
   if (!posted) {
     target.load().fetch_sub(1, std::memory_order_relaxed);
     ::close(fd);

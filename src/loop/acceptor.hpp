@@ -21,6 +21,7 @@ struct Listener : IoWatcher {
   int index = 0;            // position in the engine's address list
   Network network = Network::tcp;
   bool tls = false;         // tls://: every connection starts with a server handshake
+  bool proxy_protocol = false;  // ?proxy_protocol=1: ... preceded by a PROXY header
   bool distribute = false;  // hand accepted sockets to other loops via the balancer
   bool paused = false;      // out of descriptors: waiting before accepting again
   bool warned = false;      // this out-of-descriptors episode was logged already
@@ -58,7 +59,14 @@ class Acceptor {
 
  private:
   void pause(Listener& listener, int err);
-  static void adopt_on(EventLoop& loop, int fd, Network network, int index, const SocketAddress& remote, bool tls);
+  // How the listener wants its connections served, carried to the loop that takes them.
+  struct Serve {
+    Network network;
+    int index;
+    bool tls;
+    bool proxy_protocol;
+  };
+  static void adopt_on(EventLoop& loop, int fd, const Serve& serve, const SocketAddress& remote);
 
   EventLoop& loop_;
   std::vector<Listener*> listeners_;

@@ -27,6 +27,11 @@ std::error_code Dialer::dial(std::string_view address, std::chrono::milliseconds
   auto parsed = parse_address(address);
   if (!parsed) return fail(parsed.error().code());
   const Address& addr = parsed.value();
+  if (addr.proxy_protocol) {
+    // A listener's option: a dial would have to send a header, which this library does not.
+    loop_.context().log(LogLevel::error, "dial " + std::string(address) + ": proxy_protocol applies to listeners only");
+    return fail(make_error_code(Errc::bad_address));
+  }
   if (addr.tls) {
     // The client context (and the CA store it loads) is built on the first tls:// dial: before
     // the connect, so the time it takes never eats into the peer's handshake deadline.

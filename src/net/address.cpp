@@ -38,6 +38,37 @@ bool is_hostname(std::string_view host) {
   return true;
 }
 
+// The query after '?': "key=value" pairs joined by '&'. Known keys only, so a typo is an error
+// at setup rather than an option silently not applied.
+Result<void> parse_query(std::string_view text, std::string_view query, Address& addr) {
+  for (bool more = true; more;) {  // every pair, the empty one after a trailing '&' included
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    more = amp != std::string_view::npos;
+    if (more) query = query.substr(amp + 1);
+    auto eq = pair.find('=');
+    std::string_view key = pair.substr(0, eq);
+    std::string_view value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    if (key == "proxy_protocol") {
+      if (eq == std::string_view::npos) return bad(text, "proxy_protocol needs a value (proxy_protocol=1)");
+      if (value == "1" || value == "true") {
+        addr.proxy_protocol = true;
+      } else if (value == "0" || value == "false") {
+        addr.proxy_protocol = false;
+      } else {
+        return bad(text, "proxy_protocol=" + std::string(value) + ": expected 1, 0, true or false");
+      }
+      continue;
+    }
+    return bad(text, "unknown query key \"" + std::string(key) + "\" (known: proxy_protocol)");
+  }
+  if (addr.proxy_protocol && !addr.is_stream()) {
+    return bad(text, "proxy_protocol applies to stream listeners (tcp, tls, unix) only: load balancers send "
+                     "no PROXY header over datagram or seqpacket sockets");
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<Address> parse_address(std::string_view text) {
@@ -65,6 +96,10 @@ Result<Address> parse_address(std::string_view text) {
   }
   if (scheme.ends_with('4')) addr.family = Family::ipv4;
   if (scheme.ends_with('6')) addr.family = Family::ipv6;
+  if (auto q = rest.find('?'); q != std::string_view::npos) {
+    if (auto r = parse_query(text, rest.substr(q + 1), addr); !r) return r.error();
+    rest = rest.substr(0, q);
+  }
 
   if (!addr.is_ip()) {
     if (rest.empty()) return bad(text, "empty socket path");
@@ -136,7 +171,8 @@ std::string Address::to_string() const {
     case Network::unix_packet: scheme = "unixpacket"; break;
     case Network::pipe: scheme = "pipe"; break;
   }
-  if (!is_ip()) return scheme + "://" + (abstract ? "@" : "") + path;
+  const char* query = proxy_protocol ? "?proxy_protocol=1" : "";
+  if (!is_ip()) return scheme + "://" + (abstract ? "@" : "") + path + query;
   if (family == Family::ipv4) scheme += '4';
   if (family == Family::ipv6) scheme += '6';
   bool bracket = host.find(':') != std::string::npos;
@@ -146,7 +182,7 @@ std::string Address::to_string() const {
   } else {
     out.append(host);
   }
-  return out.append(1, ':').append(std::to_string(port));
+  return out.append(1, ':').append(std::to_string(port)).append(query);
 }
 
 SocketAddress::SocketAddress() noexcept { std::memset(storage_, 0, sizeof storage_); }

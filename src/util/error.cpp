@@ -24,6 +24,7 @@ class GnetCategory final : public std::error_category {
       case Errc::bad_listener: return "inherited descriptor is not a listening socket for this address";
       case Errc::handover_failed: return "listener hand-over failed";
       case Errc::not_datagram: return "not an unconnected UDP socket (send_to)";
+      case Errc::bad_proxy_header: return "no valid PROXY protocol header";
     }
     return "unknown gnet error";
   }

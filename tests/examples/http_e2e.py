@@ -28,6 +28,12 @@ Metrics (GET /metrics, parsed with the Prometheus client library's own parser):
                        counted before a response leaves (accepted, requests in, bytes in) are
                        exact summed over the loops
 
+A real PROXY protocol peer:
+  proxy_protocol       HAProxy (tcp mode, send-proxy-v2 and send-proxy, health checks with
+                       check-send-proxy) in front of --proxy-protocol --whoami: GET /whoami from
+                       127.0.0.2 through either frontend names 127.0.0.2 and the client's own
+                       port; a client that skips the header gets no response
+
 Every case starts its own server on a free port (--port 0; the port is read back from the
 "listening on" line) and kills that server, by PID, in a finally block. Nothing here depends on
 timing: waits are only upper bounds against hangs. (slowloris relies on an ordering with a wide
@@ -1164,7 +1170,95 @@ def case_metrics_loops(binary):
     metrics_case(binary, 2)
 
 
+# -------------------------------------------------------------------------------- proxy_protocol
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def whoami_via(port, source_ip, deadline):
+    """GET /whoami through the balancer at port, from source_ip. Retries (the balancer's first
+    health check may not have passed yet) until deadline; returns (source port, response)."""
+    last = None
+    while time.monotonic() < deadline:
+        s = socket.socket()
+        try:
+            s.settimeout(30)
+            s.bind((source_ip, 0))
+            s.connect(("127.0.0.1", port))
+            src_port = s.getsockname()[1]
+            s.sendall(b"GET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = read_to_eof(s)
+            if status_of(data) == 200:
+                return src_port, data
+            last = data
+        except OSError as e:
+            last = repr(e)
+        finally:
+            s.close()
+        time.sleep(0.2)
+    raise Failure(f"no 200 from /whoami through the balancer on port {port}; last: {last!r}")
+
+
+def case_proxy_protocol(binary):
+    haproxy = shutil.which("haproxy")
+    if not haproxy:
+        print("SKIP: haproxy is not installed (apt-get install haproxy)")
+        sys.exit(SKIP)
+    server = Server(binary, "--proxy-protocol", "--whoami")
+    balancer = None
+    tmp = tempfile.mkdtemp(prefix="gnet-haproxy-")
+    try:
+        v2_port, v1_port = free_port(), free_port()
+        cfg = os.path.join(tmp, "haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write(f"""global
+    maxconn 256
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend v2
+    bind 127.0.0.1:{v2_port}
+    default_backend gnet_v2
+backend gnet_v2
+    server s1 127.0.0.1:{server.port} send-proxy-v2 check check-send-proxy inter 500ms
+frontend v1
+    bind 127.0.0.1:{v1_port}
+    default_backend gnet_v1
+backend gnet_v1
+    server s1 127.0.0.1:{server.port} send-proxy check check-send-proxy inter 500ms
+""")
+        log = open(os.path.join(tmp, "haproxy.log"), "w")
+        balancer = subprocess.Popen([haproxy, "-db", "-f", cfg], stdout=log, stderr=log)
+        log.close()
+        deadline = time.monotonic() + 60
+        for port, name in [(v2_port, "send-proxy-v2"), (v1_port, "send-proxy")]:
+            src_port, data = whoami_via(port, "127.0.0.2", deadline)
+            body = data.split(b"\r\n\r\n", 1)[1].decode()
+            want = f"client=127.0.0.2:{src_port} pid={server.proc.pid}\n"
+            print(f"{name}: {body.strip()}")
+            check(body == want, f"{name}: /whoami said {body!r}, expected {want!r}")
+            check(balancer.poll() is None, "haproxy exited")
+        # Straight to the server, no header: refused without a response.
+        data = exchange(server.port, [b"GET /whoami HTTP/1.1\r\nHost: x\r\n\r\n"])
+        check(data == b"", f"a request without the PROXY header got an answer: {data[:80]!r}")
+        code, _ = server.stop()
+        check(code == 0, f"exit status {code} after SIGTERM")
+    finally:
+        if balancer is not None:
+            if balancer.poll() is None:
+                os.kill(balancer.pid, signal.SIGKILL)
+            balancer.wait()
+        server.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 CASES = {
+    "proxy_protocol": case_proxy_protocol,
     "curl": case_curl,
     "pipeline": case_pipeline,
     "malformed": case_malformed,

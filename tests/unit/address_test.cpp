@@ -8,6 +8,36 @@ using gnet::Family;
 using gnet::Network;
 using gnet::parse_address;
 
+TEST(Address, ProxyProtocolQuery) {
+  auto a = parse_address("tcp://127.0.0.1:9000?proxy_protocol=1");
+  ASSERT_TRUE(a) << a.error().message();
+  EXPECT_TRUE(a->proxy_protocol);
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 9000);
+  EXPECT_EQ(a->to_string(), "tcp://127.0.0.1:9000?proxy_protocol=1");
+
+  auto t = parse_address("tls6://[::1]:8443?proxy_protocol=true");
+  ASSERT_TRUE(t) << t.error().message();
+  EXPECT_TRUE(t->tls);
+  EXPECT_TRUE(t->proxy_protocol);
+  EXPECT_EQ(t->to_string(), "tls6://[::1]:8443?proxy_protocol=1");
+
+  auto off = parse_address("tcp://:9000?proxy_protocol=0");
+  ASSERT_TRUE(off);
+  EXPECT_FALSE(off->proxy_protocol);
+  EXPECT_EQ(off->to_string(), "tcp://:9000");
+
+  auto u = parse_address("unix:///tmp/gnet.sock?proxy_protocol=1");
+  ASSERT_TRUE(u) << u.error().message();
+  EXPECT_EQ(u->path, "/tmp/gnet.sock");
+  EXPECT_TRUE(u->proxy_protocol);
+  EXPECT_EQ(u->to_string(), "unix:///tmp/gnet.sock?proxy_protocol=1");
+
+  auto plain = parse_address("tcp://:9000");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->proxy_protocol);
+}
+
 TEST(Address, ParsesIpForms) {
   auto a = parse_address("tcp://127.0.0.1:9000");
   ASSERT_TRUE(a) << a.error().message();
@@ -94,6 +124,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"tcp6://127.0.0.1:80", "bad address \"tcp6://127.0.0.1:80\": IPv4 address given to an IPv6-only scheme"},
         BadCase{"tcp://bad host:80", "bad address \"tcp://bad host:80\": \"bad host\" is neither an IP address nor a host name"},
         BadCase{"tcp://1.2.3.4:80/path", "bad address \"tcp://1.2.3.4:80/path\": unexpected path after port"},
+        BadCase{"tcp://:9000?proxy=1", "bad address \"tcp://:9000?proxy=1\": unknown query key \"proxy\" (known: proxy_protocol)"},
+        BadCase{"tcp://:9000?proxy_protocol", "bad address \"tcp://:9000?proxy_protocol\": proxy_protocol needs a value (proxy_protocol=1)"},
+        BadCase{"tcp://:9000?proxy_protocol=yes", "bad address \"tcp://:9000?proxy_protocol=yes\": proxy_protocol=yes: expected 1, 0, true or false"},
+        BadCase{"tcp://:9000?proxy_protocol=1&", "bad address \"tcp://:9000?proxy_protocol=1&\": unknown query key \"\" (known: proxy_protocol)"},
+        BadCase{"udp://:9000?proxy_protocol=1", "bad address \"udp://:9000?proxy_protocol=1\": proxy_protocol applies to stream listeners (tcp, tls, unix) only: load balancers send no PROXY header over datagram or seqpacket sockets"},
+        BadCase{"unixpacket:///tmp/x?proxy_protocol=1", "bad address \"unixpacket:///tmp/x?proxy_protocol=1\": proxy_protocol applies to stream listeners (tcp, tls, unix) only: load balancers send no PROXY header over datagram or seqpacket sockets"},
         BadCase{"unix://", "bad address \"unix://\": empty socket path"},
         BadCase{"unix://@", "bad address \"unix://@\": empty abstract socket name"},
         BadCase{"unix:///aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",

@@ -1,0 +1,184 @@
+// PROXY protocol header parsing (net/proxy_header.hpp): v1 and v2 forms, every prefix of a good
+// header asks for more, and bad input is refused as early as it can be, within the bounds.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+
+#include "net/proxy_header.hpp"
+
+using gnet::detail::kProxyV1MaxLength;
+using gnet::detail::kProxyV2MaxLength;
+using gnet::detail::parse_proxy_header;
+using gnet::detail::ProxyHeader;
+using Status = ProxyHeader::Status;
+
+namespace {
+
+const std::string kSig("\r\n\r\n\0\r\nQUIT\n", 12);
+
+// A v2 header: signature, version 2 + command, family/transport, length, body.
+std::string v2(unsigned char cmd, unsigned char fam, const std::string& body) {
+  std::string h = kSig;
+  h.push_back(static_cast<char>(0x20 | cmd));
+  h.push_back(static_cast<char>(fam));
+  h.push_back(static_cast<char>(body.size() >> 8));
+  h.push_back(static_cast<char>(body.size() & 0xff));
+  return h + body;
+}
+
+std::string v2_ipv4_body() {
+  // 192.0.2.1:56324 -> 198.51.100.2:443
+  return std::string("\xc0\x00\x02\x01\xc6\x33\x64\x02\xdc\x04\x01\xbb", 12);
+}
+
+// Every proper prefix of a complete header needs more; the whole parses.
+void expect_prefixes_need_more(const std::string& header) {
+  for (std::size_t n = 0; n < header.size(); ++n) {
+    ProxyHeader h = parse_proxy_header(std::string_view(header).substr(0, n));
+    ASSERT_EQ(h.status, Status::needs_more) << "prefix of " << n << " bytes: " << h.error;
+  }
+}
+
+}  // namespace
+
+TEST(ProxyHeader, V1Tcp4) {
+  const std::string header = "PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n";
+  ProxyHeader h = parse_proxy_header(header + "GET / HTTP/1.1\r\n");
+  ASSERT_EQ(h.status, Status::parsed) << h.error;
+  EXPECT_EQ(h.version, 1);
+  EXPECT_EQ(h.length, header.size());
+  ASSERT_TRUE(h.has_addresses);
+  EXPECT_EQ(h.source.to_string(), "192.0.2.1:56324");
+  EXPECT_EQ(h.destination.to_string(), "198.51.100.2:443");
+  expect_prefixes_need_more(header);
+}
+
+TEST(ProxyHeader, V1Tcp6) {
+  const std::string header = "PROXY TCP6 2001:db8::1 ::1 65535 0\r\n";
+  ProxyHeader h = parse_proxy_header(header);
+  ASSERT_EQ(h.status, Status::parsed) << h.error;
+  ASSERT_TRUE(h.has_addresses);
+  EXPECT_EQ(h.source.to_string(), "[2001:db8::1]:65535");
+  EXPECT_EQ(h.destination.to_string(), "[::1]:0");
+}
+
+TEST(ProxyHeader, V1Unknown) {
+  for (std::string header : {"PROXY UNKNOWN\r\n", "PROXY UNKNOWN ffff:f...f:ffff ffff:f...f:ffff 65535 65535\r\n"}) {
+    ProxyHeader h = parse_proxy_header(header + "x");
+    ASSERT_EQ(h.status, Status::parsed) << header << ": " << h.error;
+    EXPECT_EQ(h.length, header.size());
+    EXPECT_FALSE(h.has_addresses);
+  }
+}
+
+TEST(ProxyHeader, V1LongestAllowedAndOneMore) {
+  // 107 bytes with the CRLF is the spec's worst case; UNKNOWN lets us pad to exactly that.
+  std::string longest = "PROXY UNKNOWN " + std::string(107 - 14 - 2, 'x') + "\r\n";
+  ASSERT_EQ(longest.size(), kProxyV1MaxLength);
+  EXPECT_EQ(parse_proxy_header(longest).status, Status::parsed);
+  std::string too_long = "PROXY UNKNOWN " + std::string(107 - 14 - 1, 'x') + "\r\n";
+  EXPECT_EQ(parse_proxy_header(too_long).status, Status::bad);
+  // No CRLF at all: refused once 107 bytes are in, not later.
+  std::string endless = "PROXY UNKNOWN " + std::string(200, 'x');
+  EXPECT_EQ(parse_proxy_header(endless.substr(0, 106)).status, Status::needs_more);
+  EXPECT_EQ(parse_proxy_header(endless.substr(0, 107)).status, Status::bad);
+}
+
+TEST(ProxyHeader, V1Malformed) {
+  for (std::string bad : {
+           "GET / HTTP/1.1\r\n",                                  // not a header at all
+           "PROXZ",                                               // wrong prefix, caught early
+           "PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n",                  // unknown protocol
+           "PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n",                    // missing field
+           "PROXY TCP4 1.2.3.4 5.6.7.8 1 2 3\r\n",                // extra field
+           "PROXY TCP4  1.2.3.4 5.6.7.8 1 2\r\n",                 // double space
+           "PROXY TCP4 1.2.3.4 5.6.7.8 1 2 \r\n",                 // trailing space
+           "PROXY TCP4 ::1 ::1 1 2\r\n",                          // IPv6 under TCP4
+           "PROXY TCP6 1.2.3.4 5.6.7.8 1 2\r\n",                  // IPv4 under TCP6
+           "PROXY TCP4 1.2.3.4 5.6.7.8 65536 2\r\n",              // port out of range
+           "PROXY TCP4 1.2.3.4 5.6.7.8 080 2\r\n",                // leading zero
+           "PROXY TCP4 1.2.3.4 5.6.7.8 -1 2\r\n",                 // sign
+           "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\rX",                   // CR without LF
+           "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n",                    // LF without CR
+           "PROXY \r\n",                                          // nothing
+       }) {
+    ProxyHeader h = parse_proxy_header(bad);
+    EXPECT_EQ(h.status, Status::bad) << bad;
+    EXPECT_STRNE(h.error, "") << bad;
+  }
+  EXPECT_EQ(parse_proxy_header(std::string("PROXY TCP4 1.2.3.4\0", 19)).status, Status::bad);
+}
+
+TEST(ProxyHeader, V2ProxyIpv4) {
+  const std::string header = v2(1, 0x11, v2_ipv4_body());
+  ProxyHeader h = parse_proxy_header(header + "payload");
+  ASSERT_EQ(h.status, Status::parsed) << h.error;
+  EXPECT_EQ(h.version, 2);
+  EXPECT_EQ(h.length, 28u);
+  ASSERT_TRUE(h.has_addresses);
+  EXPECT_EQ(h.source.to_string(), "192.0.2.1:56324");
+  EXPECT_EQ(h.destination.to_string(), "198.51.100.2:443");
+  expect_prefixes_need_more(header);
+}
+
+TEST(ProxyHeader, V2ProxyIpv6WithTlvs) {
+  std::string body(16, '\0');
+  body[0] = '\x20'; body[1] = '\x01'; body[2] = '\x0d'; body[3] = '\xb8'; body[15] = '\x07';  // 2001:db8::7
+  body += std::string(15, '\0') + "\x01";                                            // ::1
+  body += std::string("\x12\x34\x00\x50", 4);                                        // 4660 -> 80
+  body += std::string("\x01\x00\x02h2", 5);                                          // TLV ALPN "h2"
+  body += std::string("\x04\x00\x00", 3);                                            // TLV NOOP, empty
+  body += std::string("\xe0\x00\x05hello", 8);                                       // custom TLV
+  const std::string header = v2(1, 0x21, body);
+  ProxyHeader h = parse_proxy_header(header + "rest");
+  ASSERT_EQ(h.status, Status::parsed) << h.error;
+  EXPECT_EQ(h.length, header.size());
+  ASSERT_TRUE(h.has_addresses);
+  EXPECT_EQ(h.source.to_string(), "[2001:db8::7]:4660");
+  EXPECT_EQ(h.destination.to_string(), "[::1]:80");
+  expect_prefixes_need_more(header);
+}
+
+TEST(ProxyHeader, V2LocalAndUnspecKeepTheSocketsAddresses) {
+  ProxyHeader local = parse_proxy_header(v2(0, 0x00, ""));
+  ASSERT_EQ(local.status, Status::parsed) << local.error;
+  EXPECT_EQ(local.length, 16u);
+  EXPECT_FALSE(local.has_addresses);
+  // LOCAL with addresses: still ignored.
+  ProxyHeader local4 = parse_proxy_header(v2(0, 0x11, v2_ipv4_body()));
+  ASSERT_EQ(local4.status, Status::parsed);
+  EXPECT_FALSE(local4.has_addresses);
+  ProxyHeader unspec = parse_proxy_header(v2(1, 0x00, "abc"));
+  ASSERT_EQ(unspec.status, Status::parsed);
+  EXPECT_FALSE(unspec.has_addresses);
+  ProxyHeader unix_family = parse_proxy_header(v2(1, 0x31, std::string(216, 'u')));
+  ASSERT_EQ(unix_family.status, Status::parsed);
+  EXPECT_FALSE(unix_family.has_addresses);
+}
+
+TEST(ProxyHeader, V2Malformed) {
+  std::string wrong_sig = v2(1, 0x11, v2_ipv4_body());
+  wrong_sig[7] = 'q';
+  EXPECT_EQ(parse_proxy_header(wrong_sig).status, Status::bad);
+  EXPECT_EQ(parse_proxy_header(wrong_sig.substr(0, 8)).status, Status::bad);  // caught at the byte
+  std::string v3 = v2(1, 0x11, v2_ipv4_body());
+  v3[12] = '\x31';
+  EXPECT_EQ(parse_proxy_header(v3).status, Status::bad);
+  EXPECT_EQ(parse_proxy_header(v2(2, 0x11, v2_ipv4_body())).status, Status::bad);        // command 2
+  EXPECT_EQ(parse_proxy_header(v2(1, 0x41, v2_ipv4_body())).status, Status::bad);        // family 4
+  EXPECT_EQ(parse_proxy_header(v2(1, 0x13, v2_ipv4_body())).status, Status::bad);        // transport 3
+  EXPECT_EQ(parse_proxy_header(v2(1, 0x11, v2_ipv4_body().substr(0, 11))).status, Status::bad);
+  EXPECT_EQ(parse_proxy_header(v2(1, 0x21, std::string(35, '\0'))).status, Status::bad);
+  EXPECT_EQ(parse_proxy_header(v2(1, 0x31, std::string(215, '\0'))).status, Status::bad);
+}
+
+TEST(ProxyHeader, V2LargestHeaderIsBounded) {
+  std::string body = v2_ipv4_body() + std::string(65535 - 12, '\0');
+  const std::string header = v2(1, 0x11, body);
+  ASSERT_EQ(header.size(), kProxyV2MaxLength);
+  EXPECT_EQ(parse_proxy_header(std::string_view(header).substr(0, header.size() - 1)).status, Status::needs_more);
+  ProxyHeader h = parse_proxy_header(header + "after");
+  ASSERT_EQ(h.status, Status::parsed);
+  EXPECT_EQ(h.length, kProxyV2MaxLength);
+}
