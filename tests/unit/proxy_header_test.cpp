@@ -125,7 +125,8 @@ TEST(ProxyHeader, V2ProxyIpv4) {
 TEST(ProxyHeader, V2ProxyIpv6WithTlvs) {
   std::string body(16, '\0');
   body[0] = '\x20'; body[1] = '\x01'; body[2] = '\x0d'; body[3] = '\xb8'; body[15] = '\x07';  // 2001:db8::7
-  body += std::string(15, '\0') + "\x01";                                            // ::1
+  body.append(15, '\0');  // ::1 (appended, not `string(15, 0) + "\x01"`: GCC 12 -O2 warns on that)
+  body.push_back('\x01');
   body += std::string("\x12\x34\x00\x50", 4);                                        // 4660 -> 80
   body += std::string("\x01\x00\x02h2", 5);                                          // TLV ALPN "h2"
   body += std::string("\x04\x00\x00", 3);                                            // TLV NOOP, empty
