@@ -75,6 +75,7 @@ struct Slot {
   int loop = 0;
   gnet::ConnHandle conn;  // empty while disconnected
   bool ever_connected = false;
+  std::uint64_t reconnects = 0;  // connections opened after the first
   int failures_in_a_row = 0;  // sets the backoff; reset when a message completes
   std::uint64_t seq = 0;      // of the message in flight
   bool in_flight = false;
@@ -125,11 +126,18 @@ class EchoLoad final : public gnet::EventHandler {
 
   // Only after Client::stop() (loops joined).
   const std::vector<LoopStats>& stats() const { return stats_; }
+  // How many of the -c connections were reconnected at least once. Only after Client::stop().
+  int connections_reconnected() const {
+    return static_cast<int>(std::count_if(slots_.begin(), slots_.end(), [](const Slot& s) { return s.reconnects > 0; }));
+  }
 
   gnet::Action on_open(gnet::Conn& c) override {
     Slot& slot = **c.context<Slot*>();
     LoopStats& st = stats_[static_cast<std::size_t>(slot.loop)];
-    if (slot.ever_connected) ++st.reconnects;
+    if (slot.ever_connected) {
+      ++st.reconnects;
+      ++slot.reconnects;
+    }
     slot.ever_connected = true;
     slot.conn = c.handle();
     send_next(c, slot);
@@ -298,11 +306,11 @@ int main(int argc, char** argv) {
     std::printf(
         "{\"connections\": %d, \"size\": %zu, \"seconds\": %.3f, \"completed\": %llu, \"rate\": %.1f, "
         "\"p50_us\": %u, \"p99_us\": %u, \"p999_us\": %u, \"corrupt\": %llu, \"interrupted\": %llu, "
-        "\"reconnects\": %llu, \"dial_failures\": %llu, \"last_dial_error\": \"%s\"}\n",
+        "\"reconnects\": %llu, \"connections_reconnected\": %d, \"dial_failures\": %llu, \"last_dial_error\": \"%s\"}\n",
         s.connections, s.size, elapsed, static_cast<unsigned long long>(total.completed), rate, p50, p99, p999,
         static_cast<unsigned long long>(total.corrupt), static_cast<unsigned long long>(total.interrupted),
-        static_cast<unsigned long long>(total.reconnects), static_cast<unsigned long long>(total.dial_failures),
-        reason.c_str());
+        static_cast<unsigned long long>(total.reconnects), load.connections_reconnected(),
+        static_cast<unsigned long long>(total.dial_failures), reason.c_str());
   } else {
     std::printf("%d connections x %zu B for %.2f s: %llu messages (%.0f/s), latency p50 %u us, p99 %u us, p99.9 %u us\n",
                 s.connections, s.size, elapsed, static_cast<unsigned long long>(total.completed), rate, p50, p99, p999);

@@ -5,7 +5,7 @@ examples/echo.
 usage: echo_load_e2e.py ECHO_LOAD_BINARY ECHO_BINARY CASE
   basic    20 connections for 1 s: messages complete, every echoed byte matches, no reconnect
   restart  the echo server is killed (SIGKILL) mid-run and started again on the same port:
-           each of the 20 connections reconnects exactly once, no echo is wrong
+           each of the 20 connections reconnects, no echo is wrong
   refused  nothing listens: exit 1, the dial error named
   corrupt  a server that flips one byte of each echo: caught, exit 1
 Deadlines only turn a hang into a failure; they never decide a pass.
@@ -64,9 +64,12 @@ def case_restart(load, echo):
     s = json.loads(out.strip().splitlines()[-1])
     print("restart:", s)
     assert s["corrupt"] == 0, s
-    assert s["reconnects"] == 20, f"each connection reconnects once after the restart: {s}"
+    assert s["connections_reconnected"] == 20, f"each connection reconnects after the restart: {s}"
+    # At least once each. A redial that lands in the dying server's listen backlog (its
+    # listening socket can outlive its connections by a moment) is reset and redialed again.
+    assert s["reconnects"] >= 20, s
     assert s["dial_failures"] >= 1 and "refused" in s["last_dial_error"].lower(), s
-    assert s["interrupted"] <= 20, s
+    assert s["interrupted"] <= s["reconnects"], s
     assert s["completed"] > 0, s
 
 
