@@ -20,6 +20,7 @@
 
 #include "net/test_support.hpp"
 #include "net/tls_pki.hpp"
+#include "proxy_v2_header.hpp"
 
 using namespace gnet;
 using namespace gnet::test;
@@ -76,16 +77,7 @@ std::string sockname(int fd, bool peer) {
   return SocketAddress(reinterpret_cast<sockaddr*>(&ss), len).to_string();
 }
 
-const std::string kSig("\r\n\r\n\0\r\nQUIT\n", 12);
-
-std::string v2(unsigned char cmd, unsigned char fam, const std::string& body) {
-  std::string h = kSig;
-  h.push_back(static_cast<char>(0x20 | cmd));
-  h.push_back(static_cast<char>(fam));
-  h.push_back(static_cast<char>(body.size() >> 8));
-  h.push_back(static_cast<char>(body.size() & 0xff));
-  return h + body;
-}
+using gnet::test::proxy_v2;
 
 // 203.0.113.7:40000 -> 198.51.100.9:8080, followed by TLVs (ALPN, authority, a custom one).
 std::string v2_ipv4_with_tlvs() {
@@ -93,7 +85,7 @@ std::string v2_ipv4_with_tlvs() {
   body += std::string("\x01\x00\x08http/1.1", 11);
   body += std::string("\x02\x00\x0b""example.com", 14);
   body += std::string("\xea\x00\x03xyz", 6);
-  return v2(1, 0x11, body);
+  return proxy_v2(1, 0x11, body);
 }
 
 // [2001:db8::5]:1234 -> [2001:db8::1]:443, with a NOOP TLV.
@@ -102,7 +94,7 @@ std::string v2_ipv6_with_tlvs() {
   src[0] = '\x20'; src[1] = '\x01'; src[2] = '\x0d'; src[3] = '\xb8'; src[15] = '\x05';
   dst[0] = '\x20'; dst[1] = '\x01'; dst[2] = '\x0d'; dst[3] = '\xb8'; dst[15] = '\x01';
   std::string body = src + dst + std::string("\x04\xd2\x01\xbb", 4) + std::string("\x04\x00\x02..", 5);
-  return v2(1, 0x21, body);
+  return proxy_v2(1, 0x21, body);
 }
 
 Options quiet_options(LogLines& logs) {
@@ -153,8 +145,8 @@ TEST(ProxyProtocol, V1UnknownAndV2LocalKeepTheSocketsAddresses) {
   LogLines logs;
   ServerThread server(echo, "tcp://127.0.0.1:0?proxy_protocol=1", quiet_options(logs));
   ASSERT_TRUE(server.ok());
-  for (const std::string& header : {std::string("PROXY UNKNOWN\r\n"), v2(0, 0x00, ""),
-                                    v2(0, 0x11, std::string("\x01\x02\x03\x04\x05\x06\x07\x08\x00\x01\x00\x02", 12))}) {
+  for (const std::string& header : {std::string("PROXY UNKNOWN\r\n"), proxy_v2(0, 0x00, ""),
+                                    proxy_v2(0, 0x11, std::string("\x01\x02\x03\x04\x05\x06\x07\x08\x00\x01\x00\x02", 12))}) {
     int fd = connect_tcp(server.port());
     const std::string expected = "remote=" + sockname(fd, false) + " local=" + sockname(fd, true) + "\n";
     send_all(fd, header + "x");
@@ -245,7 +237,7 @@ TEST(ProxyProtocol, IncompleteHeaderClosedAtTheDeadline) {
   ServerThread server(echo, "tcp://127.0.0.1:0?proxy_protocol=1", o);
   ASSERT_TRUE(server.ok());
   int fd = connect_tcp(server.port());
-  std::string header = v2(1, 0x11, std::string(65535, '\0'));
+  std::string header = proxy_v2(1, 0x11, std::string(65535, '\0'));
   bool closed = false;
   for (std::size_t i = 0; i < header.size() && !closed; ++i) {
     if (::send(fd, header.data() + i, 1, MSG_NOSIGNAL) != 1) break;

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "net/proxy_header.hpp"
+#include "proxy_v2_header.hpp"
 
 using gnet::detail::kProxyV1MaxLength;
 using gnet::detail::kProxyV2MaxLength;
@@ -15,17 +16,7 @@ using Status = ProxyHeader::Status;
 
 namespace {
 
-const std::string kSig("\r\n\r\n\0\r\nQUIT\n", 12);
-
-// A v2 header: signature, version 2 + command, family/transport, length, body.
-std::string v2(unsigned char cmd, unsigned char fam, const std::string& body) {
-  std::string h = kSig;
-  h.push_back(static_cast<char>(0x20 | cmd));
-  h.push_back(static_cast<char>(fam));
-  h.push_back(static_cast<char>(body.size() >> 8));
-  h.push_back(static_cast<char>(body.size() & 0xff));
-  return h + body;
-}
+using gnet::test::proxy_v2;
 
 std::string v2_ipv4_body() {
   // 192.0.2.1:56324 -> 198.51.100.2:443
@@ -118,7 +109,7 @@ TEST(ProxyHeader, V1Malformed) {
 }
 
 TEST(ProxyHeader, V2ProxyIpv4) {
-  const std::string header = v2(1, 0x11, v2_ipv4_body());
+  const std::string header = proxy_v2(1, 0x11, v2_ipv4_body());
   ProxyHeader h = parse_proxy_header(header + "payload");
   ASSERT_EQ(h.status, Status::parsed) << h.error;
   EXPECT_EQ(h.version, 2);
@@ -138,7 +129,7 @@ TEST(ProxyHeader, V2ProxyIpv6WithTlvs) {
   body += std::string("\x01\x00\x02h2", 5);                                          // TLV ALPN "h2"
   body += std::string("\x04\x00\x00", 3);                                            // TLV NOOP, empty
   body += std::string("\xe0\x00\x05hello", 8);                                       // custom TLV
-  const std::string header = v2(1, 0x21, body);
+  const std::string header = proxy_v2(1, 0x21, body);
   ProxyHeader h = parse_proxy_header(header + "rest");
   ASSERT_EQ(h.status, Status::parsed) << h.error;
   EXPECT_EQ(h.length, header.size());
@@ -149,42 +140,42 @@ TEST(ProxyHeader, V2ProxyIpv6WithTlvs) {
 }
 
 TEST(ProxyHeader, V2LocalAndUnspecKeepTheSocketsAddresses) {
-  ProxyHeader local = parse_proxy_header(v2(0, 0x00, ""));
+  ProxyHeader local = parse_proxy_header(proxy_v2(0, 0x00, ""));
   ASSERT_EQ(local.status, Status::parsed) << local.error;
   EXPECT_EQ(local.length, 16u);
   EXPECT_FALSE(local.has_addresses);
   // LOCAL with addresses: still ignored.
-  ProxyHeader local4 = parse_proxy_header(v2(0, 0x11, v2_ipv4_body()));
+  ProxyHeader local4 = parse_proxy_header(proxy_v2(0, 0x11, v2_ipv4_body()));
   ASSERT_EQ(local4.status, Status::parsed);
   EXPECT_FALSE(local4.has_addresses);
-  ProxyHeader unspec = parse_proxy_header(v2(1, 0x00, "abc"));
+  ProxyHeader unspec = parse_proxy_header(proxy_v2(1, 0x00, "abc"));
   ASSERT_EQ(unspec.status, Status::parsed);
   EXPECT_FALSE(unspec.has_addresses);
-  ProxyHeader unix_family = parse_proxy_header(v2(1, 0x31, std::string(216, 'u')));
+  ProxyHeader unix_family = parse_proxy_header(proxy_v2(1, 0x31, std::string(216, 'u')));
   ASSERT_EQ(unix_family.status, Status::parsed);
   EXPECT_FALSE(unix_family.has_addresses);
 }
 
 TEST(ProxyHeader, V2Malformed) {
-  std::string wrong_sig = v2(1, 0x11, v2_ipv4_body());
+  std::string wrong_sig = proxy_v2(1, 0x11, v2_ipv4_body());
   wrong_sig[7] = 'q';
   EXPECT_EQ(parse_proxy_header(wrong_sig).status, Status::bad);
   EXPECT_EQ(parse_proxy_header(wrong_sig.substr(0, 8)).status, Status::bad);  // caught at the byte
-  std::string v3 = v2(1, 0x11, v2_ipv4_body());
+  std::string v3 = proxy_v2(1, 0x11, v2_ipv4_body());
   v3[12] = '\x31';
   EXPECT_EQ(parse_proxy_header(v3).status, Status::bad);
-  EXPECT_EQ(parse_proxy_header(v2(2, 0x11, v2_ipv4_body())).status, Status::bad);        // command 2
-  EXPECT_EQ(parse_proxy_header(v2(1, 0x41, v2_ipv4_body())).status, Status::bad);        // family 4
-  EXPECT_EQ(parse_proxy_header(v2(1, 0x13, v2_ipv4_body())).status, Status::bad);        // transport 3
-  EXPECT_EQ(parse_proxy_header(v2(1, 0x11, v2_ipv4_body().substr(0, 11))).status, Status::bad);
-  EXPECT_EQ(parse_proxy_header(v2(1, 0x21, std::string(35, '\0'))).status, Status::bad);
-  EXPECT_EQ(parse_proxy_header(v2(1, 0x31, std::string(215, '\0'))).status, Status::bad);
+  EXPECT_EQ(parse_proxy_header(proxy_v2(2, 0x11, v2_ipv4_body())).status, Status::bad);        // command 2
+  EXPECT_EQ(parse_proxy_header(proxy_v2(1, 0x41, v2_ipv4_body())).status, Status::bad);        // family 4
+  EXPECT_EQ(parse_proxy_header(proxy_v2(1, 0x13, v2_ipv4_body())).status, Status::bad);        // transport 3
+  EXPECT_EQ(parse_proxy_header(proxy_v2(1, 0x11, v2_ipv4_body().substr(0, 11))).status, Status::bad);
+  EXPECT_EQ(parse_proxy_header(proxy_v2(1, 0x21, std::string(35, '\0'))).status, Status::bad);
+  EXPECT_EQ(parse_proxy_header(proxy_v2(1, 0x31, std::string(215, '\0'))).status, Status::bad);
 }
 
 TEST(ProxyHeader, V2LargestHeaderIsBounded) {
   std::string body = v2_ipv4_body();
   body.append(65535 - 12, '\0');  // appended: GCC 12 -O2/-O3 warns falsely on `body() + string(n, 0)`
-  const std::string header = v2(1, 0x11, body);
+  const std::string header = proxy_v2(1, 0x11, body);
   ASSERT_EQ(header.size(), kProxyV2MaxLength);
   EXPECT_EQ(parse_proxy_header(std::string_view(header).substr(0, header.size() - 1)).status, Status::needs_more);
   ProxyHeader h = parse_proxy_header(header + "after");
