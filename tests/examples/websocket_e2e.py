@@ -103,10 +103,18 @@ class Server:
             check(time.monotonic() < deadline, "%s never logged:\n%s" % (what, self.stderr_tail()))
             time.sleep(0.05)
 
+    def signal(self, sig):
+        """Asks for a graceful stop. One signal only: the engine's stop_signals handler puts the
+        default action back when run() returns, so a second SIGTERM that lands while main()
+        finishes would kill the process (exit -15) although it was exiting cleanly."""
+        self.signalled = True
+        self.proc.send_signal(sig)
+
     def stop(self):
-        """SIGTERM, then require a clean exit (status 0) within the deadline."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        """SIGTERM (unless a stop signal was already sent), then require a clean exit (status
+        0) within the deadline."""
+        if self.proc.poll() is None and not getattr(self, "signalled", False):
+            self.signal(signal.SIGTERM)
         try:
             rc = self.proc.wait(DEADLINE)
         except subprocess.TimeoutExpired:
@@ -645,7 +653,7 @@ def case_shutdown(binary):
         await conns[0].send("before shutdown")
         for ws in conns:
             check(await bounded(ws.recv()) == "before shutdown", "message before shutdown")
-        srv.proc.send_signal(signal.SIGTERM)
+        srv.signal(signal.SIGTERM)
         for ws in conns:
             await bounded(ws.wait_closed(), "disconnect on shutdown")
 
@@ -654,7 +662,7 @@ def case_shutdown(binary):
         srv.stop()  # exit status 0 required
         # SIGINT works too.
         srv = Server(binary, "--mode", "echo", "--loops", "1")
-        srv.proc.send_signal(signal.SIGINT)
+        srv.signal(signal.SIGINT)
         srv.stop()
         # Bad flag values exit non-zero with a message.
         for args in (["--mode", "shout"], ["--port", "70000"], ["--loops", "0"],
