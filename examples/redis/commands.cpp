@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "glob.hpp"
+#include "name_table.hpp"
 #include "resp.hpp"
 
 namespace redis_example {
@@ -205,23 +206,9 @@ void cmd_hello(Ctx& c) {
   reply_array(c.out, 0);
 }
 
-// The command table: names in lower case, looked up case-insensitively without a copy.
-struct NameHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept {
-    std::size_t h = 14695981039346656037ULL;  // FNV-1a over the lower-cased name
-    for (char ch : s) {
-      h ^= static_cast<unsigned char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
-      h *= 1099511628211ULL;
-    }
-    return h;
-  }
-};
-struct NameEq {
-  using is_transparent = void;
-  bool operator()(std::string_view a, std::string_view b) const noexcept { return ieq(a, b); }
-};
-using CommandTable = std::unordered_map<std::string_view, Spec, NameHash, NameEq>;
+// The command table: names in lower case, looked up case-insensitively without a copy or a
+// hash (name_table.hpp).
+using CommandTable = NameTable<Spec>;
 const CommandTable& command_table();
 
 void cmd_command(Ctx& c) {
@@ -232,7 +219,7 @@ void cmd_command(Ctx& c) {
   if (sub == "docs") return reply_array(c.out, 0);  // redis-cli falls back to its own help
   if (sub == "list") {
     std::vector<std::string_view> names;
-    for (const auto& [name, spec] : table) names.push_back(name);
+    for (const auto& command : table.entries()) names.push_back(command.name);
     std::sort(names.begin(), names.end());
     reply_array(c.out, names.size());
     for (auto n : names) reply_bulk(c.out, n);
@@ -241,15 +228,15 @@ void cmd_command(Ctx& c) {
   if (sub == "info") {
     reply_array(c.out, c.args.size() - 2);
     for (std::size_t i = 2; i < c.args.size(); ++i) {
-      const auto it = table.find(c.args[i]);
-      if (it == table.end()) {
+      const auto* command = table.find(c.args[i]);
+      if (command == nullptr) {
         reply_null_array(c.out);
         continue;
       }
       // name, arity, flags, first key, last key, step
       reply_array(c.out, 6);
-      reply_bulk(c.out, it->first);
-      reply_int(c.out, it->second.arity);
+      reply_bulk(c.out, command->name);
+      reply_int(c.out, command->value.arity);
       reply_array(c.out, 0);
       reply_int(c.out, 0);
       reply_int(c.out, 0);
@@ -1030,12 +1017,12 @@ void unknown_command(std::span<const std::string_view> args, std::string& out) {
 CommandOutcome execute(Keyspace& ks, const Config& config, std::span<const std::string_view> args,
                        std::string& out, std::int64_t now) {
   const auto& table = command_table();
-  const auto it = table.find(args[0]);  // case-insensitive, no copy of the name
-  if (it == table.end()) {
+  const auto* command = table.find(args[0]);  // case-insensitive, no copy of the name
+  if (command == nullptr) {
     unknown_command(args, out);
     return {};
   }
-  const Spec& spec = it->second;
+  const Spec& spec = command->value;
   Ctx c{ks, config, args, out, now, {}};
   const auto n = static_cast<long long>(args.size());
   if ((spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity)) {

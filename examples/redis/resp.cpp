@@ -51,6 +51,27 @@ Line find_line_end(std::string_view in, std::size_t start, std::size_t from,
   return {in[cr + 1] == '\n' ? LineEnd::found : LineEnd::bad, cr};
 }
 
+// The common case of a "*<n>" or "$<n>" line that starts at `start`: up to 18 digits, no
+// leading zero, then CRLF, all in `in`. Parsed in one pass (no separate search for the CR, no
+// second pass over the digits): sets `cr` and `value` and returns true. Anything else (a sign,
+// a long or malformed number, a line not complete yet) returns false and takes the general
+// path, find_line_end + parse_int, which decides the same line the same way; this one only
+// answers where that one would find a valid count.
+bool quick_count_line(std::string_view in, std::size_t start, std::size_t max_len,
+                      std::size_t& cr, long long& value) noexcept {
+  const std::size_t first = start + 1;
+  const std::size_t stop = std::min(in.size(), first + 18);
+  std::size_t i = first;
+  long long v = 0;
+  while (i < stop && in[i] >= '0' && in[i] <= '9') v = v * 10 + (in[i++] - '0');
+  if (i == first || i + 1 >= in.size() || in[i] != '\r' || in[i + 1] != '\n') return false;
+  if (in[first] == '0' && i - first > 1) return false;  // "01": refused by the general path
+  if (i - start > max_len) return false;                 // too long: the general path says so
+  cr = i;
+  value = v;
+  return true;
+}
+
 }  // namespace
 
 bool parse_int(std::string_view s, long long& out) noexcept {
@@ -192,20 +213,22 @@ ParseResult RespParser::parse(std::string_view in, std::vector<std::string_view>
     if (in.empty()) return {};
     if (in.front() != '*') return parse_inline(in, args);
 
-    const Line line =
-        find_line_end(in, 0, std::max<std::size_t>(1, scan_from_), limits_.max_inline_bytes);
-    if (line.end == LineEnd::too_long) return fail("too big mbulk count string");
-    if (line.end == LineEnd::bad) return fail("invalid multibulk length");
-    if (line.end == LineEnd::more) {
-      scan_from_ = in.size() - 1;  // a '\r' may be the last byte
-      return {};
-    }
-    const std::size_t cr = line.cr;
-    scan_from_ = 0;
+    std::size_t cr = 0;
     long long n = 0;
-    if (!parse_int(in.substr(1, cr - 1), n) || n > static_cast<long long>(limits_.max_args)) {
-      return fail("invalid multibulk length");
+    if (!quick_count_line(in, 0, limits_.max_inline_bytes, cr, n)) {
+      const Line line =
+          find_line_end(in, 0, std::max<std::size_t>(1, scan_from_), limits_.max_inline_bytes);
+      if (line.end == LineEnd::too_long) return fail("too big mbulk count string");
+      if (line.end == LineEnd::bad) return fail("invalid multibulk length");
+      if (line.end == LineEnd::more) {
+        scan_from_ = in.size() - 1;  // a '\r' may be the last byte
+        return {};
+      }
+      cr = line.cr;
+      if (!parse_int(in.substr(1, cr - 1), n)) return fail("invalid multibulk length");
     }
+    scan_from_ = 0;
+    if (n > static_cast<long long>(limits_.max_args)) return fail("invalid multibulk length");
     if (n <= 0) {  // "*0" and "*-1": nothing to run
       ParseResult r;
       r.status = ParseStatus::complete;
@@ -227,19 +250,22 @@ ParseResult RespParser::parse(std::string_view in, std::vector<std::string_view>
       r.got = got;
       return r;
     }
-    const Line line =
-        find_line_end(in, pos_, std::max(pos_ + 1, scan_from_), limits_.max_inline_bytes);
-    if (line.end == LineEnd::too_long) return fail("too big bulk count string");
-    if (line.end == LineEnd::bad) return fail("invalid bulk length");
-    if (line.end == LineEnd::more) {
-      scan_from_ = in.size() - 1;
-      return {};
-    }
-    const std::size_t cr = line.cr;
-    scan_from_ = 0;
+    std::size_t cr = 0;
     long long len = 0;
-    if (!parse_int(in.substr(pos_ + 1, cr - pos_ - 1), len) || len < 0 ||
-        static_cast<unsigned long long>(len) > limits_.max_bulk_bytes) {
+    if (!quick_count_line(in, pos_, limits_.max_inline_bytes, cr, len)) {
+      const Line line =
+          find_line_end(in, pos_, std::max(pos_ + 1, scan_from_), limits_.max_inline_bytes);
+      if (line.end == LineEnd::too_long) return fail("too big bulk count string");
+      if (line.end == LineEnd::bad) return fail("invalid bulk length");
+      if (line.end == LineEnd::more) {
+        scan_from_ = in.size() - 1;
+        return {};
+      }
+      cr = line.cr;
+      if (!parse_int(in.substr(pos_ + 1, cr - pos_ - 1), len)) return fail("invalid bulk length");
+    }
+    scan_from_ = 0;
+    if (len < 0 || static_cast<unsigned long long>(len) > limits_.max_bulk_bytes) {
       return fail("invalid bulk length");
     }
     const auto ulen = static_cast<std::size_t>(len);

@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "keyspace.hpp"
+#include "name_table.hpp"
 #include "resp_command.hpp"
 #include "resp.hpp"
 
@@ -142,6 +143,87 @@ TEST(RespParser, ParseInt) {
   EXPECT_EQ(v, 0);
   EXPECT_TRUE(parse_int("-9223372036854775808", v));
   EXPECT_EQ(v, LLONG_MIN);
+}
+
+// Count lines ("*<n>", "$<n>"): the one-pass path for plain decimals and the general path must
+// give the same verdict, whatever the digits and wherever the input is cut.
+TEST(RespParser, CountLinesEitherPath) {
+  struct Case {
+    std::string in;
+    bool ok;
+  };
+  const Case cases[] = {
+      {"*1\r\n$3\r\nGET\r\n", true},
+      {"*1\r\n$0\r\n\r\n", true},
+      {"*01\r\n$3\r\nGET\r\n", false},          // leading zero in the count
+      {"*1\r\n$03\r\nGET\r\n", false},          // leading zero in the length
+      {"*1\r\n$-0\r\n", false},
+      {"*1\r\n$+3\r\nGET\r\n", false},
+      {"*1\r\n$3 \r\nGET\r\n", false},
+      {"*1\r\n$3\rx", false},                    // CR not followed by LF
+      {"*1\r\n$\r\n", false},
+      {"*1\r\n$100000000000000000000\r\n", false},  // 21 digits: past parse_int's 20 bytes
+      {"*1\r\n$999999999999999999\r\n", false},     // 18 digits: over proto-max-bulk-len
+      {"*000000000000000000001\r\n", false},
+      {"*-1\r\n", true},                          // a null array: nothing to run
+  };
+  for (const auto& c : cases) {
+    for (std::size_t cut = 0; cut <= c.in.size(); ++cut) {
+      RespParser p;
+      std::vector<std::string_view> args;
+      ParseResult r = p.parse(std::string_view(c.in).substr(0, cut), args);
+      if (r.status == ParseStatus::incomplete) r = p.parse(c.in, args);
+      if (c.ok) {
+        EXPECT_EQ(r.status, ParseStatus::complete) << c.in << " cut at " << cut;
+      } else {
+        EXPECT_NE(r.status, ParseStatus::complete) << c.in << " cut at " << cut;
+        // A bad line is refused once it is all there, not kept waiting.
+        if (cut == c.in.size()) {
+          EXPECT_EQ(r.status, ParseStatus::error) << c.in;
+        }
+      }
+    }
+  }
+  // The limit on a count line's length holds on the one-pass path too.
+  RespLimits tiny;
+  tiny.max_inline_bytes = 3;
+  RespParser p(tiny);
+  std::vector<std::string_view> args;
+  EXPECT_EQ(p.parse("*1\r\n$123\r\n", args).status, ParseStatus::error);
+  RespParser q(tiny);
+  EXPECT_EQ(q.parse("*1\r\n$12\r\n", args).status, ParseStatus::incomplete);
+}
+
+TEST(NameTable, FindsAnyCaseAndNothingElse) {
+  const NameTable<int> table = {{"get", 1}, {"set", 2}, {"getset", 3}, {"sismember", 4}, {"s", 5}};
+  ASSERT_EQ(table.size(), 5u);
+  const auto value = [&](std::string_view name) {
+    const auto* e = table.find(name);
+    return e == nullptr ? 0 : e->value;
+  };
+  EXPECT_EQ(value("get"), 1);
+  EXPECT_EQ(value("GET"), 1);
+  EXPECT_EQ(value("gEt"), 1);
+  EXPECT_EQ(value("set"), 2);
+  EXPECT_EQ(value("GetSet"), 3);
+  EXPECT_EQ(value("SISMEMBER"), 4);
+  EXPECT_EQ(value("S"), 5);
+  // Same length and initial, other letters; bytes that fold onto letters only under a wider
+  // fold ('@' | 0x20 is '`', 0xC7 | 0x20 is 0xE7); other lengths; empty; too long.
+  for (std::string_view miss : {"gex", "ge", "gett", "", "`et", "@ET", "g\xC5t", "ge\x14",
+                                "getsetgetsetgetsetx", "1et"}) {
+    EXPECT_EQ(table.find(miss), nullptr) << miss;
+  }
+  EXPECT_EQ(table.find(std::string_view("g\0t", 3)), nullptr);
+  // Every entry is listed once.
+  int sum = 0;
+  for (const auto& e : table.entries()) sum += e.value;
+  EXPECT_EQ(sum, 15);
+  // A table with a bad name is refused at construction.
+  EXPECT_THROW((NameTable<int>{{"Get", 1}}), std::invalid_argument);
+  EXPECT_THROW((NameTable<int>{{"get-x", 1}}), std::invalid_argument);
+  EXPECT_THROW((NameTable<int>{{"", 1}}), std::invalid_argument);
+  EXPECT_THROW((NameTable<int>{{"get", 1}, {"get", 2}}), std::invalid_argument);
 }
 
 struct BadInput {
