@@ -1041,9 +1041,8 @@ CommandOutcome execute(Keyspace& ks, const Config& config, std::span<const std::
 }
 
 Progress process(Keyspace& ks, Session& s, std::string_view in, std::string& out,
-                 std::size_t reply_budget) {
+                 std::size_t reply_budget, std::int64_t now) {
   Progress p;
-  const std::int64_t now = now_ms();  // one clock read for the batch
   while (p.consumed < in.size()) {
     const ParseResult r = s.parser.parse(in.substr(p.consumed), s.args);
     if (r.status == ParseStatus::incomplete) break;

@@ -59,8 +59,10 @@ struct Progress {
 // past it, so `out` ends at most one reply past the budget (and always holds at least one
 // reply when a complete command was there); the commands after it stay unconsumed. A partial
 // command at the end stays unconsumed. A protocol error appends "-ERR Protocol error: ...",
-// consumes everything and sets close; so does QUIT (after +OK).
+// consumes everything and sets close; so does QUIT (after +OK). `now` (steady milliseconds) is
+// the time all the batch's commands see: the server passes its loop's turn time
+// (gnet::Loop::now()), so a batch costs no clock read.
 Progress process(Keyspace& ks, Session& session, std::string_view in, std::string& out,
-                 std::size_t reply_budget = kNoReplyBudget);
+                 std::size_t reply_budget = kNoReplyBudget, std::int64_t now = now_ms());
 
 }  // namespace redis_example

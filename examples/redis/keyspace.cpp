@@ -6,11 +6,7 @@
 
 namespace redis_example {
 
-std::int64_t now_ms() noexcept {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+std::int64_t now_ms() noexcept { return to_ms(std::chrono::steady_clock::now()); }
 
 Entry* Shard::find(std::string_view key, std::int64_t now) {
   auto it = map_.find(key);

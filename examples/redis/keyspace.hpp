@@ -19,6 +19,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -74,8 +75,11 @@ inline constexpr std::size_t element_bytes(std::string_view s) noexcept {
   return kElementOverhead + s.size();
 }
 
-// Milliseconds on the steady clock.
+// Milliseconds on the steady clock: read now, or a time already read (gnet::Loop::now()).
 std::int64_t now_ms() noexcept;
+inline std::int64_t to_ms(std::chrono::steady_clock::time_point t) noexcept {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
 
 class Shard {
  public:

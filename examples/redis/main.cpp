@@ -68,7 +68,7 @@ class RedisServer final : public gnet::EventHandler {
       const std::size_t queued = conn.outbound_buffered();
       const std::size_t budget = queued < write_buffer_cap_ ? write_buffer_cap_ - queued : 0;
       out.clear();
-      const Progress p = process(keyspace_, *session, conn.peek(), out, budget);
+      const Progress p = process(keyspace_, *session, conn.peek(), out, budget, to_ms(conn.loop().now()));
       conn.discard(p.consumed);
       if (!out.empty()) conn.write(out);
       if (out.capacity() > kKeepCapacity) std::string().swap(out);

@@ -54,6 +54,14 @@ class Loop {
   // "epoll" or "io_uring": the backend this loop's I/O runs on. Any thread.
   const char* io_backend_name() const noexcept;
 
+  // The time this loop's current turn began: read from steady_clock once, when the kernel's
+  // wait returned, and the same for every callback of the turn (libuv's uv_now). Handlers that
+  // stamp or compare times per request (expiry, deadlines, rate limits) use it instead of a
+  // clock read each; it lags the true time by however long the turn has run so far, so code
+  // that runs for long and needs the exact time reads the clock itself. Timers are not
+  // affected: they are scheduled from the true time. Must be called on this loop's thread.
+  std::chrono::steady_clock::time_point now() const noexcept;
+
   // A snapshot of this loop's counters (gnet/metrics.hpp). Any thread, at any time while the
   // engine exists (also after its loops have stopped, e.g. in on_shutdown); a few loads, no
   // lock, nothing asked of the loop.

@@ -90,7 +90,11 @@ void EventLoop::run() {
     run_after(std::chrono::nanoseconds(0), [this] { tick(); });
   }
   idle_timeout_ = ctx_.options.idle_timeout;
-  turn_time_ = TimerQueue::Clock::now();
+  turn_begins();  // Loop::now() before the first poll returns
+  // The clock is read three times a turn: when the poll returns (turn_start_: Loop::now(),
+  // idle bookkeeping), before due timers run, and when the turn ends (its duration, and the
+  // next poll's timeout — nothing runs between the two).
+  auto turn_end = TimerQueue::Clock::now();
   if (idle_timeout_ > idle_timeout_.zero()) {
     // Sweep a few times per timeout: a connection is closed between 1x and 1.25x idle_timeout.
     auto period = std::max<std::chrono::steady_clock::duration>(idle_timeout_ / 4, std::chrono::milliseconds(5));
@@ -104,14 +108,11 @@ void EventLoop::run() {
     if (tasks_left_ || !deferred_resumes_.empty()) {
       timeout = 0;
     } else if (!timers_.empty()) {
-      timeout = timers_.timeout_ms(TimerQueue::Clock::now());
+      timeout = timers_.timeout_ms(turn_end);
     }
     if ((draining_ || handoff_) && (timeout < 0 || timeout > 10)) timeout = 10;
 
-    turn_start_ = {};
-    driver_->wait_and_dispatch(timeout);
-    if (turn_start_ == std::chrono::steady_clock::time_point{}) turn_begins();  // a driver without the hook
-    if (idle_timeout_ > idle_timeout_.zero()) turn_time_ = TimerQueue::Clock::now();
+    driver_->wait_and_dispatch(timeout);  // calls turn_begins() when its wait returns
 
     if (!deferred_resumes_.empty()) {
       auto resumes = std::move(deferred_resumes_);
@@ -142,13 +143,14 @@ void EventLoop::run() {
       // File operations in flight hold the caller's buffer: they are waited for the same way.
       bool kernel_done = retired_.empty() && file_ops_.load(std::memory_order_acquire) == 0;
       if (live_ == 0 && (kernel_done || TimerQueue::Clock::now() >= drain_deadline_)) {
-        counters_.record_turn(std::chrono::steady_clock::now() - turn_start_);
+        counters_.record_turn(TimerQueue::Clock::now() - turn_start_);
         break;
       }
     } else {
       destroy_retired();
     }
-    counters_.record_turn(std::chrono::steady_clock::now() - turn_start_);
+    turn_end = TimerQueue::Clock::now();
+    counters_.record_turn(turn_end - turn_start_);
   }
 
   // Refuse new tasks; the queued ones still run so their callers hear "connection closed".
@@ -252,7 +254,7 @@ void EventLoop::run_tasks() {
 
 void EventLoop::touch(Connection* conn) noexcept {
   if (idle_timeout_ <= idle_timeout_.zero()) return;
-  conn->last_active = turn_time_;
+  conn->last_active = turn_start_;
   if (idle_tail_ == conn) return;
   untouch(conn);
   conn->idle_prev = idle_tail_;
@@ -329,6 +331,9 @@ using detail::EventLoop;
 static EventLoop& self(Loop* loop) { return *static_cast<EventLoop*>(loop); }
 
 int Loop::index() const noexcept { return static_cast<const EventLoop*>(this)->index(); }
+std::chrono::steady_clock::time_point Loop::now() const noexcept {
+  return static_cast<const EventLoop*>(this)->turn_start();
+}
 
 const char* Loop::io_backend_name() const noexcept {
   const auto& driver = static_cast<const EventLoop*>(this)->driver_;

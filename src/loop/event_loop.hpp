@@ -121,6 +121,7 @@ class EventLoop final : public Loop {
   // The driver calls this when the kernel's wait returns, before it dispatches: the turn's
   // work is timed from here (TurnHistogram).
   void turn_begins() noexcept { turn_start_ = std::chrono::steady_clock::now(); }
+  std::chrono::steady_clock::time_point turn_start() const noexcept { return turn_start_; }
   // Runs user code (a task, a timer, a dial callback): an exception is logged, and the
   // loop goes on (on a loop thread it would otherwise end in std::terminate). A template, so a
   // callback with captures is called directly, without a type-erased wrapper per call.
@@ -180,8 +181,7 @@ class EventLoop final : public Loop {
   Connection* idle_head_ = nullptr;  // least recently active
   Connection* idle_tail_ = nullptr;
   std::chrono::steady_clock::duration idle_timeout_{};
-  std::chrono::steady_clock::time_point turn_time_{};  // when this turn's poll returned
-  std::chrono::steady_clock::time_point turn_start_{};  // the same, always (turn_begins)
+  std::chrono::steady_clock::time_point turn_start_{};  // when this turn's poll returned (turn_begins)
   std::size_t live_ = 0;  // open connections on this loop
   std::atomic<int> load_{0};
   std::atomic<int> file_ops_{0};

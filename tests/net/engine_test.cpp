@@ -320,3 +320,37 @@ TEST(Engine, ContextIsTypedAndDestroyedWithTheConnection) {
     EXPECT_EQ(live, 0);
   }
 }
+
+// Loop::now() is the time the turn began: the same for the whole callback however long it
+// runs, never ahead of the clock, and later in a later turn.
+TEST(Engine, LoopNowIsTheTurnTime) {
+  struct Stamper : Recorder {
+    std::mutex mu;
+    std::vector<std::chrono::steady_clock::time_point> turns;
+    Action on_traffic(Conn& c) override {
+      const auto first = c.loop().now();
+      std::this_thread::sleep_for(2ms);  // the true clock moves on; the turn's time does not
+      const auto again = c.loop().now();
+      const bool ok = first == again && again <= std::chrono::steady_clock::now();
+      {
+        std::lock_guard lock(mu);
+        turns.push_back(first);
+      }
+      const bool got_a = c.next() == "a";
+      c.write(got_a && ok ? "+" : "-");
+      return Action::none;
+    }
+  } h;
+  ServerThread server(h, "tcp://127.0.0.1:0");
+  ASSERT_TRUE(server.ok());
+  int fd = connect_tcp(server.port());
+  send_all(fd, "a");
+  EXPECT_EQ(recv_exact(fd, 1), "+");
+  std::this_thread::sleep_for(2ms);  // the next turn begins after this
+  send_all(fd, "a");
+  EXPECT_EQ(recv_exact(fd, 1), "+");
+  close_fd(fd);
+  std::lock_guard lock(h.mu);
+  ASSERT_EQ(h.turns.size(), 2u);
+  EXPECT_LT(h.turns[0], h.turns[1]);
+}
