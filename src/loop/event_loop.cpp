@@ -332,7 +332,9 @@ static EventLoop& self(Loop* loop) { return *static_cast<EventLoop*>(loop); }
 
 int Loop::index() const noexcept { return static_cast<const EventLoop*>(this)->index(); }
 std::chrono::steady_clock::time_point Loop::now() const noexcept {
-  return static_cast<const EventLoop*>(this)->turn_start();
+  const auto& loop = *static_cast<const EventLoop*>(this);
+  loop.assert_loop_thread();
+  return loop.turn_start();
 }
 
 const char* Loop::io_backend_name() const noexcept {
