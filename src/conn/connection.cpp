@@ -449,9 +449,12 @@ void Connection::on_end_of_input() {
     return;
   }
   peer_eof_ = true;
-  update_interest();
   Action action = invoke([this] { return loop_.context().handler.on_eof(*this); });
   if (!closed_) apply(action);
+  // Told after on_eof, not before: the usual answer closes, and a closing descriptor needs no
+  // interest change first (one epoll_ctl less per connection that ends with the peer's FIN).
+  // Anything on_eof did that needed the interest saw peer_eof_ already.
+  update_interest();
 }
 
 void Connection::shutdown_write() {
@@ -712,8 +715,11 @@ void Connection::request_close(std::error_code error) {
     t->close_notify();
   }
   close_requested_ = true;
-  update_interest();
-  if (in_callback_ == 0) settle();
+  if (in_callback_ == 0) {
+    settle();  // closes now (no interest change needed first), or re-arms while output flushes
+  } else {
+    update_interest();  // reading stops now; the close completes when the callback returns
+  }
 }
 
 void Connection::abort(std::error_code error) {
