@@ -7,6 +7,11 @@
 // pauses reading its partner; on_low_water resumes it. So a backend that stops reading makes
 // the proxy stop reading the client (the kernel's window then pushes back on the client)
 // instead of buffering without bound.
+//
+// --send-proxy v1|v2 starts each backend connection with a PROXY protocol header naming the
+// client (HAProxy's send-proxy / send-proxy-v2), so a backend that reads it (gnet-cpp's
+// `?proxy_protocol=1` listeners, e.g. examples/http --proxy-protocol; nginx's proxy_protocol;
+// HAProxy's accept-proxy) sees the real client address instead of the proxy's.
 #include <CLI/CLI.hpp>
 #include <gnet/gnet.hpp>
 
@@ -14,6 +19,8 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <map>
+#include <optional>
 #include <string>
 
 namespace {
@@ -27,6 +34,7 @@ struct Proxy final : gnet::EventHandler {
   std::string listen_url;
   std::string backend_url;
   std::chrono::milliseconds dial_timeout{5000};
+  std::optional<gnet::ProxyHeaderVersion> send_proxy;  // --send-proxy
 
   gnet::Action on_boot(gnet::Engine& engine) override {
     std::printf("proxy: listening on %s -> %s with %d loop(s)\n", listen_url.c_str(), backend_url.c_str(),
@@ -40,7 +48,7 @@ struct Proxy final : gnet::EventHandler {
     c.pause_read();                                           // nothing to forward to yet
     gnet::ConnHandle client = c.handle();
     gnet::Loop& loop = c.loop();
-    loop.dial(backend_url, dial_timeout, [&loop, client](std::error_code ec, gnet::ConnHandle backend) {
+    loop.dial(backend_url, dial_timeout, [this, &loop, client](std::error_code ec, gnet::ConnHandle backend) {
       gnet::Conn* front = loop.lookup(client);
       if (ec) {
         if (front != nullptr) front->close();  // backend down: a clean close for the client
@@ -53,6 +61,8 @@ struct Proxy final : gnet::EventHandler {
       }
       front->set_context(Link{backend});
       back->set_context(Link{client});
+      // The header goes first: nothing of the client's has been read yet.
+      if (send_proxy) back->write(gnet::make_proxy_header(*send_proxy, front->remote_addr(), front->local_addr()));
       front->resume_read();
     });
     return gnet::Action::none;
@@ -116,9 +126,14 @@ int main(int argc, char** argv) {
   app.add_option("--backend", backend, "backend HOST:PORT (IPv6 as [::1]:PORT)")->required();
   app.add_option("--write-cap", write_cap, "per-connection output high-water mark, bytes")
       ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30));
+  Proxy proxy;
+  const std::map<std::string, gnet::ProxyHeaderVersion> versions = {{"v1", gnet::ProxyHeaderVersion::v1},
+                                                                    {"v2", gnet::ProxyHeaderVersion::v2}};
+  app.add_option("--send-proxy", proxy.send_proxy,
+                 "start each backend connection with a PROXY protocol header naming the client (v1 text, v2 binary)")
+      ->transform(CLI::CheckedTransformer(versions));
   CLI11_PARSE(app, argc, argv);
 
-  Proxy proxy;
   bool v6 = host.find(':') != std::string::npos;
   proxy.listen_url = "tcp://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
   proxy.backend_url = "tcp://" + backend;

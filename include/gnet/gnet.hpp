@@ -13,6 +13,7 @@
 #include "gnet/loop.hpp"
 #include "gnet/metrics.hpp"
 #include "gnet/options.hpp"
+#include "gnet/proxy_protocol.hpp"
 #include "gnet/unique_function.hpp"
 #include "gnet/upgrade.hpp"
 #include "gnet/worker_pool.hpp"

@@ -1,13 +1,18 @@
-// Internal: PROXY protocol v1/v2 parsing. Strict where the spec is strict (exact signature,
+// PROXY protocol v1/v2: parsing (internal, net/proxy_header.hpp) and formatting
+// (gnet/proxy_protocol.hpp). The parser is strict where the spec is strict (exact signature,
 // single spaces, CRLF, address syntax), lenient only where it asks receivers to be (v1 UNKNOWN
 // ignores the rest of its line; v2 TLVs are skipped unread).
 #include "net/proxy_header.hpp"
+
+#include "gnet/proxy_protocol.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cstdint>
 #include <cstring>
+#include <string>
 
 namespace gnet::detail {
 namespace {
@@ -180,3 +185,82 @@ ProxyHeader parse_proxy_header(std::string_view bytes) noexcept {
 }
 
 }  // namespace gnet::detail
+
+// ---- the sending side (gnet/proxy_protocol.hpp) ----
+
+namespace gnet {
+namespace {
+
+// An IP address as 16 bytes of IPv6 (IPv4 as ::ffff:a.b.c.d) and a port, host order.
+struct Ip {
+  bool v4 = false;
+  unsigned char v4_bytes[4] = {};
+  unsigned char v6_bytes[16] = {};
+  std::uint16_t port = 0;
+};
+
+bool ip_of(const SocketAddress& a, Ip& out) noexcept {
+  if (a.family() == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(a.data());
+    out.v4 = true;
+    std::memcpy(out.v4_bytes, &in->sin_addr, 4);
+    out.v6_bytes[10] = out.v6_bytes[11] = 0xff;  // the IPv4-mapped form, for a mixed pair
+    std::memcpy(out.v6_bytes + 12, &in->sin_addr, 4);
+    out.port = ntohs(in->sin_port);
+    return true;
+  }
+  if (a.family() == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(a.data());
+    std::memcpy(out.v6_bytes, &in6->sin6_addr, 16);
+    out.port = ntohs(in6->sin6_port);
+    return true;
+  }
+  return false;
+}
+
+void put16(std::string& out, std::uint16_t v) {
+  out += static_cast<char>(v >> 8);
+  out += static_cast<char>(v & 0xff);
+}
+
+}  // namespace
+
+std::string make_proxy_header(ProxyHeaderVersion version, const SocketAddress& source,
+                              const SocketAddress& destination) {
+  Ip src, dst;
+  const bool known = ip_of(source, src) && ip_of(destination, dst);
+  const bool v4 = known && src.v4 && dst.v4;
+  std::string out;
+  if (version == ProxyHeaderVersion::v1) {
+    if (!known) return "PROXY UNKNOWN\r\n";
+    char src_text[INET6_ADDRSTRLEN] = {}, dst_text[INET6_ADDRSTRLEN] = {};
+    if (v4) {
+      ::inet_ntop(AF_INET, src.v4_bytes, src_text, sizeof src_text);
+      ::inet_ntop(AF_INET, dst.v4_bytes, dst_text, sizeof dst_text);
+    } else {
+      ::inet_ntop(AF_INET6, src.v6_bytes, src_text, sizeof src_text);
+      ::inet_ntop(AF_INET6, dst.v6_bytes, dst_text, sizeof dst_text);
+    }
+    out.reserve(detail::kProxyV1MaxLength);
+    out.append(v4 ? "PROXY TCP4 " : "PROXY TCP6 ").append(src_text).append(" ").append(dst_text);
+    out.append(" ").append(std::to_string(src.port)).append(" ").append(std::to_string(dst.port)).append("\r\n");
+    return out;
+  }
+  out.assign(detail::kV2Signature);
+  out += static_cast<char>(0x21);  // version 2, command PROXY
+  if (!known) {
+    out += static_cast<char>(0x00);  // AF_UNSPEC: the receiver keeps the connection's addresses
+    put16(out, 0);
+    return out;
+  }
+  out += static_cast<char>(v4 ? 0x11 : 0x21);  // AF_INET or AF_INET6, over STREAM
+  put16(out, v4 ? 12 : 36);
+  const std::size_t n = v4 ? 4 : 16;
+  out.append(reinterpret_cast<const char*>(v4 ? src.v4_bytes : src.v6_bytes), n);
+  out.append(reinterpret_cast<const char*>(v4 ? dst.v4_bytes : dst.v6_bytes), n);
+  put16(out, src.port);
+  put16(out, dst.port);
+  return out;
+}
+
+}  // namespace gnet

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """End-to-end tests of examples/proxy.
 
-usage: proxy_e2e.py PROXY_BINARY ECHO_BINARY CASE
+usage: proxy_e2e.py PROXY_BINARY ECHO_BINARY CASE [HTTP_BINARY]
 Deadlines only turn a hang into a failure; they never decide a pass.
 """
 import os
@@ -138,10 +138,53 @@ def case_half_close(proxy, echo):
         stop(backend)
 
 
+def whoami(port):
+    """GET /whoami through the proxy; returns (the client's own address, the response)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
+        me = c.getsockname()
+        c.sendall(b"GET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        got = bytearray()
+        while True:
+            chunk = c.recv(1 << 16)
+            if not chunk:
+                break
+            got += chunk
+    return f"{me[0]}:{me[1]}", bytes(got)
+
+
+def case_send_proxy(proxy, _echo, http):
+    """--send-proxy v1 and v2: the HTTP example behind the proxy, reading PROXY headers
+    (--proxy-protocol), reports the real client's address and port, not the proxy's. Without
+    --send-proxy the same backend refuses the connection (no header), so the header is what
+    carried it."""
+    bport = free_port()
+    backend = start([http, "--port", str(bport), "--proxy-protocol", "--whoami"], "listening")
+    try:
+        for version in ("v1", "v2", None):
+            pport = free_port()
+            args = [proxy, "--port", str(pport), "--backend", f"127.0.0.1:{bport}"]
+            if version:
+                args += ["--send-proxy", version]
+            prox = start(args, "listening")
+            try:
+                for _ in range(3):
+                    client, response = whoami(pport)
+                    if version:
+                        assert response.startswith(b"HTTP/1.1 200 "), (version, response[:200])
+                        assert f"client={client} ".encode() in response, (version, client, response)
+                    else:
+                        assert response == b"", f"no header, yet the backend answered: {response[:200]!r}"
+            finally:
+                stop(prox)
+    finally:
+        stop(backend)
+
+
 def main():
     raise_fd_limit()
     proxy, echo, case = sys.argv[1:4]
-    globals()["case_" + case](proxy, echo)
+    extra = sys.argv[4:]
+    globals()["case_" + case](proxy, echo, *extra)
     print(f"{case}: ok")
 
 

@@ -5,6 +5,13 @@
 #include <string>
 #include <string_view>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+
+#include <cstring>
+
+#include "gnet/proxy_protocol.hpp"
 #include "net/proxy_header.hpp"
 #include "proxy_v2_header.hpp"
 
@@ -181,4 +188,76 @@ TEST(ProxyHeader, V2LargestHeaderIsBounded) {
   ProxyHeader h = parse_proxy_header(header + "after");
   ASSERT_EQ(h.status, Status::parsed);
   EXPECT_EQ(h.length, kProxyV2MaxLength);
+}
+
+// ---- the sending side: gnet::make_proxy_header ----
+
+namespace {
+
+gnet::SocketAddress ip(const char* text, std::uint16_t port) {
+  sockaddr_in in{};
+  if (::inet_pton(AF_INET, text, &in.sin_addr) == 1) {
+    in.sin_family = AF_INET;
+    in.sin_port = htons(port);
+    return gnet::SocketAddress(reinterpret_cast<const sockaddr*>(&in), sizeof in);
+  }
+  sockaddr_in6 in6{};
+  EXPECT_EQ(::inet_pton(AF_INET6, text, &in6.sin6_addr), 1) << text;
+  in6.sin6_family = AF_INET6;
+  in6.sin6_port = htons(port);
+  return gnet::SocketAddress(reinterpret_cast<const sockaddr*>(&in6), sizeof in6);
+}
+
+using gnet::make_proxy_header;
+using V = gnet::ProxyHeaderVersion;
+
+}  // namespace
+
+TEST(MakeProxyHeader, Ipv4IsTheSpecsExampleInBothVersions) {
+  const auto src = ip("192.0.2.1", 56324), dst = ip("198.51.100.2", 443);
+  EXPECT_EQ(make_proxy_header(V::v1, src, dst), "PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n");
+  EXPECT_EQ(make_proxy_header(V::v2, src, dst), proxy_v2(1, 0x11, v2_ipv4_body()));
+}
+
+TEST(MakeProxyHeader, WhatItWritesTheParserReadsBack) {
+  struct Case {
+    gnet::SocketAddress src, dst;
+    std::string want_src, want_dst;
+  };
+  const Case cases[] = {
+      {ip("10.1.2.3", 1), ip("10.9.8.7", 65535), "10.1.2.3:1", "10.9.8.7:65535"},
+      {ip("2001:db8::1", 40000), ip("::1", 8080), "[2001:db8::1]:40000", "[::1]:8080"},
+      // One of each family: the IPv4 one mapped into IPv6, nothing lost.
+      {ip("127.0.0.1", 1234), ip("::1", 80), "[::ffff:127.0.0.1]:1234", "[::1]:80"},
+      {ip("fe80::1", 5), ip("192.168.1.1", 6), "[fe80::1]:5", "[::ffff:192.168.1.1]:6"},
+  };
+  for (const Case& c : cases) {
+    for (V version : {V::v1, V::v2}) {
+      const std::string header = make_proxy_header(version, c.src, c.dst);
+      ProxyHeader h = parse_proxy_header(header + "payload");
+      ASSERT_EQ(h.status, Status::parsed) << header << ": " << h.error;
+      EXPECT_EQ(h.version, version == V::v1 ? 1 : 2);
+      EXPECT_EQ(h.length, header.size());
+      ASSERT_TRUE(h.has_addresses);
+      EXPECT_EQ(h.source.to_string(), c.want_src);
+      EXPECT_EQ(h.destination.to_string(), c.want_dst);
+      EXPECT_LE(header.size(), version == V::v1 ? kProxyV1MaxLength : std::size_t{16 + 36});
+    }
+  }
+}
+
+TEST(MakeProxyHeader, NonIpAddressesSayUnknown) {
+  sockaddr_un un{};
+  un.sun_family = AF_UNIX;
+  std::strcpy(un.sun_path, "/tmp/client.sock");
+  const gnet::SocketAddress unix_addr(reinterpret_cast<const sockaddr*>(&un), sizeof un);
+  for (const auto& [src, dst] : {std::pair{unix_addr, ip("127.0.0.1", 80)},
+                                 std::pair{ip("127.0.0.1", 80), gnet::SocketAddress{}}}) {
+    EXPECT_EQ(make_proxy_header(V::v1, src, dst), "PROXY UNKNOWN\r\n");
+    const std::string v2 = make_proxy_header(V::v2, src, dst);
+    EXPECT_EQ(v2, proxy_v2(1, 0x00, ""));
+    ProxyHeader h = parse_proxy_header(v2);
+    ASSERT_EQ(h.status, Status::parsed) << h.error;
+    EXPECT_FALSE(h.has_addresses);  // the receiver keeps the connection's own addresses
+  }
 }
