@@ -3,14 +3,20 @@
 // on where the reads split the bytes: a prefix shorter than a parsed header needs more, a
 // longer one parses to the same header, and a refused input stays refused as bytes are added.
 // Also: a parsed header lies within the input and within the spec's bounds, with addresses of
-// one IP family; a refusal says why.
+// one IP family; a refusal says why. And the sending side (gnet::make_proxy_header): the first
+// 37 bytes, read as two addresses of either family with ports, make a header in each version
+// that the parser reads back complete, with the same addresses (an IPv4 one mapped into IPv6
+// when the families differ).
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <string_view>
 
+#include "gnet/proxy_protocol.hpp"
 #include "net/proxy_header.hpp"
 
 using gnet::detail::ProxyHeader;
@@ -48,9 +54,45 @@ void check_alone(std::string_view bytes, const ProxyHeader& h) {
   }
 }
 
+// An IPv4 (even selector) or IPv6 address from 18 bytes: 16 of address (4 used for IPv4), 2 of port.
+gnet::SocketAddress address_from(bool v4, const std::uint8_t* p) {
+  const std::uint16_t port = static_cast<std::uint16_t>(p[16] << 8 | p[17]);
+  if (v4) {
+    sockaddr_in in{};
+    in.sin_family = AF_INET;
+    std::memcpy(&in.sin_addr, p, 4);
+    in.sin_port = htons(port);
+    return gnet::SocketAddress(reinterpret_cast<const sockaddr*>(&in), sizeof in);
+  }
+  sockaddr_in6 in6{};
+  in6.sin6_family = AF_INET6;
+  std::memcpy(&in6.sin6_addr, p, 16);
+  in6.sin6_port = htons(port);
+  return gnet::SocketAddress(reinterpret_cast<const sockaddr*>(&in6), sizeof in6);
+}
+
+void check_round_trip(const std::uint8_t* data) {
+  const gnet::SocketAddress src = address_from((data[0] & 1) == 0, data + 1);
+  const gnet::SocketAddress dst = address_from((data[0] & 2) == 0, data + 19);
+  const bool mixed = src.family() != dst.family();
+  for (auto version : {gnet::ProxyHeaderVersion::v1, gnet::ProxyHeaderVersion::v2}) {
+    const std::string header = gnet::make_proxy_header(version, src, dst);
+    const ProxyHeader h = gnet::detail::parse_proxy_header(header);
+    if (h.status != Status::parsed || h.length != header.size() || !h.has_addresses) std::abort();
+    if (h.source.port() != src.port() || h.destination.port() != dst.port()) std::abort();
+    if (!mixed && (h.source.ip() != src.ip() || h.destination.ip() != dst.ip())) std::abort();
+    if (mixed) {
+      const gnet::SocketAddress& v4 = src.family() == AF_INET ? src : dst;
+      const gnet::SocketAddress& back = src.family() == AF_INET ? h.source : h.destination;
+      if (back.family() != AF_INET6 || back.ip() != "::ffff:" + v4.ip()) std::abort();
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size >= 37) check_round_trip(data);
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
   const ProxyHeader whole = gnet::detail::parse_proxy_header(bytes);
   check_alone(bytes, whole);
