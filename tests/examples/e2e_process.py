@@ -3,6 +3,7 @@
 Deadlines here only turn a hang into a failure; they never decide a pass.
 """
 import os
+import random
 import resource
 import signal
 import socket
@@ -13,8 +14,33 @@ import subprocess
 os.environ.pop("NOTIFY_SOCKET", None)
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    with socket.socket() as s:
+    """A TCP port on 127.0.0.1 that is free now, for a server the test starts next.
+
+    Taken below the kernel's ephemeral range: a port the kernel picks for bind(0) is also one it
+    hands out as the source port of outgoing connections, and with tests running in parallel a
+    client's connect could take it before the server binds it ("Address already in use"; seen
+    under TSan in CI). Below the range only another test's pick can collide, and it checks too."""
+    low, _ = _ephemeral_range()
+    rng = random.Random()  # seeded from the OS: parallel test processes pick different ports
+    for _ in range(200):
+        port = rng.randrange(10000, max(10001, low))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # everything below the range taken: fall back to the kernel's
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 

@@ -53,6 +53,8 @@ import tempfile
 import threading
 import time
 
+from e2e_process import free_port  # below the ephemeral range (see there)
+
 # The servers started here must never talk to a systemd that runs this test (a Type=notify
 # CI service): the http and echo examples report READY=1/MAINPID to $NOTIFY_SOCKET.
 os.environ.pop("NOTIFY_SOCKET", None)
@@ -1171,11 +1173,6 @@ def case_metrics_loops(binary):
 
 
 # -------------------------------------------------------------------------------- proxy_protocol
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def whoami_via(port, source_ip, deadline):
