@@ -110,7 +110,10 @@ struct Options {
   std::chrono::milliseconds shutdown_timeout{5000};
   // Signals that stop the engine gracefully while it runs, e.g. {SIGINT, SIGTERM}: the engine
   // installs a handler (sigaction) when run() starts and puts the previous action back when it
-  // returns, so a program needs no global engine pointer and no handler of its own. Empty (the
+  // returns, so a program needs no global engine pointer and no handler of its own. Repeats
+  // while the engine drains are absorbed (it is stopping already); once run() has returned the
+  // previous action is back, so a second SIGTERM that arrives while main() finishes takes it
+  // (by default: the process ends at once, status -15). Supervisors send one. Empty (the
   // default): the engine leaves signal dispositions alone.
   std::vector<int> stop_signals;
 
