@@ -22,6 +22,16 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS")
 
 
+def read_to_end(sock):
+    """Everything the peer sends until its FIN."""
+    got = bytearray()
+    while True:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            return bytes(got)
+        got += chunk
+
+
 def case_many_clients(proxy, echo):
     """200 concurrent clients x 1 MiB each, every byte verified through proxy and echo backend."""
     bport, pport = free_port(), free_port()
@@ -126,13 +136,8 @@ def case_half_close(proxy, echo):
             payload = os.urandom(3 << 20)
             c.sendall(payload)
             c.shutdown(socket.SHUT_WR)
-            got = bytearray()
-            while True:
-                chunk = c.recv(1 << 16)
-                if not chunk:
-                    break
-                got += chunk
-            assert bytes(got) == payload, f"got {len(got)} of {len(payload)} bytes back"
+            got = read_to_end(c)
+            assert got == payload, f"got {len(got)} of {len(payload)} bytes back"
     finally:
         stop(prox)
         stop(backend)
@@ -143,13 +148,8 @@ def whoami(port):
     with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
         me = c.getsockname()
         c.sendall(b"GET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        got = bytearray()
-        while True:
-            chunk = c.recv(1 << 16)
-            if not chunk:
-                break
-            got += chunk
-    return f"{me[0]}:{me[1]}", bytes(got)
+        got = read_to_end(c)
+    return f"{me[0]}:{me[1]}", got
 
 
 def case_send_proxy(proxy, _echo, http):
