@@ -100,7 +100,8 @@ class Server:
         try:
             out, _ = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise Failure(f"server did not exit within {timeout}s of signal {sig}")
+            raise Failure(f"server did not exit within {timeout}s of signal {sig}; its threads:\n"
+                          + thread_states(self.proc.pid))
         return self.proc.returncode, out
 
     def kill(self):
@@ -109,6 +110,27 @@ class Server:
         self.proc.wait()
         if self.proc.stdout:
             self.proc.stdout.close()
+
+
+def thread_states(pid):
+    """Each thread's name, state, kernel wait channel and current syscall line (from /proc): what
+    a server that does not stop is waiting in, for the failure message."""
+    lines = []
+    try:
+        for tid in sorted(os.listdir(f"/proc/{pid}/task"), key=int):
+            info = []
+            for name in ("comm", "wchan", "syscall"):
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/{name}") as f:
+                        info.append(f.read().strip())
+                except OSError as e:
+                    info.append(f"({e.strerror})")
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            lines.append(f"  {tid} {info[0]} state {state} wchan {info[1]} syscall {info[2]}")
+    except OSError as e:
+        lines.append(f"  (no /proc/{pid}/task: {e.strerror})")
+    return "\n".join(lines)
 
 
 def connect(port):
