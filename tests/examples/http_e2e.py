@@ -97,6 +97,25 @@ class Server:
     def stop(self, sig=signal.SIGTERM, timeout=60):
         """Signals the server and returns its exit status and the rest of its stdout."""
         self.proc.send_signal(sig)
+        if os.environ.get("GNET_SANITIZE") == "thread":
+            # ThreadSanitizer's runtime intercepts signals and, now and then, never runs the
+            # program's handler for one: with a handler that wrote a line on entry, nothing was
+            # written, and neither the kernel (/proc SigPnd, ShdPnd) nor TSan's per-thread state
+            # (read with gdb) held the signal as pending. Seen only in the epoll variant (34 of
+            # about 1 500 runs; none in about 1 200 with io_uring), where the loops wait in
+            # epoll_wait, which TSan treats as a blocking call and runs handlers inside; never
+            # in ASan+UBSan (600 runs). Under TSan only, the signal is sent again after 2 s (a
+            # stop takes about 0.3 s there; the shutdown case must end before the 10 s
+            # request-head deadline answers its half-sent request). The example's handler stays
+            # installed after run() returns (std::signal), so a repeat that was not needed is
+            # harmless.
+            try:
+                out, _ = self.proc.communicate(timeout=2)
+                return self.proc.returncode, out
+            except subprocess.TimeoutExpired:
+                print(f"note: no exit 2 s after signal {sig} under ThreadSanitizer; sent again",
+                      file=sys.stderr)
+                self.proc.send_signal(sig)
         try:
             out, _ = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -127,7 +146,15 @@ def thread_states(pid):
                     info.append(f"({e.strerror})")
             with open(f"/proc/{pid}/task/{tid}/stat") as f:
                 state = f.read().rsplit(")", 1)[1].split()[0]
-            lines.append(f"  {tid} {info[0]} state {state} wchan {info[1]} syscall {info[2]}")
+            # Signal masks (hex, bit s-1 is signal s): pending for the thread and the process,
+            # blocked, caught. A stop signal that never ran its handler shows up here.
+            masks = []
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    key, _, value = line.partition(":")
+                    if key in ("SigPnd", "ShdPnd", "SigBlk", "SigCgt"):
+                        masks.append(f"{key} {value.strip()}")
+            lines.append(f"  {tid} {info[0]} state {state} wchan {info[1]} syscall {info[2]} {' '.join(masks)}")
     except OSError as e:
         lines.append(f"  (no /proc/{pid}/task: {e.strerror})")
     return "\n".join(lines)
