@@ -166,7 +166,7 @@ void cmd_ping(Ctx& c) {
 void cmd_echo(Ctx& c) { reply_bulk(c.out, c.args[1]); }
 
 void cmd_quit(Ctx& c) {
-  reply_status(c.out, "OK");
+  reply_ok(c.out);
   c.outcome.close = true;
 }
 
@@ -177,7 +177,7 @@ void cmd_select(Ctx& c) {
     return reply_error(c.out, "ERR value is out of range, value must between -2147483648 and 2147483647");
   }
   if (db != 0) return reply_error(c.out, "ERR DB index is out of range");  // one database
-  reply_status(c.out, "OK");
+  reply_ok(c.out);
 }
 
 void cmd_hello(Ctx& c) {
@@ -279,7 +279,7 @@ void cmd_config(Ctx& c) {
     return;
   }
   if (sub == "set") return reply_error(c.out, "ERR CONFIG SET is not supported by this server");
-  if (sub == "resetstat") return reply_status(c.out, "OK");
+  if (sub == "resetstat") return reply_ok(c.out);
   reply_error(c.out, "ERR unknown subcommand '" + std::string(c.args[1]) + "'. Try CONFIG HELP.");
 }
 
@@ -306,7 +306,7 @@ void cmd_flush(Ctx& c) {
     return reply_error(c.out, kSyntax);
   }
   c.ks.clear();
-  reply_status(c.out, "OK");
+  reply_ok(c.out);
 }
 
 // ---------------------------------------------------------------- keys
@@ -502,7 +502,7 @@ void cmd_set(Ctx& c) {
   }
   Entry& entry = l.shard.set_string(e, key, c.args[2], keep_ttl);  // e: no second lookup
   if (unit != Unit::none) l.shard.set_expiry(key, entry, deadline);
-  if (!get) reply_status(c.out, "OK");
+  if (!get) reply_ok(c.out);
 }
 
 void cmd_get(Ctx& c) {
@@ -566,7 +566,7 @@ void cmd_mset(Ctx& c) {
   for (std::size_t i = 1; i + 1 < c.args.size(); i += 2) {
     c.ks.shard(c.args[i]).set_string(c.args[i], c.args[i + 1], c.now);
   }
-  reply_status(c.out, "OK");
+  reply_ok(c.out);
 }
 
 void cmd_append(Ctx& c) {

@@ -207,11 +207,52 @@ ParseResult RespParser::parse_inline(std::string_view in, std::vector<std::strin
   return r;
 }
 
+// The common case, in one pass: a whole multibulk command of at most kQuickArgs arguments,
+// every count a plain number, all of it already in `in`. Arguments go straight into args,
+// with none of the resumable state (spans_, pos_) that a command split across reads needs.
+// False on anything else (args then cleared), and parse() takes the general path, which
+// decides the same bytes the same way: this one only completes where that one would.
+bool RespParser::parse_whole(std::string_view in, std::vector<std::string_view>& args,
+                             std::size_t& consumed) {
+  std::size_t cr = 0;
+  long long n = 0;
+  if (!quick_count_line(in, 0, limits_.max_inline_bytes, cr, n)) return false;
+  if (n <= 0 || n > kQuickArgs || static_cast<std::size_t>(n) > limits_.max_args) return false;
+  std::size_t pos = cr + 2;
+  for (long long i = 0; i < n; ++i) {
+    long long len = 0;
+    if (pos >= in.size() || in[pos] != '$' ||
+        !quick_count_line(in, pos, limits_.max_inline_bytes, cr, len) ||
+        static_cast<unsigned long long>(len) > limits_.max_bulk_bytes) {
+      args.clear();
+      return false;
+    }
+    const auto ulen = static_cast<std::size_t>(len);
+    const std::size_t data = cr + 2;
+    if (data + ulen + 2 > limits_.max_command_bytes || in.size() - data < ulen + 2 ||
+        in[data + ulen] != '\r' || in[data + ulen + 1] != '\n') {
+      args.clear();
+      return false;
+    }
+    args.emplace_back(in.data() + data, ulen);
+    pos = data + ulen + 2;
+  }
+  consumed = pos;
+  return true;
+}
+
 ParseResult RespParser::parse(std::string_view in, std::vector<std::string_view>& args) {
   args.clear();
   if (!multibulk_) {
     if (in.empty()) return {};
     if (in.front() != '*') return parse_inline(in, args);
+    if (std::size_t consumed = 0; parse_whole(in, args, consumed)) {
+      scan_from_ = 0;  // an earlier call may have left a partial "*" line's search point
+      ParseResult r;
+      r.status = ParseStatus::complete;
+      r.consumed = consumed;
+      return r;
+    }
 
     std::size_t cr = 0;
     long long n = 0;
@@ -290,10 +331,10 @@ ParseResult RespParser::parse(std::string_view in, std::vector<std::string_view>
 }
 
 void reply_status(std::string& out, std::string_view s) {
-  out += '+';
-  out += s;
-  out += "\r\n";
+  out.append(1, '+').append(s).append("\r\n", 2);
 }
+
+void reply_ok(std::string& out) { out.append("+OK\r\n", 5); }
 
 void reply_error(std::string& out, std::string_view s) {
   out += '-';

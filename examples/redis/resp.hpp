@@ -50,6 +50,8 @@ class RespParser {
   std::size_t pending_args() const noexcept { return spans_.size(); }
 
  private:
+  static constexpr long long kQuickArgs = 64;  // parse_whole() takes commands up to this many
+  bool parse_whole(std::string_view in, std::vector<std::string_view>& args, std::size_t& consumed);
   ParseResult parse_inline(std::string_view in, std::vector<std::string_view>& args);
   ParseResult fail(std::string_view why);
 
@@ -73,7 +75,8 @@ bool split_inline(std::string_view line, std::vector<std::string>& out);
 bool parse_int(std::string_view s, long long& out) noexcept;
 
 // ---- reply encoding (RESP2) ----
-void reply_status(std::string& out, std::string_view s);  // "+OK"
+void reply_status(std::string& out, std::string_view s);  // "+PONG"
+void reply_ok(std::string& out);                           // "+OK", the most common reply
 void reply_error(std::string& out, std::string_view s);   // "-ERR ..." (pass "ERR ...")
 void reply_int(std::string& out, long long v);
 void reply_bulk(std::string& out, std::string_view s);

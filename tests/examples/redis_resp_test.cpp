@@ -194,6 +194,64 @@ TEST(RespParser, CountLinesEitherPath) {
   EXPECT_EQ(q.parse("*1\r\n$12\r\n", args).status, ParseStatus::incomplete);
 }
 
+// A whole command in one buffer takes the one-pass path (parse_whole); fed a byte at a time,
+// the same bytes take the resumable one. Both must agree on every command, every error and
+// every limit, at the edges of each limit and of the one-pass path's 64 arguments.
+TEST(RespParser, WholeCommandEitherPath) {
+  struct Outcome {
+    ParseStatus status;
+    std::vector<std::string> args;
+    std::size_t consumed;
+    std::string error;
+    bool operator==(const Outcome&) const = default;
+  };
+  auto one_shot = [](const RespLimits& limits, std::string_view in) {
+    RespParser p(limits);
+    std::vector<std::string_view> args;
+    const ParseResult r = p.parse(in, args);
+    return Outcome{r.status, {args.begin(), args.end()}, r.consumed, std::string(r.error)};
+  };
+  auto byte_by_byte = [](const RespLimits& limits, std::string_view in) {
+    RespParser p(limits);
+    std::vector<std::string_view> args;
+    ParseResult r;
+    for (std::size_t n = 1; n <= in.size(); ++n) {
+      r = p.parse(in.substr(0, n), args);
+      if (r.status != ParseStatus::incomplete) break;
+    }
+    return Outcome{r.status, {args.begin(), args.end()}, r.consumed, std::string(r.error)};
+  };
+  RespLimits small;
+  small.max_bulk_bytes = 8;
+  small.max_args = 3;
+  small.max_command_bytes = 40;
+  std::vector<std::string> args64;
+  for (int i = 0; i < 64; ++i) args64.push_back(std::to_string(i));
+  std::vector<std::string> args65 = args64;
+  args65.push_back("x");
+  const std::pair<RespLimits, std::string> cases[] = {
+      {{}, cmd({"SET", "key", "value"})},
+      {{}, cmd({"SET", "key", "value"}) + "*1\r\n"},     // a second command follows
+      {{}, cmd({"GET", std::string("a\0\r\nb", 5)})},  // binary-safe bulk
+      {{}, cmd({"PING", ""})},
+      {{}, cmd(args64)},
+      {{}, cmd(args65)},                                   // past the one-pass path's 64
+      {small, cmd({"A", "12345678"})},                     // a bulk at max_bulk_bytes
+      {small, cmd({"A", "123456789"})},                    // one byte past it
+      {small, cmd({"A", "B", "C"})},                       // max_args
+      {small, cmd({"A", "B", "C", "D"})},                  // one past max_args
+      {small, cmd({"AAAAAAA", "BBBBBBBB", "CCC"})},        // max_command_bytes exactly (40)
+      {small, cmd({"AAAAAAA", "BBBBBBBB", "CCCC"})},       // one byte past it
+      {{}, "*2\r\n$3\r\nGET\r\n:1\r\n"},               // not a '$'
+      {{}, "*1\r\n$3\r\nGETxx"},                         // data not followed by CRLF
+      {{}, "*1\r\n$3\r\nGET\r"},                         // incomplete at the very end
+      {{}, "*2\r\n$-1\r\n"},
+  };
+  for (const auto& [limits, in] : cases) {
+    EXPECT_EQ(one_shot(limits, in), byte_by_byte(limits, in)) << in;
+  }
+}
+
 TEST(NameTable, FindsAnyCaseAndNothingElse) {
   const NameTable<int> table = {{"get", 1}, {"set", 2}, {"getset", 3}, {"sismember", 4}, {"s", 5}};
   ASSERT_EQ(table.size(), 5u);
