@@ -92,17 +92,18 @@ void arity_error(Ctx& c) {
 struct Locked {
   Shard& shard;
   std::unique_lock<std::mutex> lock;
+  HashedKey key;  // hashed once: picked the shard, and finds the key in it
 };
-Locked lock_key(Keyspace& ks, std::string_view key) {
+Locked lock_key(Keyspace& ks, const HashedKey& key) {
   Shard& s = ks.shard(key);
-  return Locked{s, std::unique_lock<std::mutex>(s.mutex)};
+  return Locked{s, std::unique_lock<std::mutex>(s.mutex), key};
 }
 
 // Looks key up expecting a T. Returns false (after replying WRONGTYPE) when the key holds
 // another type; `value` is nullptr when the key is missing. `entry` (if given) receives the
 // entry, for the byte accounting of commands that change the value.
 template <class T>
-bool lookup(Ctx& c, Shard& s, std::string_view key, T*& value, Entry** entry = nullptr) {
+bool lookup(Ctx& c, Shard& s, const HashedKey& key, T*& value, Entry** entry = nullptr) {
   Entry* e = s.find(key, c.now);
   if (entry != nullptr) *entry = e;
   value = nullptr;
@@ -117,7 +118,7 @@ bool lookup(Ctx& c, Shard& s, std::string_view key, T*& value, Entry** entry = n
 
 // Like lookup, but creates an empty T when the key is missing.
 template <class T>
-T* lookup_or_create(Ctx& c, Shard& s, std::string_view key, Entry*& entry) {
+T* lookup_or_create(Ctx& c, Shard& s, const HashedKey& key, Entry*& entry) {
   auto [e, created] = s.find_or_create<T>(key, c.now);
   entry = e;
   T* value = std::get_if<T>(&e->value);
@@ -314,7 +315,7 @@ void cmd_flush(Ctx& c) {
 void cmd_del(Ctx& c) {
   Keyspace::MultiLock lock(c.ks, c.args, 1, 1);
   long long n = 0;
-  for (auto k : c.args.subspan(1)) {
+  for (const HashedKey k : c.args.subspan(1)) {
     Shard& s = c.ks.shard(k);
     if (s.find(k, c.now) != nullptr && s.erase(k)) ++n;
   }
@@ -324,7 +325,7 @@ void cmd_del(Ctx& c) {
 void cmd_exists(Ctx& c) {
   Keyspace::MultiLock lock(c.ks, c.args, 1, 1);
   long long n = 0;
-  for (auto k : c.args.subspan(1)) {
+  for (const HashedKey k : c.args.subspan(1)) {
     if (c.ks.shard(k).find(k, c.now) != nullptr) ++n;
   }
   reply_int(c.out, n);
@@ -332,7 +333,7 @@ void cmd_exists(Ctx& c) {
 
 void cmd_type(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
-  const Entry* e = l.shard.find(c.args[1], c.now);
+  const Entry* e = l.shard.find(l.key, c.now);
   if (e == nullptr) return reply_status(c.out, "none");
   static constexpr std::string_view kNames[] = {"string", "list", "set", "hash", "zset"};
   reply_status(c.out, kNames[e->value.index()]);
@@ -375,7 +376,7 @@ void expire_generic(Ctx& c, long long unit_ms, std::string_view name) {
   }
   if (when > LLONG_MAX - wall_ms()) return invalid_expire_time(c, name);
   auto l = lock_key(c.ks, c.args[1]);
-  Entry* e = l.shard.find(c.args[1], c.now);
+  Entry* e = l.shard.find(l.key, c.now);
   if (e == nullptr) return reply_int(c.out, 0);
   const bool has_ttl = e->expire_at != 0;
   const long long current = e->expire_at - c.now;  // when has_ttl
@@ -384,7 +385,7 @@ void expire_generic(Ctx& c, long long unit_ms, std::string_view name) {
     return reply_int(c.out, 0);
   }
   if (when <= 0) {
-    l.shard.erase(c.args[1]);  // a deadline in the past deletes the key, as in Redis
+    l.shard.erase(l.key);  // a deadline in the past deletes the key, as in Redis
   } else {
     l.shard.set_expiry(c.args[1], *e, c.now + when);
   }
@@ -396,7 +397,7 @@ void cmd_pexpire(Ctx& c) { expire_generic(c, 1, "pexpire"); }
 
 void ttl_generic(Ctx& c, bool millis) {
   auto l = lock_key(c.ks, c.args[1]);
-  const Entry* e = l.shard.find(c.args[1], c.now);
+  const Entry* e = l.shard.find(l.key, c.now);
   if (e == nullptr) return reply_int(c.out, -2);
   if (e->expire_at == 0) return reply_int(c.out, -1);
   const long long left = e->expire_at - c.now;
@@ -408,7 +409,7 @@ void cmd_pttl(Ctx& c) { ttl_generic(c, true); }
 
 void cmd_persist(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
-  Entry* e = l.shard.find(c.args[1], c.now);
+  Entry* e = l.shard.find(l.key, c.now);
   if (e == nullptr || e->expire_at == 0) return reply_int(c.out, 0);
   l.shard.set_expiry(c.args[1], *e, 0);
   reply_int(c.out, 1);
@@ -486,7 +487,7 @@ void cmd_set(Ctx& c) {
   }
   const std::string_view key = c.args[1];
   auto l = lock_key(c.ks, key);
-  Entry* e = l.shard.find(key, c.now);
+  Entry* e = l.shard.find(l.key, c.now);
   if (get) {
     if (e == nullptr) {
       reply_null(c.out);
@@ -508,7 +509,7 @@ void cmd_set(Ctx& c) {
 void cmd_get(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
   std::string* v = nullptr;
-  if (!lookup(c, l.shard, c.args[1], v)) return;
+  if (!lookup(c, l.shard, l.key, v)) return;
   if (v == nullptr) return reply_null(c.out);
   reply_bulk(c.out, *v);
 }
@@ -518,7 +519,7 @@ void incr_by(Ctx& c, long long delta) {
   auto l = lock_key(c.ks, key);
   std::string* v = nullptr;
   Entry* e = nullptr;
-  if (!lookup(c, l.shard, key, v, &e)) return;
+  if (!lookup(c, l.shard, l.key, v, &e)) return;
   long long current = 0;
   if (v != nullptr && !parse_int(*v, current)) return reply_error(c.out, kNotInteger);
   long long result = 0;
@@ -549,7 +550,7 @@ void cmd_decrby(Ctx& c) {
 void cmd_mget(Ctx& c) {
   Keyspace::MultiLock lock(c.ks, c.args, 1, 1);
   reply_array(c.out, c.args.size() - 1);
-  for (auto k : c.args.subspan(1)) {
+  for (const HashedKey k : c.args.subspan(1)) {
     const Entry* e = c.ks.shard(k).find(k, c.now);
     const std::string* v = e ? std::get_if<std::string>(&e->value) : nullptr;
     if (v == nullptr) {
@@ -564,21 +565,22 @@ void cmd_mset(Ctx& c) {
   if (c.args.size() % 2 == 0) return arity_error(c);
   Keyspace::MultiLock lock(c.ks, c.args, 1, 2);
   for (std::size_t i = 1; i + 1 < c.args.size(); i += 2) {
-    c.ks.shard(c.args[i]).set_string(c.args[i], c.args[i + 1], c.now);
+    const HashedKey k(c.args[i]);
+    c.ks.shard(k).set_string(k, c.args[i + 1], c.now);
   }
   reply_ok(c.out);
 }
 
 void cmd_append(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
-  Entry* e = l.shard.find(c.args[1], c.now);
+  Entry* e = l.shard.find(l.key, c.now);
   std::string* v = e != nullptr ? std::get_if<std::string>(&e->value) : nullptr;
   if (e != nullptr && v == nullptr) return reply_error(c.out, kWrongType);
   // Strings never grow past proto-max-bulk-len, as in Redis (a bound on one value).
   if (v != nullptr && v->size() + c.args[2].size() > c.config.limits.max_bulk_bytes) {
     return reply_error(c.out, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
   }
-  if (v == nullptr) v = lookup_or_create<std::string>(c, l.shard, c.args[1], e);
+  if (v == nullptr) v = lookup_or_create<std::string>(c, l.shard, l.key, e);
   v->append(c.args[2]);
   l.shard.charge(*e, static_cast<std::ptrdiff_t>(c.args[2].size()));
   reply_int(c.out, static_cast<long long>(v->size()));
@@ -587,7 +589,7 @@ void cmd_append(Ctx& c) {
 void cmd_strlen(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
   std::string* v = nullptr;
-  if (!lookup(c, l.shard, c.args[1], v)) return;
+  if (!lookup(c, l.shard, l.key, v)) return;
   reply_int(c.out, v ? static_cast<long long>(v->size()) : 0);
 }
 
@@ -596,7 +598,7 @@ void cmd_strlen(Ctx& c) {
 void push_generic(Ctx& c, bool left) {
   auto l = lock_key(c.ks, c.args[1]);
   Entry* e = nullptr;
-  List* list = lookup_or_create<List>(c, l.shard, c.args[1], e);
+  List* list = lookup_or_create<List>(c, l.shard, l.key, e);
   if (list == nullptr) return;
   std::size_t added = 0;
   for (std::size_t i = 2; i < c.args.size(); ++i) {
@@ -624,7 +626,7 @@ void pop_generic(Ctx& c, bool left) {
   auto l = lock_key(c.ks, c.args[1]);
   List* list = nullptr;
   Entry* e = nullptr;
-  if (!lookup(c, l.shard, c.args[1], list, &e)) return;
+  if (!lookup(c, l.shard, l.key, list, &e)) return;
   if (list == nullptr) return has_count ? reply_null_array(c.out) : reply_null(c.out);
   auto pop_one = [&] {
     const std::string& v = left ? list->front() : list->back();
@@ -643,7 +645,7 @@ void pop_generic(Ctx& c, bool left) {
     reply_array(c.out, n);
     for (std::size_t i = 0; i < n; ++i) pop_one();
   }
-  if (list->empty()) l.shard.erase(c.args[1]);
+  if (list->empty()) l.shard.erase(l.key);
 }
 
 void cmd_lpop(Ctx& c) { pop_generic(c, true); }
@@ -656,7 +658,7 @@ void cmd_lrange(Ctx& c) {
   }
   auto l = lock_key(c.ks, c.args[1]);
   List* list = nullptr;
-  if (!lookup(c, l.shard, c.args[1], list)) return;
+  if (!lookup(c, l.shard, l.key, list)) return;
   if (list == nullptr ||
       !normalize_range(start, stop, static_cast<long long>(list->size()))) {
     return reply_array(c.out, 0);
@@ -668,14 +670,14 @@ void cmd_lrange(Ctx& c) {
 void cmd_llen(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
   List* list = nullptr;
-  if (!lookup(c, l.shard, c.args[1], list)) return;
+  if (!lookup(c, l.shard, l.key, list)) return;
   reply_int(c.out, list ? static_cast<long long>(list->size()) : 0);
 }
 
 void cmd_lindex(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
   List* list = nullptr;
-  if (!lookup(c, l.shard, c.args[1], list)) return;
+  if (!lookup(c, l.shard, l.key, list)) return;
   if (list == nullptr) return reply_null(c.out);  // Redis looks the key up before the index
   long long index = 0;
   if (!parse_int(c.args[2], index)) return reply_error(c.out, kNotInteger);
@@ -690,7 +692,7 @@ void cmd_lindex(Ctx& c) {
 void cmd_sadd(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
   Entry* e = nullptr;
-  Set* set = lookup_or_create<Set>(c, l.shard, c.args[1], e);
+  Set* set = lookup_or_create<Set>(c, l.shard, l.key, e);
   if (set == nullptr) return;
   long long added = 0;
   for (std::size_t i = 2; i < c.args.size(); ++i) {
@@ -706,7 +708,7 @@ void cmd_srem(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
   Set* set = nullptr;
   Entry* e = nullptr;
-  if (!lookup(c, l.shard, c.args[1], set, &e)) return;
+  if (!lookup(c, l.shard, l.key, set, &e)) return;
   long long removed = 0;
   if (set != nullptr) {
     for (std::size_t i = 2; i < c.args.size(); ++i) {
@@ -717,7 +719,7 @@ void cmd_srem(Ctx& c) {
         ++removed;
       }
     }
-    if (set->empty()) l.shard.erase(c.args[1]);
+    if (set->empty()) l.shard.erase(l.key);
   }
   reply_int(c.out, removed);
 }
@@ -725,21 +727,21 @@ void cmd_srem(Ctx& c) {
 void cmd_scard(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
   Set* set = nullptr;
-  if (!lookup(c, l.shard, c.args[1], set)) return;
+  if (!lookup(c, l.shard, l.key, set)) return;
   reply_int(c.out, set ? static_cast<long long>(set->size()) : 0);
 }
 
 void cmd_sismember(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
   Set* set = nullptr;
-  if (!lookup(c, l.shard, c.args[1], set)) return;
+  if (!lookup(c, l.shard, l.key, set)) return;
   reply_int(c.out, set && set->find(c.args[2]) != set->end() ? 1 : 0);
 }
 
 void cmd_smembers(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
   Set* set = nullptr;
-  if (!lookup(c, l.shard, c.args[1], set)) return;
+  if (!lookup(c, l.shard, l.key, set)) return;
   if (set == nullptr) return reply_array(c.out, 0);
   reply_array(c.out, set->size());
   for (const auto& m : *set) reply_bulk(c.out, m);
@@ -770,7 +772,7 @@ void cmd_spop(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
   Set* set = nullptr;
   Entry* e = nullptr;
-  if (!lookup(c, l.shard, c.args[1], set, &e)) return;
+  if (!lookup(c, l.shard, l.key, set, &e)) return;
   if (set == nullptr) return has_count ? reply_array(c.out, 0) : reply_null(c.out);
   auto pop_one = [&] {
     const std::string member = pop_random(*set);
@@ -784,7 +786,7 @@ void cmd_spop(Ctx& c) {
     reply_array(c.out, n);
     for (std::size_t i = 0; i < n; ++i) pop_one();
   }
-  if (set->empty()) l.shard.erase(c.args[1]);
+  if (set->empty()) l.shard.erase(l.key);
 }
 
 // ---------------------------------------------------------------- hashes
@@ -793,7 +795,7 @@ void cmd_hset(Ctx& c) {
   if (c.args.size() % 2 != 0) return arity_error(c);
   auto l = lock_key(c.ks, c.args[1]);
   Entry* e = nullptr;
-  Hash* hash = lookup_or_create<Hash>(c, l.shard, c.args[1], e);
+  Hash* hash = lookup_or_create<Hash>(c, l.shard, l.key, e);
   if (hash == nullptr) return;
   long long added = 0;
   for (std::size_t i = 2; i + 1 < c.args.size(); i += 2) {
@@ -810,7 +812,7 @@ void cmd_hset(Ctx& c) {
 void cmd_hget(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
   Hash* hash = nullptr;
-  if (!lookup(c, l.shard, c.args[1], hash)) return;
+  if (!lookup(c, l.shard, l.key, hash)) return;
   if (hash == nullptr) return reply_null(c.out);
   const auto it = hash->find(c.args[2]);
   if (it == hash->end()) return reply_null(c.out);
@@ -821,7 +823,7 @@ void cmd_hdel(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
   Hash* hash = nullptr;
   Entry* e = nullptr;
-  if (!lookup(c, l.shard, c.args[1], hash, &e)) return;
+  if (!lookup(c, l.shard, l.key, hash, &e)) return;
   long long removed = 0;
   if (hash != nullptr) {
     for (std::size_t i = 2; i < c.args.size(); ++i) {
@@ -832,7 +834,7 @@ void cmd_hdel(Ctx& c) {
         ++removed;
       }
     }
-    if (hash->empty()) l.shard.erase(c.args[1]);
+    if (hash->empty()) l.shard.erase(l.key);
   }
   reply_int(c.out, removed);
 }
@@ -840,14 +842,14 @@ void cmd_hdel(Ctx& c) {
 void cmd_hlen(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
   Hash* hash = nullptr;
-  if (!lookup(c, l.shard, c.args[1], hash)) return;
+  if (!lookup(c, l.shard, l.key, hash)) return;
   reply_int(c.out, hash ? static_cast<long long>(hash->size()) : 0);
 }
 
 void cmd_hgetall(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
   Hash* hash = nullptr;
-  if (!lookup(c, l.shard, c.args[1], hash)) return;
+  if (!lookup(c, l.shard, l.key, hash)) return;
   if (hash == nullptr) return reply_array(c.out, 0);
   reply_array(c.out, hash->size() * 2);
   for (const auto& [f, v] : *hash) {
@@ -868,7 +870,7 @@ void cmd_zadd(Ctx& c) {
   }
   auto l = lock_key(c.ks, c.args[1]);
   Entry* e = nullptr;
-  ZSet* z = lookup_or_create<ZSet>(c, l.shard, c.args[1], e);
+  ZSet* z = lookup_or_create<ZSet>(c, l.shard, l.key, e);
   if (z == nullptr) return;
   long long added = 0;
   for (std::size_t i = 2, k = 0; i + 1 < c.args.size(); i += 2, ++k) {
@@ -902,7 +904,7 @@ void cmd_zpopmin(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
   ZSet* z = nullptr;
   Entry* e = nullptr;
-  if (!lookup(c, l.shard, c.args[1], z, &e)) return;
+  if (!lookup(c, l.shard, l.key, z, &e)) return;
   if (z == nullptr) return reply_array(c.out, 0);
   const auto n = std::min<std::size_t>(static_cast<std::size_t>(count), z->by_score.size());
   reply_array(c.out, n * 2);
@@ -913,20 +915,20 @@ void cmd_zpopmin(Ctx& c) {
     reply_double(c.out, node.value().first);
     z->scores.erase(node.value().second);
   }
-  if (z->by_score.empty()) l.shard.erase(c.args[1]);
+  if (z->by_score.empty()) l.shard.erase(l.key);
 }
 
 void cmd_zcard(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
   ZSet* z = nullptr;
-  if (!lookup(c, l.shard, c.args[1], z)) return;
+  if (!lookup(c, l.shard, l.key, z)) return;
   reply_int(c.out, z ? static_cast<long long>(z->scores.size()) : 0);
 }
 
 void cmd_zscore(Ctx& c) {
   auto l = lock_key(c.ks, c.args[1]);
   ZSet* z = nullptr;
-  if (!lookup(c, l.shard, c.args[1], z)) return;
+  if (!lookup(c, l.shard, l.key, z)) return;
   if (z == nullptr) return reply_null(c.out);
   const auto it = z->scores.find(c.args[2]);
   if (it == z->scores.end()) return reply_null(c.out);
@@ -945,7 +947,7 @@ void cmd_zrange(Ctx& c) {
   }
   auto l = lock_key(c.ks, c.args[1]);
   ZSet* z = nullptr;
-  if (!lookup(c, l.shard, c.args[1], z)) return;
+  if (!lookup(c, l.shard, l.key, z)) return;
   if (z == nullptr || !normalize_range(start, stop, static_cast<long long>(z->by_score.size()))) {
     return reply_array(c.out, 0);
   }

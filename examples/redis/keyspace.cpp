@@ -1,14 +1,40 @@
 // examples/redis/keyspace.cpp — see keyspace.hpp.
 #include "keyspace.hpp"
 
+#include <sys/random.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <random>
 
 namespace redis_example {
 
 std::int64_t now_ms() noexcept { return to_ms(std::chrono::steady_clock::now()); }
 
-Entry* Shard::find(std::string_view key, std::int64_t now) {
+const SipKey& hash_key() noexcept {
+  static const SipKey key = [] {
+    std::uint64_t words[2] = {0, 0};
+    auto* p = reinterpret_cast<unsigned char*>(words);
+    std::size_t got = 0;
+    while (got < sizeof words) {
+      const ssize_t n = ::getrandom(p + got, sizeof words - got, 0);
+      if (n > 0) {
+        got += static_cast<std::size_t>(n);
+      } else if (n < 0 && errno != EINTR) {
+        // No getrandom (ENOSYS before Linux 3.17, or a seccomp filter): the C++ library's
+        // source, /dev/urandom on Linux.
+        std::random_device device;
+        for (auto& w : words) w = (std::uint64_t{device()} << 32) ^ device();
+        break;
+      }
+    }
+    return SipKey{words[0], words[1]};
+  }();
+  return key;
+}
+
+Entry* Shard::find(const HashedKey& key, std::int64_t now) {
   auto it = map_.find(key);
   if (it == map_.end()) return nullptr;
   if (it->second.expire_at != 0 && it->second.expire_at <= now) {
@@ -50,7 +76,7 @@ void Shard::erase(Map::iterator it) {
   map_.erase(it);
 }
 
-bool Shard::erase(std::string_view key) {
+bool Shard::erase(const HashedKey& key) {
   auto it = map_.find(key);
   if (it == map_.end()) return false;
   erase(it);

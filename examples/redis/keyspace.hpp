@@ -36,15 +36,34 @@
 #include <variant>
 #include <vector>
 
+#include "siphash.hpp"
+
 namespace redis_example {
 
-// Transparent hashing: look up std::string keys with a std::string_view, without a copy.
+// This process's secret hash key: 128 random bits from getrandom(), drawn on first use.
+const SipKey& hash_key() noexcept;
+
+// A key with its hash, computed once: the shard is picked and the shard's table searched with
+// the same hash (a command hashes its key once, not once per step). Implicit from a
+// string_view, so a call that has only the key still works (and hashes it there).
+struct HashedKey {
+  std::string_view key;
+  std::size_t hash;
+  HashedKey(std::string_view k) noexcept;  // NOLINT: implicit on purpose (see above)
+  friend bool operator==(const HashedKey& a, std::string_view b) noexcept { return a.key == b; }
+};
+
+// Transparent, keyed hashing (SipHash-1-3 under hash_key(), see siphash.hpp: no client can
+// pick keys or members that collide): look up std::string keys with a std::string_view or a
+// HashedKey, without a copy.
 struct KeyHash {
   using is_transparent = void;
   std::size_t operator()(std::string_view s) const noexcept {
-    return std::hash<std::string_view>{}(s);
+    return static_cast<std::size_t>(siphash<1, 3>(hash_key(), s));
   }
+  std::size_t operator()(const HashedKey& k) const noexcept { return k.hash; }
 };
+inline HashedKey::HashedKey(std::string_view k) noexcept : key(k), hash(KeyHash{}(k)) {}
 using KeyEq = std::equal_to<>;
 
 using List = std::deque<std::string>;
@@ -87,28 +106,28 @@ class Shard {
   std::mutex mutex;
 
   // The live entry for key, or nullptr. An expired entry is deleted here (lazy expiry).
-  Entry* find(std::string_view key, std::int64_t now);
+  Entry* find(const HashedKey& key, std::int64_t now);
   // Inserts an empty entry holding T when key is missing (or expired); returns the entry and
   // whether it was created. Does not check the type of an existing entry.
   template <class T>
-  std::pair<Entry*, bool> find_or_create(std::string_view key, std::int64_t now) {
+  std::pair<Entry*, bool> find_or_create(const HashedKey& key, std::int64_t now) {
     if (Entry* e = find(key, now)) return {e, false};
-    auto [it, inserted] = map_.try_emplace(std::string(key));
+    auto [it, inserted] = map_.try_emplace(std::string(key.key));
     it->second.value.template emplace<T>();
-    charge(it->second, static_cast<std::ptrdiff_t>(kKeyOverhead + key.size()));
+    charge(it->second, static_cast<std::ptrdiff_t>(kKeyOverhead + key.key.size()));
     return {&it->second, true};
   }
   // Makes key a string holding value (whatever it held before), reusing the old string's
   // buffer when it was a string already; clears the expiry unless keep_ttl.
-  Entry& set_string(std::string_view key, std::string_view value, std::int64_t now,
+  Entry& set_string(const HashedKey& key, std::string_view value, std::int64_t now,
                     bool keep_ttl = false) {
-    return set_string(find(key, now), key, value, keep_ttl);
+    return set_string(find(key, now), key.key, value, keep_ttl);
   }
   // The same when the caller has just looked key up: `existing` is what find() returned
   // (nullptr: missing), which saves a second hash and lookup on the SET path.
   Entry& set_string(Entry* existing, std::string_view key, std::string_view value,
                     bool keep_ttl = false);
-  bool erase(std::string_view key);
+  bool erase(const HashedKey& key);
   // deadline 0 removes the expiry.
   void set_expiry(std::string_view key, Entry& entry, std::int64_t deadline);
   // Deletes up to `budget` keys whose deadline has passed; returns how many.
@@ -159,10 +178,12 @@ class Keyspace {
  public:
   static constexpr std::size_t kShards = 16;
 
-  std::size_t shard_index(std::string_view key) const noexcept {
-    return KeyHash{}(key) % kShards;
+  // The shard from the hash's top bits: the tables inside use its low bits (bucket = hash
+  // modulo a prime), so the two choices stay independent.
+  static std::size_t shard_index(const HashedKey& key) noexcept {
+    return (key.hash >> 56) % kShards;
   }
-  Shard& shard(std::string_view key) noexcept { return shards_[shard_index(key)]; }
+  Shard& shard(const HashedKey& key) noexcept { return shards_[shard_index(key)]; }
   Shard& shard_at(std::size_t i) noexcept { return shards_[i]; }
 
   // Locks the shards of keys[first], keys[first + step], ... in ascending shard order (no

@@ -252,6 +252,41 @@ TEST(RespParser, WholeCommandEitherPath) {
   }
 }
 
+// SipHash-2-4 against the reference vectors (key 00 01 .. 0f, message 00 01 .. of each length;
+// from the authors' reference code): the lengths cover an empty message, a tail of 1-7 bytes
+// and whole words. SipHash-1-3, which the key space uses, shares every line but the round counts.
+TEST(KeyHash, SipHashReferenceVectors) {
+  const SipKey key{0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
+  std::string message;
+  for (int i = 0; i < 64; ++i) message.push_back(static_cast<char>(i));
+  const std::pair<std::size_t, std::uint64_t> vectors[] = {
+      {0, 0x726fdb47dd0e0e31ULL},  {1, 0x74f839c593dc67fdULL},  {7, 0xab0200f58b01d137ULL},
+      {8, 0x93f5f5799a932462ULL},  {15, 0xa129ca6149be45e5ULL}, {16, 0x3f2acc7f57c29bdbULL},
+      {63, 0x958a324ceb064572ULL},
+  };
+  for (const auto& [length, expected] : vectors) {
+    EXPECT_EQ((siphash<2, 4>(key, std::string_view(message).substr(0, length))), expected) << length;
+  }
+}
+
+// The key space's hash is SipHash-1-3 under this process's random key (not a hash a client can
+// compute), and a HashedKey carries exactly what the tables would compute themselves.
+TEST(KeyHash, KeyedAndComputedOnce) {
+  const SipKey& key = hash_key();
+  EXPECT_FALSE(key.k0 == 0 && key.k1 == 0);
+  const SipKey other{key.k0 ^ 1, key.k1};
+  int same = 0;
+  for (int i = 0; i < 100; ++i) {
+    const std::string k = numbered("key:", i);
+    EXPECT_EQ(KeyHash{}(k), (siphash<1, 3>(key, k)));
+    EXPECT_EQ(HashedKey(k).hash, KeyHash{}(k));
+    EXPECT_LT(Keyspace::shard_index(HashedKey(k)), Keyspace::kShards);
+    if ((siphash<1, 3>(other, k)) == (siphash<1, 3>(key, k))) ++same;
+  }
+  EXPECT_EQ(same, 0);  // one key bit changes every hash
+  EXPECT_NE(KeyHash{}(std::string_view("")), 0u);
+}
+
 TEST(NameTable, FindsAnyCaseAndNothingElse) {
   const NameTable<int> table = {{"get", 1}, {"set", 2}, {"getset", 3}, {"sismember", 4}, {"s", 5}};
   ASSERT_EQ(table.size(), 5u);
