@@ -181,7 +181,7 @@ class Keyspace {
   // The shard from the hash's top bits: the tables inside use its low bits (bucket = hash
   // modulo a prime), so the two choices stay independent.
   static std::size_t shard_index(const HashedKey& key) noexcept {
-    return (key.hash >> 56) % kShards;
+    return (key.hash >> (8 * sizeof(std::size_t) - 8)) % kShards;  // the top byte
   }
   Shard& shard(const HashedKey& key) noexcept { return shards_[shard_index(key)]; }
   Shard& shard_at(std::size_t i) noexcept { return shards_[i]; }
