@@ -63,7 +63,8 @@ class Engine {
   // request with "Connection: close"). Any thread.
   bool handed_over() const noexcept;
 
-  // Open connections across all loops. Safe from any thread.
+  // Open connections across all loops. Safe from any thread. A connection counts from just
+  // before its on_open until just after its on_close returns.
   std::size_t count_connections() const noexcept;
 
   // Every loop's metrics (Loop::metrics) and their sum (gnet/metrics.hpp). Safe from any thread

@@ -111,7 +111,10 @@ TEST(Engine, CountsConnectionsAcrossLoops) {
   EXPECT_EQ(server.engine().count_connections(), 9u);
   for (int i = 0; i < 4; ++i) close_fd(fds[static_cast<std::size_t>(i)]);
   ASSERT_TRUE(eventually([&] { return h.closed == 4; }));
-  EXPECT_EQ(server.engine().count_connections(), 5u);
+  // A connection leaves the count just after its on_close returns, on its loop's thread: from
+  // here it may still be counted for a moment (a TSan run saw 6), never fewer than 5.
+  EXPECT_GE(server.engine().count_connections(), 5u);
+  EXPECT_TRUE(eventually([&] { return server.engine().count_connections() == 5u; }));
   for (std::size_t i = 4; i < fds.size(); ++i) close_fd(fds[i]);
 }
 
