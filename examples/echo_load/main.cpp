@@ -75,11 +75,6 @@ struct Slot {
   int loop = 0;
   gnet::ConnHandle conn;  // empty while disconnected
   bool ever_connected = false;
-  // A dial is under way and its on_open has not run. A connection that opens and closes at
-  // once (reset by a dying server during on_open) runs on_open and on_close, which schedules
-  // the redial, and the library then also reports the dial as failed (connection_closed):
-  // only the first of the two may redial, or the slot ends up with two connections.
-  bool dialing = false;
   std::uint64_t reconnects = 0;  // connections opened after the first
   int failures_in_a_row = 0;  // sets the backoff; reset when a message completes
   std::uint64_t seq = 0;      // of the message in flight
@@ -144,7 +139,6 @@ class EchoLoad final : public gnet::EventHandler {
       ++slot.reconnects;
     }
     slot.ever_connected = true;
-    slot.dialing = false;
     slot.conn = c.handle();
     send_next(c, slot);
     return gnet::Action::none;
@@ -193,13 +187,12 @@ class EchoLoad final : public gnet::EventHandler {
  private:
   void dial(gnet::Loop& loop, Slot& slot) {
     if (finishing_.load(std::memory_order_relaxed)) return;
-    slot.dialing = true;
     loop.dial(
         settings_.address, settings_.dial_timeout,
         [this, &loop, &slot](std::error_code ec, gnet::ConnHandle) {
-          if (!ec) return;  // on_open has run
-          if (!slot.dialing) return;  // on_open ran, then on_close, which redials (see Slot)
-          slot.dialing = false;
+          // No error: on_open has run. If the connection closed at once (a dying server reset it),
+          // on_close has run too and scheduled the redial; an error means on_open never ran.
+          if (!ec) return;
           LoopStats& st = stats_[static_cast<std::size_t>(slot.loop)];
           ++st.dial_failures;
           st.last_dial_error = ec.message();

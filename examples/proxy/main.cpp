@@ -59,6 +59,10 @@ struct Proxy final : gnet::EventHandler {
         if (back != nullptr) back->close();
         return;
       }
+      if (back == nullptr) {  // the backend opened and was reset at once: as if it were down
+        front->close();
+        return;
+      }
       front->set_context(Link{backend});
       back->set_context(Link{client});
       // The header goes first: nothing of the client's has been read yet.

@@ -77,7 +77,10 @@ class Loop {
   // Connect outward from this loop: tcp://, tcp4://, tcp6://, udp:// (a connected UDP socket),
   // unix://, unixpacket://. Must be called on this loop's thread (e.g. from a callback, as a
   // proxy does: no thread hop). The connection lives on this loop; on_open fires for it
-  // (listener_index() == -1), then on_done(error = {}, handle). A refused, failed or timed-out
+  // (listener_index() == -1), then on_done(error = {}, handle). If the connection closed at once
+  // (on_open closed it, or the peer reset it), the dial still succeeded (no error), the handle is
+  // stale and on_close runs too: before on_done, except that a tls:// close first flushes its
+  // close_notify. A refused, failed or timed-out
   // (Errc::timed_out) connect calls on_done(error, {}) and nothing else. on_done may run before
   // dial() returns (a Unix socket often connects at once; a bad address fails at once), and then
   // dial() also returns that error. Host names are resolved with getaddrinfo on this thread and

@@ -99,6 +99,11 @@ bool Connection::open() {
     closed_ = true;  // on_open never ran, so no on_close either
     loop_.untouch(this);
     loop_.retire(this);
+    if (extras_ && extras_->tls_dial_done) {  // a tls:// dial: its on_done hears why
+      auto done = std::move(extras_->tls_dial_done);
+      extras_->tls_dial_done = nullptr;
+      loop_.guarded([&] { done(ec, ConnHandle{}); });
+    }
     return false;
   }
   if (proxy_waiting()) {
@@ -262,9 +267,10 @@ void Connection::tls_established() {
   if (!closed_) apply(action);
   if (auto done = std::move(extras_->tls_dial_done)) {
     extras_->tls_dial_done = nullptr;
-    ConnHandle handle = closed_ || close_requested_ ? ConnHandle{} : ConnHandle(loop_.mailbox(), slot, generation);
-    std::error_code ec = handle.empty() ? make_error_code(Errc::connection_closed) : std::error_code{};
-    loop_.guarded([&] { done(ec, handle); });
+    // on_open ran, so the dial succeeded, even if on_open closed the connection again: the
+    // handle is stale then, as any handle is once its connection has closed.
+    ConnHandle handle(loop_.mailbox(), slot, generation);
+    loop_.guarded([&] { done(std::error_code{}, handle); });
   }
 }
 

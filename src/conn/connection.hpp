@@ -173,6 +173,8 @@ class Connection final : public Conn, public IoWatcher {
   void set_user_paused(bool paused);
 
   bool closed() const noexcept { return closed_; }
+  // The first error seen (what on_close hears); empty for a clean close.
+  const std::error_code& first_error() const noexcept { return error_; }
   bool close_requested() const noexcept { return close_requested_; }
   int fd() const noexcept { return fd_; }
   Network network() const noexcept { return network_; }

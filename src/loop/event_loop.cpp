@@ -166,12 +166,14 @@ void EventLoop::run() {
   driver_->finish();
 }
 
-Connection* EventLoop::adopt(int fd, Network network, int listener_index, const SocketAddress& remote,
-                             bool connected_datagram, const std::function<void(Connection&)>& prepare) {
+EventLoop::Adopted EventLoop::adopt(int fd, Network network, int listener_index, const SocketAddress& remote,
+                                    bool connected_datagram, const std::function<void(Connection&)>& prepare) {
+  Adopted adopted;
   if (draining_) {
     ::close(fd);
     load_.fetch_sub(1, std::memory_order_relaxed);
-    return nullptr;
+    adopted.error = make_error_code(Errc::engine_stopped);
+    return adopted;
   }
   auto* conn = new Connection(*this, fd, network, listener_index, remote);
   if (connected_datagram) conn->set_connected_datagram();
@@ -191,8 +193,15 @@ Connection* EventLoop::adopt(int fd, Network network, int listener_index, const 
   LoopCounters::add(counters_.open);
   LoopCounters::add(listener_index >= 0 ? counters_.accepted : counters_.dialed);
   touch(conn);
-  if (!conn->open()) return nullptr;
-  return conn->closed() ? nullptr : conn;
+  adopted.slot = slot;
+  adopted.generation = conn->generation;
+  if (!conn->open()) {
+    adopted.error = conn->first_error();  // (the connection is retired: read it before the turn ends)
+    return adopted;
+  }
+  adopted.opened = true;
+  if (!conn->closed()) adopted.live = conn;
+  return adopted;
 }
 
 Connection* EventLoop::find(std::uint32_t slot, std::uint32_t generation) noexcept {

@@ -50,9 +50,22 @@ class EventLoop final : public Loop {
   // Runs until the engine stops and every connection has closed.
   void run();
 
+  // What adopt() did with a descriptor.
+  struct Adopted {
+    // The connection while it is still open when adopt() returns; nullptr once it has closed
+    // (on_open closed it, or the peer's reset arrived with its first read).
+    Connection* live = nullptr;
+    // True once the connection was opened: on_open ran (or, for tls:// and PROXY, the
+    // handshake or header wait began). slot/generation then name it, even after it closed.
+    bool opened = false;
+    std::uint32_t slot = 0;
+    std::uint32_t generation = 0;
+    // Why it was never opened: Errc::engine_stopped while draining, or the driver's refusal.
+    std::error_code error;
+  };
   // Loop thread: takes ownership of a connected socket (or a pipe) and opens a Connection for
   // it; prepare, if given, sets it up before the driver and on_open see it.
-  Connection* adopt(int fd, Network network, int listener_index, const SocketAddress& remote,
+  Adopted adopt(int fd, Network network, int listener_index, const SocketAddress& remote,
                     bool connected_datagram = false, const std::function<void(Connection&)>& prepare = {});
   // Loop thread: Options::idle_timeout bookkeeping (no-ops when it is off).
   void touch(Connection* conn) noexcept;

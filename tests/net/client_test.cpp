@@ -414,3 +414,52 @@ TEST(Client, DialAndEnrollContextsAreSetBeforeOnOpen) {
   client.stop();
   ::close(pair[1]);
 }
+
+namespace {
+
+// Closes every connection it opens, from on_open, and records the order of what it hears.
+struct ClosesAtOnce : EventHandler {
+  std::mutex mu;
+  std::vector<std::string> events;
+  void note(std::string what) {
+    std::lock_guard lock(mu);
+    events.push_back(std::move(what));
+  }
+  Action on_open(Conn&) override {
+    note("open");
+    return Action::close;
+  }
+  Action on_close(Conn&, std::error_code ec) override {
+    note(ec ? "close:" + ec.message() : "close");
+    return Action::none;
+  }
+};
+
+}  // namespace
+
+// loop.hpp's contract: once on_open has run, the dial succeeded and on_done hears no error,
+// even when on_open closed the connection at once (on_close has run too, the handle is stale).
+TEST(Client, DialWhoseOnOpenClosesStillSucceedsOnce) {
+  Echo echo;
+  ServerThread server(echo, "tcp://127.0.0.1:0");
+  ASSERT_TRUE(server.ok());
+  ClosesAtOnce probe;
+  Client client(probe, {.logger = null_logger()});
+  ASSERT_TRUE(client.start());
+  std::atomic<int> calls{0};
+  std::promise<std::pair<std::error_code, ConnHandle>> done;
+  EXPECT_FALSE(client.dial("tcp://127.0.0.1:" + std::to_string(server.port()), 5s, [&](std::error_code ec, ConnHandle h) {
+    if (calls++ == 0) done.set_value({ec, h});
+    probe.note("done");
+  }));
+  auto [ec, handle] = done.get_future().get();
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_FALSE(handle.empty()) << "a handle to the connection on_open saw";
+  std::promise<std::error_code> late;  // the handle is stale: the connection has closed
+  EXPECT_FALSE(handle.async_write("late", [&](std::error_code e) { late.set_value(e); }));
+  EXPECT_EQ(late.get_future().get(), Errc::connection_closed);
+  client.stop();
+  EXPECT_EQ(calls, 1);
+  std::lock_guard lock(probe.mu);
+  EXPECT_EQ(probe.events, (std::vector<std::string>{"open", "close", "done"}));
+}

@@ -506,3 +506,46 @@ TEST(Tls, SetupErrorsNameWhatIsMissing) {
   EXPECT_NE(wrong.error().message().find("mismatch"), std::string::npos) << wrong.error().message();
   EXPECT_NE(wrong.error().message().find(b.key_file), std::string::npos) << wrong.error().message();
 }
+
+// A tls:// dial whose on_open (after the handshake) closes the connection still succeeded:
+// on_done hears no error, once, with a handle that is stale because the connection closed.
+TEST(Tls, DialWhoseOnOpenClosesStillSucceedsOnce) {
+  TestPki pki;
+  auto cert = pki.leaf("server", {"localhost"}, {"127.0.0.1"});
+  TlsEcho echo;
+  ServerThread server(echo, "tls://127.0.0.1:0", server_options(cert));
+  ASSERT_TRUE(server.ok());
+  struct ClosesAtOnce : EventHandler {
+    std::atomic<int> opened{0}, closed{0};
+    Action on_open(Conn&) override {
+      ++opened;
+      return Action::close;
+    }
+    Action on_close(Conn&, std::error_code) override {
+      ++closed;
+      return Action::none;
+    }
+  } probe;
+  Options co;
+  co.tls.ca_file = pki.ca_file();
+  co.logger = null_logger();
+  Client client(probe, co);
+  ASSERT_TRUE(client.start());
+  std::atomic<int> calls{0};
+  std::promise<std::pair<std::error_code, ConnHandle>> done;
+  EXPECT_FALSE(client.dial(tls_url(server.port()), 10s, [&](std::error_code ec, ConnHandle h) {
+    if (calls++ == 0) done.set_value({ec, h});
+  }));
+  auto result = done.get_future();
+  ASSERT_TRUE(arrives(result));
+  auto [ec, handle] = result.get();
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_FALSE(handle.empty());
+  EXPECT_EQ(probe.opened, 1);
+  EXPECT_TRUE(eventually([&] { return probe.closed == 1; }));
+  std::promise<std::error_code> late;  // the handle is stale: the connection has closed
+  EXPECT_FALSE(handle.async_write("late", [&](std::error_code e) { late.set_value(e); }));
+  EXPECT_EQ(late.get_future().get(), Errc::connection_closed);
+  client.stop();
+  EXPECT_EQ(calls, 1);
+}
