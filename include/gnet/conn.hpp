@@ -19,6 +19,7 @@
 #include <any>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <optional>
 #include <span>
@@ -81,6 +82,7 @@ class Conn {
 
   // Closes the connection once queued output is flushed (bounded by
   // Options::shutdown_timeout). on_close follows on this loop. No reads happen after this.
+  // Unconnected UDP: does nothing (the socket serves every peer; so does Action::close).
   void close();
   bool closing() const noexcept;
   // Half-close: send FIN once queued output is flushed, keep reading. When the peer has finished
@@ -89,7 +91,8 @@ class Conn {
 
   // Stop/restart reading this connection (no on_traffic meanwhile; the kernel's receive window
   // then pushes back on the peer). Resuming with input still buffered calls on_traffic for it
-  // in this loop turn, without waiting for new bytes.
+  // in this loop turn, without waiting for new bytes. Unconnected UDP: both do nothing (a paused
+  // socket would get no on_traffic to resume from).
   void pause_read();
   void resume_read();
 
@@ -144,11 +147,17 @@ class Conn {
   std::error_code set_write_buffer(int bytes);
 
  protected:
-  Conn() = default;
+  // What stands behind this Conn: a connection, or an unconnected UDP socket serving every peer
+  // (a udp:// listener's). conn_api.cpp routes each call on it.
+  enum class Backing : std::uint8_t { connection, datagram_socket };
+  explicit Conn(Backing backing) noexcept : backing_(backing) {}
   ~Conn() = default;
 
  private:
+  bool shared_datagram() const noexcept { return backing_ == Backing::datagram_socket; }
   std::any& context_slot() noexcept;
+
+  Backing backing_;
 };
 
 }  // namespace gnet

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "conn/connection.hpp"
+#include "conn/datagram_socket.hpp"
 #include "gnet/error.hpp"
 #include "loop/event_loop.hpp"
 #include "loop/mailbox.hpp"
@@ -70,7 +71,7 @@ std::error_code ConnHandle::async_send_to(std::string data, SocketAddress to, Do
   const std::uint32_t slot = slot_, gen = generation_;
   auto task = [loop, slot, gen, data = std::move(data), to, on_done = std::move(on_done)]() mutable {
     std::error_code ec;
-    if (Connection* socket = loop->find_datagram(slot)) {
+    if (detail::DatagramSocket* socket = loop->find_datagram(slot)) {
       ec = socket->send_to(data, to);
     } else if (Connection* conn = loop->find(slot, gen)) {
       ec = make_error_code(Errc::not_datagram);

@@ -28,7 +28,8 @@ bool is_hard_error(const std::error_code& ec) noexcept {
 
 Connection::Connection(EventLoop& loop, int fd, Network network, int listener_index,
                        const SocketAddress& remote) noexcept
-    : IoWatcher(Kind::connection),
+    : Conn(Backing::connection),
+      IoWatcher(Kind::connection),
       loop_(loop),
       fd_(fd),
       network_(network),
@@ -75,12 +76,12 @@ Action Connection::invoke(F&& callback) {
     action = callback();
   } catch (const std::exception& e) {
     loop_.context().log(LogLevel::error, std::string("handler threw on fd ") + std::to_string(fd_) +
-                                            ": " + e.what() + (shared_socket() ? "" : " (closing the connection)"));
-    if (!shared_socket()) abort(make_error_code(Errc::handler_exception));
+                                            ": " + e.what() + " (closing the connection)");
+    abort(make_error_code(Errc::handler_exception));
   } catch (...) {
     loop_.context().log(LogLevel::error, "handler threw a non-exception on fd " + std::to_string(fd_) +
-                                            (shared_socket() ? "" : " (closing the connection)"));
-    if (!shared_socket()) abort(make_error_code(Errc::handler_exception));
+                                            " (closing the connection)");
+    abort(make_error_code(Errc::handler_exception));
   }
   --in_callback_;
   return action;
@@ -413,20 +414,6 @@ void Connection::keep_input(std::string_view fresh) {
   enforce_inbound_bound();
 }
 
-void Connection::on_datagram(std::string_view data, const sockaddr_storage& from, socklen_t from_len) {
-  if (from_len <= sizeof remote_) {
-    std::memcpy(&remote_, &from, from_len);
-    remote_len_ = static_cast<std::uint8_t>(from_len);
-  }
-  LoopCounters& m = counters();
-  LoopCounters::add(m.bytes_in, data.size());
-  LoopCounters::add(m.messages_in);
-  fresh_ = data;
-  Action action = invoke([this] { return loop_.context().handler.on_traffic(*this); });
-  fresh_ = {};
-  if (action == Action::shutdown) loop_.context().request_stop();
-}
-
 void Connection::on_io_error(std::error_code error) {
   if (proxy_waiting() && extras_->proxy->partial.empty()) {
     // A reset before any byte: a balancer's TCP check (they end with a reset), not a bad header.
@@ -587,10 +574,6 @@ std::size_t Connection::outbound_size() const noexcept {
 }
 
 std::error_code Connection::send_message(std::string_view data) {
-  if (shared_socket()) {
-    // Unconnected UDP: a reply to the sender of the datagram being handled.
-    return send_datagram(data, reinterpret_cast<const sockaddr*>(&remote_), remote_len_);
-  }
   if (!extras_ || !extras_->messages || extras_->messages->empty()) {
     IoResult r = sys_io([&] { return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL); });
     if (r.ok()) {
@@ -609,30 +592,6 @@ std::error_code Connection::send_message(std::string_view data) {
   after_queue();
   return {};
 }
-
-std::error_code Connection::send_to(std::string_view data, const SocketAddress& to) {
-  if (!shared_socket()) return make_error_code(Errc::not_datagram);
-  if (to.family() != AF_INET && to.family() != AF_INET6) return std::make_error_code(std::errc::address_family_not_supported);
-  std::error_code ec = send_datagram(data, to.data(), static_cast<socklen_t>(to.size()));
-  if (!ec) LoopCounters::add(counters().messages_out);
-  return ec;
-}
-
-// While this socket's batch of datagrams is being dispatched, the reply joins the batch's one
-// sendmmsg; otherwise (a ConnHandle task, a timer) it goes now. A full socket buffer is then
-// reported to the caller (EAGAIN): UDP has no stream to queue into.
-std::error_code Connection::send_datagram(std::string_view data, const sockaddr* to, socklen_t to_len) {
-  if (DatagramBatch* batch = loop_.datagram_batch_if_any(); batch != nullptr && batch->collecting(*this)) {
-    return batch->collect(data, to, to_len);
-  }
-  IoResult r = sys_io([&] { return ::sendto(fd_, data.data(), data.size(), MSG_NOSIGNAL, to, to_len); });
-  if (r.would_block) return {EAGAIN, std::system_category()};
-  if (r.error != 0) return r.code();
-  LoopCounters::add(counters().bytes_out, data.size());
-  return {};
-}
-
-std::error_code Connection::open_datagram() { return loop_.driver().open(*this); }
 
 void Connection::after_queue() {
   const std::size_t cap = loop_.context().options.write_buffer_cap;
@@ -713,7 +672,7 @@ void Connection::update_interest() {
 }
 
 void Connection::request_close(std::error_code error) {
-  if (closed_ || shared_socket()) return;  // an unconnected UDP socket serves every peer
+  if (closed_) return;
   if (error && !error_) error_ = error;
   // A TLS peer hears the end as close_notify, after everything written before it.
   if (TlsSession* t = tls(); t != nullptr && !close_requested_) {

@@ -1,5 +1,7 @@
 // Internal: one connection's state machine. Lives on exactly one loop; every method runs on that
-// loop's thread. The public face is gnet::Conn (conn_api.cpp casts back to this).
+// loop's thread. The public face is gnet::Conn (conn_api.cpp casts back to this). A connection
+// has one peer: TCP, Unix stream or SEQPACKET, a dialed (connected) UDP socket, a pipe. The
+// unconnected UDP socket, which serves every peer, is conn/datagram_socket.hpp.
 //
 // It makes no socket call for input or queued output itself: the loop's driver (io/) feeds it
 // events — input arrived (a view), n bytes sent, end of input, an error — and it asks the driver
@@ -49,10 +51,6 @@ class Connection final : public Conn, public IoWatcher {
   // ---- driven by the loop ----
   // Registers with the driver and runs on_open. False when registration failed (then closed).
   bool open();
-  // Unconnected UDP socket: registers for reading; no on_open/on_close (there is no peer).
-  std::error_code open_datagram();
-  // The engine owns a shared UDP socket's fd: forget it before destruction.
-  void release_fd() noexcept { fd_ = -1; }
   // Schedules an on_traffic with no fresh bytes (ConnHandle::wake).
   void wake();
   // Closes after flushing (error recorded for on_close if it is the first one).
@@ -63,7 +61,6 @@ class Connection final : public Conn, public IoWatcher {
   void settle();
   // Half-close: FIN after the queued output (see Conn::shutdown_write).
   void shutdown_write();
-  void set_connected_datagram() noexcept { connected_datagram_ = true; }
   // Before open(): a pipe end or a relayed descriptor that only reads or only writes. No
   // input: nothing is read and on_eof never runs. No output: write() returns Errc::not_writable.
   void set_direction(bool can_read, bool can_write) noexcept {
@@ -102,8 +99,6 @@ class Connection final : public Conn, public IoWatcher {
   // Bytes arrived while not reading (a completion already under way when reading paused):
   // kept, unconsumed, for the next on_traffic.
   void keep_input(std::string_view fresh);
-  // A datagram on an unconnected UDP socket, from that sender: on_traffic, replies go back to it.
-  void on_datagram(std::string_view data, const sockaddr_storage& from, socklen_t from_len);
   void on_end_of_input();
   void on_io_error(std::error_code error);
   // n bytes at the front of outbound() reached the kernel.
@@ -137,8 +132,6 @@ class Connection final : public Conn, public IoWatcher {
   // Served through readiness even by a completion driver (one-shot polls): message sockets, and
   // descriptors that are not sockets (no multishot receive for those).
   bool polled() const noexcept { return message_oriented() || !is_socket(); }
-  // An unconnected UDP socket serves every peer: one bad datagram must not close it.
-  bool shared_socket() const noexcept { return network_ == Network::udp && !connected_datagram_; }
 
   // What the driver keeps per connection (a few bytes; no buffer).
   struct IoState {
@@ -166,8 +159,6 @@ class Connection final : public Conn, public IoWatcher {
   std::error_code send(std::string_view data);
   std::error_code sendv(std::span<const std::string_view> parts);
   std::error_code flush();
-  // Unconnected UDP: one datagram to `to` (Conn::send_to); Errc::not_datagram otherwise.
-  std::error_code send_to(std::string_view data, const SocketAddress& to);
   std::size_t outbound_size() const noexcept;
   bool outbound_full() const noexcept { return high_water_; }
   void set_user_paused(bool paused);
@@ -203,7 +194,6 @@ class Connection final : public Conn, public IoWatcher {
   std::error_code send_parts(std::span<const std::string_view> parts);
   void apply(Action action);
   std::error_code send_message(std::string_view data);
-  std::error_code send_datagram(std::string_view data, const sockaddr* to, socklen_t to_len);
   void after_traffic(Action action);
   void enforce_inbound_bound();
   void drop_output();
@@ -292,9 +282,8 @@ class Connection final : public Conn, public IoWatcher {
   RingBuffer inbound_;                   // unconsumed bytes; storage only while non-empty
   OutboundQueue outbound_;               // bytes the kernel refused
   std::unique_ptr<Extras> extras_;
-  bool connected_datagram_ = false;      // UDP socket with a fixed peer (dialed)
   std::any context_;
-  union {                                // IP peer (UDP: the current datagram's sender)
+  union {                                // IP peer
     sockaddr_in v4;
     sockaddr_in6 v6;
   } remote_{};

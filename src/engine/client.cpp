@@ -161,12 +161,12 @@ Result<ConnHandle> Client::enroll(int fd, EnrollOptions options) {
   const bool counts = relay && terminal && can_read;
   bool posted = loop->post_task(
       [loop, conn_fd, network, result, can_read, can_write, counts, context = std::move(options.context)]() mutable {
-        detail::EventLoop::Adopted adopted = loop->adopt(conn_fd, network, -1, SocketAddress{}, network == Network::udp,
-                                               [&](detail::Connection& c) {
-                                                 c.context() = std::move(context);
-                                                 c.set_direction(can_read, can_write);
-                                                 if (counts) c.count_input();
-                                               });
+        detail::EventLoop::Adopted adopted =
+            loop->adopt(conn_fd, network, -1, SocketAddress{}, [&](detail::Connection& c) {
+              c.context() = std::move(context);
+              c.set_direction(can_read, can_write);
+              if (counts) c.count_input();
+            });
         result->set_value(adopted.live != nullptr ? ConnHandle(loop->mailbox(), adopted.slot, adopted.generation)
                                                   : ConnHandle{});
       },

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <string>
 
-#include "conn/connection.hpp"
+#include "conn/datagram_socket.hpp"
 #include "loop/event_loop.hpp"
 #include "net/sys_io.hpp"
 
@@ -42,9 +42,9 @@ bool DatagramBatch::in_recv_area(std::string_view data) const noexcept {
   return p >= begin && p + data.size() <= end;
 }
 
-void DatagramBatch::read(Connection& conn, bool edge) {
+void DatagramBatch::read(DatagramSocket& conn) {
   LoopCounters& counters = loop_.counters();
-  for (int round = 0; (round < 2 || edge) && !conn.closed(); ++round) {
+  for (int round = 0; round < 2; ++round) {
     for (int i = 0; i < depth_; ++i) {
       recv_iov_[i] = {recv_area_.get() + static_cast<std::size_t>(i) * slot_size_, slot_size_};
       msghdr& h = recv_msgs_[i].msg_hdr;
@@ -67,7 +67,7 @@ void DatagramBatch::read(Connection& conn, bool edge) {
     const int n = static_cast<int>(r.n);
     collecting_ = &conn;
     fd_ = conn.fd();
-    for (int i = 0; i < n && !conn.closed(); ++i) {
+    for (int i = 0; i < n; ++i) {
       const msghdr& h = recv_msgs_[i].msg_hdr;
       const std::size_t len = recv_msgs_[i].msg_len;
       if (len > slot_size_ || (h.msg_flags & MSG_TRUNC)) {
@@ -91,7 +91,7 @@ static_assert(DatagramBatch::kReplyAreaBytes >= 65535);
 
 // One received buffer: a datagram, or (UDP_GRO) several of one sender's, gso_size bytes each
 // but the last, which are handed over one by one.
-void DatagramBatch::deliver(Connection& conn, int i, std::size_t len) {
+void DatagramBatch::deliver(DatagramSocket& conn, int i, std::size_t len) {
   const char* data = static_cast<const char*>(recv_iov_[i].iov_base);
   const msghdr& h = recv_msgs_[i].msg_hdr;
   std::size_t segment = 0;
@@ -112,7 +112,7 @@ void DatagramBatch::deliver(Connection& conn, int i, std::size_t len) {
                                              std::to_string(len) + " bytes split into datagrams of " +
                                              std::to_string(segment));
   }
-  for (std::size_t off = 0; off < len && !conn.closed(); off += segment) {
+  for (std::size_t off = 0; off < len; off += segment) {
     conn.on_datagram({data + off, std::min(segment, len - off)}, recv_from_[i], h.msg_namelen);
   }
 }

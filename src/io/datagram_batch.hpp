@@ -1,6 +1,6 @@
-// Internal: batched I/O for unconnected UDP sockets, one per loop (created when the loop first
-// reads a datagram). Both drivers use it: epoll directly, io_uring through its one-shot polls of
-// message sockets (readiness_io.cpp).
+// Internal: batched I/O for unconnected UDP sockets (conn/datagram_socket.hpp), one per loop
+// (created with the loop's first such socket). The socket calls read() when the loop's driver
+// reports it readable, on either backend.
 //
 // Receive: one recvmmsg takes up to kMaxRecv datagrams, each into its own slot of a per-loop
 // receive area (slot size = read_buffer_cap, so every datagram that fits today's single read
@@ -49,7 +49,7 @@
 
 namespace gnet::detail {
 
-class Connection;
+class DatagramSocket;
 class EventLoop;
 
 class DatagramBatch {
@@ -69,13 +69,12 @@ class DatagramBatch {
   DatagramBatch(const DatagramBatch&) = delete;
   DatagramBatch& operator=(const DatagramBatch&) = delete;
 
-  // Readable: receive and dispatch batches, flushing the replies after each. Level-triggered:
-  // at most two batches; edge-triggered: until a batch comes back short (the queue was empty
-  // then; a later datagram raises a new edge).
-  void read(Connection& conn, bool edge);
+  // Readable (level-triggered): receive and dispatch at most two batches, flushing the replies
+  // after each; what is left makes the socket readable again next turn.
+  void read(DatagramSocket& socket);
 
   // True while conn's batch is being dispatched: replies on it should go through collect().
-  bool collecting(const Connection& conn) const noexcept { return collecting_ == &conn; }
+  bool collecting(const DatagramSocket& socket) const noexcept { return collecting_ == &socket; }
   // Adds one reply to the batch (flushing first when it is full). Fails only for a payload no
   // datagram can carry (EMSGSIZE, as sendto would); what the kernel refuses at the flush is
   // counted and logged there.
@@ -95,12 +94,12 @@ class DatagramBatch {
   // Fills wire_ from replies [from, replies_): GSO runs coalesced when allowed. Returns entries.
   int build_wire(int from);
   bool same_destination(int a, int b) const noexcept;
-  void deliver(Connection& conn, int i, std::size_t len);
+  void deliver(DatagramSocket& socket, int i, std::size_t len);
   void count_dropped(std::size_t n, int err);
   bool in_recv_area(std::string_view data) const noexcept;
 
   EventLoop& loop_;
-  Connection* collecting_ = nullptr;
+  DatagramSocket* collecting_ = nullptr;
   int fd_ = -1;  // collecting_'s socket
 
   // Receive side.

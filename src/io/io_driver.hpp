@@ -93,7 +93,7 @@ class IoDriver {
   virtual void submit_file(std::unique_ptr<FileRequest> request) { (void)request; }
 
   // ---- connections ----
-  // Starts delivering input (and, for a shared UDP socket, datagrams).
+  // Starts delivering input.
   virtual std::error_code open(Connection& conn) = 0;
   // The connection is closing: no more events for it. Its fd is closed right after.
   virtual void forget(Connection& conn) = 0;

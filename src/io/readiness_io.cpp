@@ -9,7 +9,6 @@
 
 #include "buffer/outbound_queue.hpp"
 #include "conn/connection.hpp"
-#include "io/datagram_batch.hpp"
 #include "loop/event_loop.hpp"
 #include "net/pipe_io.hpp"
 #include "poller/poller.hpp"
@@ -38,11 +37,6 @@ void on_event(Connection& conn, std::uint32_t events, bool edge) {
   if (conn.closed()) return;
   if ((events & kWritable) && conn.has_pending_output()) write(conn);
   if (conn.closed()) return;
-  if (conn.shared_socket()) {
-    // recvmmsg in batches, replies collected and sent with sendmmsg (io/datagram_batch.hpp).
-    if (events & kReadable) conn.loop().datagram_batch().read(conn, edge);
-    return;
-  }
   if (events & kReadable) {
     // Paused in edge-triggered mode: resuming re-reads (resume_input), as this edge won't repeat.
     if (conn.reading()) read(conn, edge, (events & (kPeerShut | kHangup)) != 0);

@@ -56,7 +56,7 @@ void Acceptor::adopt_on(EventLoop& loop, int fd, const Serve& serve, const Socke
     if (!proxy) {
       loop.adopt(fd, serve.network, serve.index, remote);
     } else {
-      loop.adopt(fd, serve.network, serve.index, remote, false, [](Connection& c) { c.expect_proxy_header(); });
+      loop.adopt(fd, serve.network, serve.index, remote, [](Connection& c) { c.expect_proxy_header(); });
     }
     return;
   }
@@ -68,7 +68,7 @@ void Acceptor::adopt_on(EventLoop& loop, int fd, const Serve& serve, const Socke
     return;
   }
   std::unique_ptr<TlsSession> owned = std::move(session.value());
-  loop.adopt(fd, serve.network, serve.index, remote, false, [&owned, proxy](Connection& c) {
+  loop.adopt(fd, serve.network, serve.index, remote, [&owned, proxy](Connection& c) {
     if (proxy) c.expect_proxy_header();
     c.start_tls(std::move(owned));
   });

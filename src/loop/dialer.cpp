@@ -116,23 +116,21 @@ void Dialer::finish(Connecting* pending, std::error_code error) {
     loop_.load().fetch_add(1, std::memory_order_relaxed);
     std::unique_ptr<TlsSession> tls = std::move(session.value());
     auto done = std::move(owned->on_done);
-    EventLoop::Adopted adopted = loop_.adopt(owned->fd, owned->network, -1, owned->remote, false,
-                                             [&](Connection& c) {
-                                               c.context() = std::move(owned->context);
-                                               c.start_tls(std::move(tls), std::move(done));
-                                             });
+    EventLoop::Adopted adopted = loop_.adopt(owned->fd, owned->network, -1, owned->remote, [&](Connection& c) {
+      c.context() = std::move(owned->context);
+      c.start_tls(std::move(tls), std::move(done));
+    });
     // Refused while draining: done was never handed over. (Once the connection exists, it calls
     // done itself, when the handshake ends or the connection closes.)
     if (done) loop_.guarded([&] { done(adopted.error, ConnHandle{}); });
     return;
   }
   loop_.load().fetch_add(1, std::memory_order_relaxed);
-  EventLoop::Adopted adopted =
-      loop_.adopt(owned->fd, owned->network, -1, owned->remote, owned->network == Network::udp,
-                  [&](Connection& c) { c.context() = std::move(owned->context); });
+  EventLoop::Adopted adopted = loop_.adopt(owned->fd, owned->network, -1, owned->remote,
+                                           [&](Connection& c) { c.context() = std::move(owned->context); });
   if (owned->on_done) {
-    // Once on_open has run, the dial succeeded, even if the connection closed again at once (on_open
-    // closed it, or the peer reset it): on_close has run too then, and the handle is stale.
+    // Once on_open has run, the dial succeeded, even if the connection closed again at once
+    // (on_open closed it, or the peer reset it): on_close has run too then, the handle is stale.
     ConnHandle handle = adopted.opened ? ConnHandle(loop_.mailbox(), adopted.slot, adopted.generation) : ConnHandle{};
     loop_.guarded([&] { owned->on_done(adopted.opened ? std::error_code{} : adopted.error, handle); });
   }

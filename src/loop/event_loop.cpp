@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "conn/connection.hpp"
+#include "conn/datagram_socket.hpp"
 #include "io/datagram_batch.hpp"
 #include "io/driver_factory.hpp"
 
@@ -22,8 +23,7 @@ EventLoop::EventLoop(const LoopContext& context, int index)
       read_buffer_cap_(context.options.read_buffer_cap > 0 ? context.options.read_buffer_cap : 64 * 1024) {}
 
 EventLoop::~EventLoop() {
-  for (auto& d : datagram_sockets_) d->release_fd();
-  datagram_sockets_.clear();
+  datagram_sockets_.clear();  // (the engine owns and closes their descriptors)
   for (Slot& s : slots_) delete s.conn;
   // The driver goes first: tearing it down makes the kernel let go of whatever closed
   // connections it still held (in-flight sends), so they can be destroyed.
@@ -46,14 +46,10 @@ Result<void> EventLoop::init() {
 }
 
 Result<void> EventLoop::add_datagram_socket(int fd, int listener_index) {
-  auto conn = std::make_unique<Connection>(*this, fd, Network::udp, listener_index, SocketAddress{});
-  if (auto ec = conn->open_datagram()) {
-    conn->release_fd();
-    return Error(ec, "watch udp socket: " + ec.message());
-  }
-  conn->slot = kDatagramSlot | static_cast<std::uint32_t>(datagram_sockets_.size());
-  datagram_batch().adopt(fd);
-  datagram_sockets_.push_back(std::move(conn));
+  const auto slot = kDatagramSlot | static_cast<std::uint32_t>(datagram_sockets_.size());
+  auto socket = std::make_unique<DatagramSocket>(*this, fd, listener_index, slot);
+  if (auto ec = socket->open()) return Error(ec, "watch udp socket: " + ec.message());
+  datagram_sockets_.push_back(std::move(socket));
   return {};
 }
 
@@ -62,7 +58,7 @@ DatagramBatch& EventLoop::datagram_batch() {
   return *datagram_batch_;
 }
 
-Connection* EventLoop::find_datagram(std::uint32_t slot) noexcept {
+DatagramSocket* EventLoop::find_datagram(std::uint32_t slot) noexcept {
   if ((slot & kDatagramSlot) == 0) return nullptr;
   const std::size_t index = slot & ~kDatagramSlot;
   return index < datagram_sockets_.size() ? datagram_sockets_[index].get() : nullptr;
@@ -167,7 +163,7 @@ void EventLoop::run() {
 }
 
 EventLoop::Adopted EventLoop::adopt(int fd, Network network, int listener_index, const SocketAddress& remote,
-                                    bool connected_datagram, const std::function<void(Connection&)>& prepare) {
+                                    const std::function<void(Connection&)>& prepare) {
   Adopted adopted;
   if (draining_) {
     ::close(fd);
@@ -176,7 +172,6 @@ EventLoop::Adopted EventLoop::adopt(int fd, Network network, int listener_index,
     return adopted;
   }
   auto* conn = new Connection(*this, fd, network, listener_index, remote);
-  if (connected_datagram) conn->set_connected_datagram();
   if (prepare) prepare(*conn);
   std::uint32_t slot;
   if (!free_slots_.empty()) {
@@ -295,10 +290,7 @@ void EventLoop::begin_drain() {
   dialer_.fail_all(make_error_code(Errc::engine_stopped));
   drain_deadline_ = TimerQueue::Clock::now() + ctx_.options.shutdown_timeout;
   acceptor_.stop();
-  if (!datagrams_forgotten_) {
-    for (auto& d : datagram_sockets_) driver_->forget(*d);
-  }
-  datagrams_forgotten_ = true;
+  for (auto& d : datagram_sockets_) d->stop_reading();
   for (Slot& s : slots_) {
     if (s.conn != nullptr && !s.conn->closed()) s.conn->request_close({});
   }
@@ -308,8 +300,7 @@ void EventLoop::begin_handoff() {
   if (handoff_ || draining_) return;
   handoff_ = true;
   acceptor_.retire();
-  for (auto& d : datagram_sockets_) driver_->forget(*d);
-  datagrams_forgotten_ = true;
+  for (auto& d : datagram_sockets_) d->stop_reading();
 }
 
 void EventLoop::tick() {

@@ -38,6 +38,7 @@ namespace gnet::detail {
 
 class Connection;
 class DatagramBatch;
+class DatagramSocket;
 
 class EventLoop final : public Loop {
  public:
@@ -66,7 +67,7 @@ class EventLoop final : public Loop {
   // Loop thread: takes ownership of a connected socket (or a pipe) and opens a Connection for
   // it; prepare, if given, sets it up before the driver and on_open see it.
   Adopted adopt(int fd, Network network, int listener_index, const SocketAddress& remote,
-                    bool connected_datagram = false, const std::function<void(Connection&)>& prepare = {});
+                    const std::function<void(Connection&)>& prepare = {});
   // Loop thread: Options::idle_timeout bookkeeping (no-ops when it is off).
   void touch(Connection* conn) noexcept;
   void untouch(Connection* conn) noexcept;
@@ -108,7 +109,7 @@ class EventLoop final : public Loop {
   // The same, or nullptr when no datagram has been read on this loop yet.
   DatagramBatch* datagram_batch_if_any() noexcept { return datagram_batch_.get(); }
   // A shared UDP socket by the slot its handles carry (kDatagramSlot | index), or nullptr.
-  Connection* find_datagram(std::uint32_t slot) noexcept;
+  DatagramSocket* find_datagram(std::uint32_t slot) noexcept;
   // Handles of shared UDP sockets carry this bit in their slot: find() never matches them (a
   // connection's slot stays far below it), so a connection's write never reaches them by mistake.
   static constexpr std::uint32_t kDatagramSlot = 0x8000'0000u;
@@ -190,7 +191,7 @@ class EventLoop final : public Loop {
   std::vector<std::uint32_t> free_slots_;
   std::vector<Connection*> retired_;  // closed; destroyed once the driver no longer holds them
   std::vector<std::pair<std::uint32_t, std::uint32_t>> deferred_resumes_;  // (slot, generation)
-  std::vector<std::unique_ptr<Connection>> datagram_sockets_;
+  std::vector<std::unique_ptr<DatagramSocket>> datagram_sockets_;
   Connection* idle_head_ = nullptr;  // least recently active
   Connection* idle_tail_ = nullptr;
   std::chrono::steady_clock::duration idle_timeout_{};
@@ -202,7 +203,6 @@ class EventLoop final : public Loop {
 
   bool draining_ = false;
   bool handoff_ = false;
-  bool datagrams_forgotten_ = false;
   std::atomic<bool> handoff_quiet_{false};
   std::chrono::steady_clock::time_point drain_deadline_{};
   bool deadline_passed_ = false;

@@ -658,3 +658,54 @@ TEST(UdpOffload, GroCoalescedDatagramsAreSplitIntoOneOnTrafficEach) {
     }
   }
 }
+
+// The unconnected socket serves every peer, so nothing one peer's datagram makes the handler do
+// ends it: a throw is logged, Action::close and close() are ignored. What a handler sees of it
+// through Conn: no queue, no TLS, never closing; writev is one datagram of all the parts.
+TEST(Udp, SharedSocketOutlivesThrowsAndClosesAndShowsNoQueue) {
+  struct Picky : EventHandler {
+    std::atomic<int> closes{0};
+    Action on_traffic(Conn& c) override {
+      const std::string got(c.next());
+      if (got == "throw") throw std::runtime_error("a bad datagram");
+      if (got == "close") {
+        c.close();
+        return Action::close;
+      }
+      std::string facts;
+      facts += c.closing() ? "closing," : "open,";
+      facts += c.tls() ? "tls," : "plain,";
+      facts += "queued=" + std::to_string(c.outbound_buffered()) + ",";
+      facts += c.outbound_full() ? "full," : "room,";
+      facts += c.flush() ? "flush-failed," : "flushed,";
+      facts += c.inbound_buffered() == 0 ? "consumed," : "left,";
+      facts += c.listener_index() == 0 ? "listener0," : "listener?,";
+      facts += c.local_addr().to_string() == c.remote_addr().to_string() ? "self," : "peer,";
+      const std::string_view parts[] = {facts, "|", got};
+      EXPECT_FALSE(c.writev(parts));
+      return Action::none;
+    }
+    Action on_close(Conn&, std::error_code) override {
+      ++closes;
+      return Action::none;
+    }
+  } h;
+  ServerThread server(h, "udp://127.0.0.1:0", {.logger = null_logger()});
+  ASSERT_TRUE(server.ok());
+  int fd = udp_client(AF_INET);
+  socklen_t len;
+  sockaddr_storage to = loopback(AF_INET, server.port(), &len);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), len), 0);
+  for (const char* d : {"throw", "close"}) ASSERT_EQ(::send(fd, d, std::strlen(d), 0), static_cast<ssize_t>(std::strlen(d)));
+  ASSERT_EQ(::send(fd, "after", 5, 0), 5);
+  char buf[512] = {};
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 20000), 1) << "the socket stopped answering";
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)),
+            "open,plain,queued=0,room,flushed,consumed,listener0,peer,|after");
+  ::close(fd);
+  ASSERT_TRUE(server.stop());
+  EXPECT_EQ(h.closes, 0) << "no on_close for the shared socket";
+}
