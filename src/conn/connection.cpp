@@ -190,6 +190,7 @@ void Connection::proxy_input(std::string_view fresh) {
     deliver(rest);
   } else if (!close_requested_) {
     inbound_.append(rest);  // on_open paused reading: kept for the resume, as keep_input does
+    input_unseen_ = true;
     enforce_inbound_bound();
   }
   settle();
@@ -295,6 +296,7 @@ void Connection::tls_failed(std::error_code error, const std::string& detail) {
 void Connection::resume_input() {
   if (!closed_ && (reading() || eof_pending_) && !paused() && !inbound_.empty()) {
     LoopCounters::add(counters().messages_in);
+    input_unseen_ = false;
     Action action = invoke([this] { return loop_.context().handler.on_traffic(*this); });
     after_traffic(action);
   }
@@ -312,6 +314,8 @@ void Connection::resume_input() {
   if (!closed_ && reading()) loop_.driver().resume_input(*this);
   settle();
 }
+
+bool Connection::unseen_input() const noexcept { return input_unseen_ && !inbound_.empty(); }
 
 void Connection::maybe_resume() {
   // Rare (a pause ends), so always: resume_input hands over buffered input and lets the driver
@@ -344,6 +348,7 @@ void Connection::deliver(std::string_view fresh) {
   } else {
     inbound_.append(fresh);  // bytes left from last time come first
   }
+  input_unseen_ = false;
   Action action = invoke([this] { return loop_.context().handler.on_traffic(*this); });
   if (!fresh_.empty()) {
     // Only what the handler left unconsumed is copied out of the loop's shared buffer. A
@@ -397,6 +402,7 @@ void Connection::after_traffic(Action action) {
 
 void Connection::wake() {
   if (closed_) return;
+  input_unseen_ = false;
   Action action = invoke([this] { return loop_.context().handler.on_traffic(*this); });
   after_traffic(action);
   settle();
@@ -411,6 +417,7 @@ void Connection::keep_input(std::string_view fresh) {
   }
   if (extras_ && extras_->counts_input) extras_->input_total += fresh.size();
   inbound_.append(fresh);
+  input_unseen_ = true;
   enforce_inbound_bound();
 }
 
@@ -434,10 +441,13 @@ void Connection::on_end_of_input() {
     return;
   }
   if (peer_eof_) return;  // heard once
-  if (paused()) {
-    // Paused (a completion backend hears the end even so): the input kept so far goes to the
-    // handler first, once reading resumes; then on_eof.
+  if (paused() || unseen_input()) {
+    // Paused (a completion backend hears the end even so), or resumed with input kept while
+    // paused that has not reached the handler yet (its resume_input is deferred to after this
+    // dispatch, and the end can complete first): the input goes to the handler first, then
+    // on_eof, both from resume_input.
     eof_pending_ = true;
+    maybe_resume();
     update_interest();
     return;
   }

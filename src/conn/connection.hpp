@@ -202,6 +202,8 @@ class Connection final : public Conn, public IoWatcher {
   void after_queue();
   // Called when reading() may have become true: schedules resume_input() when it has work.
   void maybe_resume();
+  // inbound_ holds input kept while not reading that the handler has not been shown yet.
+  bool unseen_input() const noexcept;
   void deliver_eof_marks();
   // Plaintext (or, without TLS, the bytes) for the handler: on_traffic, leftovers kept.
   void deliver(std::string_view fresh);
@@ -271,6 +273,8 @@ class Connection final : public Conn, public IoWatcher {
   bool close_requested_ = false;
   bool peer_eof_ = false;
   bool eof_pending_ = false;  // the end of input came while paused: on_eof after the resume
+  bool input_unseen_ = false;  // inbound_ holds bytes kept while not reading, not yet shown to
+                               // on_traffic: the end of input must wait for them
   bool user_paused_ = false;
   bool high_water_ = false;
   bool shutdown_write_requested_ = false;
