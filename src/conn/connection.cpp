@@ -12,7 +12,6 @@
 #include <exception>
 #include <string>
 
-#include "io/datagram_batch.hpp"
 #include "io/io_driver.hpp"
 #include "loop/event_loop.hpp"
 #include "net/proxy_header.hpp"
