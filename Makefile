@@ -1,7 +1,7 @@
 # gnet-cpp — the two quick-start commands are `make run` and `make test`.
 JOBS ?= $(shell nproc)
 BUILD_PACKAGES := cmake g++ make pkg-config liburing-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libssl-dev libcurl4-openssl-dev libc-ares-dev
-TEST_PACKAGES := curl python3 python3-websockets python3-prometheus-client redis-tools wrk nghttp2-client chromium openssl haproxy
+TEST_PACKAGES := curl python3 python3-websockets python3-prometheus-client redis-tools redis-server wrk nghttp2-client chromium openssl haproxy
 SCALE_PACKAGES := haproxy wrk curl iproute2 python3
 FUZZ_PACKAGES := clang libclang-rt-dev
 BENCH_PACKAGES := libuv1-dev libevent-dev libboost-dev nginx wrk strace python3-matplotlib openssl

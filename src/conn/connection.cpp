@@ -236,7 +236,7 @@ void Connection::tls_pump() {
   if (t.handshake_done()) {
     char* buf = loop_.tls_buffer();
     const int cap = static_cast<int>(std::min<std::size_t>(loop_.read_buffer_cap(), 1u << 30));
-    while (!closed_ && reading()) {
+    while (!closed_ && handing_over()) {
       int n = 0;
       TlsSession::Status st = t.read(buf, cap, n);
       if (st == TlsSession::Status::ok) {
@@ -244,6 +244,7 @@ void Connection::tls_pump() {
         continue;
       }
       if (st == TlsSession::Status::closed) {  // close_notify: the peer's clean end of input
+        t.drop_unread();  // nothing after it counts, so nothing waits to be shown either
         --in_callback_;
         on_end_of_input();
         settle();
@@ -299,22 +300,31 @@ void Connection::resume_input() {
     Action action = invoke([this] { return loop_.context().handler.on_traffic(*this); });
     after_traffic(action);
   }
-  if (eof_pending_ && !closed_ && !close_requested_ && !paused()) {
-    eof_pending_ = false;  // the end, after everything that came before it
-    on_end_of_input();
-    settle();
-    return;
-  }
-  // TLS: ciphertext kept while paused, or plaintext OpenSSL decrypted but we did not read.
-  if (TlsSession* t = tls(); t != nullptr && !closed_ && reading() && (t->has_unread() || t->has_pending_plaintext())) {
+  // TLS: ciphertext kept while paused, or plaintext OpenSSL decrypted but we did not read. It
+  // comes before a pending end: a completion backend can receive the last records and hear the
+  // FIN while paused, and those bytes go to the handler before on_eof.
+  if (TlsSession* t = tls(); t != nullptr && !closed_ && handing_over() && (t->has_unread() || t->has_pending_plaintext())) {
     tls_pump();
     if (!closed_) t->keep_unread();
+  }
+  if (eof_pending_ && !closed_ && !close_requested_ && !paused()) {
+    eof_pending_ = false;  // the end, after everything that came before it
+    on_end_of_input();     // heard once: a close_notify in the records above told it already
+    settle();
+    return;
   }
   if (!closed_ && reading()) loop_.driver().resume_input(*this);
   settle();
 }
 
-bool Connection::unseen_input() const noexcept { return input_unseen_ && !inbound_.empty(); }
+bool Connection::unseen_input() const noexcept {
+  if (input_unseen_ && !inbound_.empty()) return true;
+  // TLS: records kept while paused (ciphertext, or plaintext OpenSSL decrypted but we did not
+  // read). resume_input's pump drains them (OpenSSL takes every byte kept up to a record's end,
+  // so a partial record leaves nothing here), and a close_notify drops what follows it.
+  const TlsSession* t = tls();
+  return t != nullptr && t->handshake_done() && (t->has_unread() || t->has_pending_plaintext());
+}
 
 void Connection::maybe_resume() {
   // Rare (a pause ends), so always: resume_input hands over buffered input and lets the driver

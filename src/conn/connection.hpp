@@ -120,6 +120,9 @@ class Connection final : public Conn, public IoWatcher {
   bool reading() const noexcept {
     return !peer_eof_ && !eof_pending_ && !close_requested_ && !paused();
   }
+  // Input already received may go to the handler: reading, or the end is heard but waits
+  // behind bytes kept while paused (eof_pending_), which go first.
+  bool handing_over() const noexcept { return !peer_eof_ && !close_requested_ && !paused(); }
   bool has_pending_output() const noexcept {
     return !outbound_.empty() || (extras_ && extras_->messages && !extras_->messages->empty());
   }
@@ -202,7 +205,8 @@ class Connection final : public Conn, public IoWatcher {
   void after_queue();
   // Called when reading() may have become true: schedules resume_input() when it has work.
   void maybe_resume();
-  // inbound_ holds input kept while not reading that the handler has not been shown yet.
+  // Input kept while not reading that the handler has not been shown yet: in inbound_, or
+  // TLS records the session holds.
   bool unseen_input() const noexcept;
   void deliver_eof_marks();
   // Plaintext (or, without TLS, the bytes) for the handler: on_traffic, leftovers kept.

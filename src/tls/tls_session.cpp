@@ -173,6 +173,12 @@ void TlsSession::keep_unread() {
   view_ = {};
 }
 
+void TlsSession::drop_unread() noexcept {
+  view_ = {};
+  std::string().swap(left_);
+  left_pos_ = 0;
+}
+
 TlsSession::Status TlsSession::fail(int ssl_result) {
   const int e = SSL_get_error(ssl_, ssl_result);
   if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return Status::want_input;

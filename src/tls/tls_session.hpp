@@ -50,6 +50,8 @@ class TlsSession {
   // Adds ciphertext straight to the kept bytes (it arrived while not reading).
   void keep(std::string_view ciphertext) { left_.append(ciphertext); }
   bool has_unread() const noexcept { return left_.size() > left_pos_ || !view_.empty(); }
+  // After the peer's close_notify: whatever follows it means nothing (RFC 8446, 6.1).
+  void drop_unread() noexcept;
 
   Status handshake();
   bool handshake_done() const noexcept { return done_; }

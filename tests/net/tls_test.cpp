@@ -549,3 +549,72 @@ TEST(Tls, DialWhoseOnOpenClosesStillSucceedsOnce) {
   client.stop();
   EXPECT_EQ(calls, 1);
 }
+
+// A tls:// connection that pauses its reading on the first record of the peer's last bytes,
+// while the rest, the close_notify and the FIN are already here: a completion backend (io_uring)
+// holds the ciphertext and hears the end while paused. Once reading resumes, every byte is
+// decrypted and handed over first, and only then the end.
+TEST(Tls, PausedConnectionGetsThePeersLastBytesBeforeTheEnd) {
+  TestPki pki;
+  auto cert = pki.leaf("server", {"localhost"}, {"127.0.0.1"});
+  struct Speaker : EventHandler {
+    std::string words = random_bytes(32 * 1024, 78);  // small: sits whole in a receive buffer
+    std::atomic<int> closed{0};
+    Action on_open(Conn& c) override {
+      c.write(words);
+      return Action::close;  // close_notify and the FIN follow the bytes
+    }
+    Action on_close(Conn&, std::error_code) override {
+      ++closed;
+      return Action::none;
+    }
+  } speaker;
+  ServerThread server(speaker, "tls://127.0.0.1:0", server_options(cert));
+  ASSERT_TRUE(server.ok());
+  struct Listener : Collector {
+    std::atomic<bool> eof{false}, paused{false};
+    std::atomic<std::size_t> at_eof{0};
+    Action on_traffic(Conn& c) override {
+      std::lock_guard lock(mu);
+      got.append(c.next());
+      // Enough for now: the records after the first and the end arrive in the same turn (the
+      // server sends them all at once), before the pause can take effect.
+      if (!paused.exchange(true)) c.pause_read();
+      return Action::none;
+    }
+    Action on_eof(Conn&) override {
+      std::lock_guard lock(mu);
+      at_eof = got.size();
+      eof = true;
+      return Action::close;
+    }
+  } listener;
+  Options co;
+  co.tls.ca_file = pki.ca_file();
+  Client client(listener, co);
+  ASSERT_TRUE(client.start());
+  auto closed = listener.closed.get_future();
+  auto h = client.dial_sync(tls_url(server.port()), 10s);
+  ASSERT_TRUE(h) << h.error().message();
+  ASSERT_TRUE(eventually([&] { return speaker.closed.load() == 1 && listener.paused.load(); }, 30s));
+  Loop& loop = client.engine().loop(h->loop_index());
+  for (int i = 0; i < 20; ++i) {  // a few turns of the client's loop with the end pending
+    std::promise<void> turn;
+    ASSERT_FALSE(loop.post([&] { turn.set_value(); }));
+    turn.get_future().wait();
+  }
+  std::promise<void> resumed;
+  ASSERT_FALSE(loop.post([&] {
+    if (Conn* c = loop.lookup(*h)) c->resume_read();
+    resumed.set_value();
+  }));
+  resumed.get_future().wait();
+  ASSERT_TRUE(arrives(closed));
+  EXPECT_FALSE(closed.get()) << "a clean end was reported as an error";
+  EXPECT_TRUE(listener.eof.load());
+  std::lock_guard lock(listener.mu);
+  EXPECT_EQ(listener.at_eof.load(), speaker.words.size()) << "the end came before the last bytes";
+  EXPECT_EQ(listener.got.size(), speaker.words.size());
+  EXPECT_TRUE(listener.got == speaker.words);
+  client.stop();
+}
