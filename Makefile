@@ -4,7 +4,7 @@ BUILD_PACKAGES := cmake g++ make pkg-config liburing-dev libgtest-dev libgmock-d
 TEST_PACKAGES := curl python3 python3-websockets python3-prometheus-client redis-tools redis-server wrk nghttp2-client chromium openssl haproxy
 SCALE_PACKAGES := haproxy wrk curl iproute2 python3
 FUZZ_PACKAGES := clang libclang-rt-dev
-BENCH_PACKAGES := libuv1-dev libevent-dev libboost-dev nginx wrk strace python3-matplotlib openssl
+BENCH_PACKAGES := libuv1-dev libevent-dev libboost-dev nginx wrk strace python3-matplotlib openssl redis-server redis-tools haproxy golang-go golang-go.uber-zap-dev golang-gopkg-natefinch-lumberjack.v2-dev golang-github-valyala-bytebufferpool-dev
 RUN_ADDR ?= 127.0.0.1
 RUN_PORT ?= 8080
 
