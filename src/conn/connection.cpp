@@ -99,11 +99,7 @@ bool Connection::open() {
     closed_ = true;  // on_open never ran, so no on_close either
     loop_.untouch(this);
     loop_.retire(this);
-    if (extras_ && extras_->tls_dial_done) {  // a tls:// dial: its on_done hears why
-      auto done = std::move(extras_->tls_dial_done);
-      extras_->tls_dial_done = nullptr;
-      loop_.guarded([&] { done(ec, ConnHandle{}); });
-    }
+    if (auto done = take_dial_done()) loop_.guarded([&] { done(ec, ConnHandle{}); });  // why
     return false;
   }
   if (proxy_waiting()) {
@@ -262,13 +258,24 @@ void Connection::tls_pump() {
   settle();
 }
 
+UniqueFunction<void(std::error_code, ConnHandle)> Connection::take_dial_done() noexcept {
+  if (!extras_ || !extras_->tls_dial_done) return nullptr;
+  auto done = std::move(extras_->tls_dial_done);
+  extras_->tls_dial_done = nullptr;  // a moved-from function is not promised to be empty
+  return done;
+}
+
+Action Connection::traffic() {
+  input_unseen_ = false;
+  return invoke([this] { return loop_.context().handler.on_traffic(*this); });
+}
+
 void Connection::tls_established() {
   if (extras_->handshake_timer != 0) loop_.cancel(extras_->handshake_timer);
   extras_->handshake_timer = 0;
   Action action = invoke([this] { return loop_.context().handler.on_open(*this); });
   if (!closed_) apply(action);
-  if (auto done = std::move(extras_->tls_dial_done)) {
-    extras_->tls_dial_done = nullptr;
+  if (auto done = take_dial_done()) {
     // on_open ran, so the dial succeeded, even if on_open closed the connection again: the
     // handle is stale then, as any handle is once its connection has closed.
     ConnHandle handle(loop_.mailbox(), slot, generation);
@@ -281,10 +288,8 @@ void Connection::tls_failed(std::error_code error, const std::string& detail) {
   std::string peer = remote().to_string();
   loop_.context().log(LogLevel::debug, "tls " + std::string(peer.empty() ? "connection" : peer) + ": " +
                                            error.message() + ": " + detail);
-  if (extras_->tls_dial_done) {
+  if (auto done = take_dial_done()) {
     // A dial that fails hears it through on_done only, as a refused connect does.
-    auto done = std::move(extras_->tls_dial_done);
-    extras_->tls_dial_done = nullptr;
     extras_->quiet_close = true;
     loop_.guarded([&] { done(error, ConnHandle{}); });
   }
@@ -296,9 +301,7 @@ void Connection::tls_failed(std::error_code error, const std::string& detail) {
 void Connection::resume_input() {
   if (!closed_ && (reading() || eof_pending_) && !paused() && !inbound_.empty()) {
     LoopCounters::add(counters().messages_in);
-    input_unseen_ = false;
-    Action action = invoke([this] { return loop_.context().handler.on_traffic(*this); });
-    after_traffic(action);
+    after_traffic(traffic());
   }
   // TLS: ciphertext kept while paused, or plaintext OpenSSL decrypted but we did not read. It
   // comes before a pending end: a completion backend can receive the last records and hear the
@@ -357,8 +360,7 @@ void Connection::deliver(std::string_view fresh) {
   } else {
     inbound_.append(fresh);  // bytes left from last time come first
   }
-  input_unseen_ = false;
-  Action action = invoke([this] { return loop_.context().handler.on_traffic(*this); });
+  Action action = traffic();
   if (!fresh_.empty()) {
     // Only what the handler left unconsumed is copied out of the loop's shared buffer. A
     // message-oriented socket delivers one message per call, so its unread tail is dropped.
@@ -411,9 +413,7 @@ void Connection::after_traffic(Action action) {
 
 void Connection::wake() {
   if (closed_) return;
-  input_unseen_ = false;
-  Action action = invoke([this] { return loop_.context().handler.on_traffic(*this); });
-  after_traffic(action);
+  after_traffic(traffic());
   settle();
 }
 
@@ -762,9 +762,8 @@ void Connection::finish_close() {
   if (extras_ && extras_->handshake_timer != 0) loop_.cancel(extras_->handshake_timer);
   std::unique_ptr<ProxyState> proxy = extras_ ? std::move(extras_->proxy) : nullptr;
   if (proxy && proxy->timer != 0) loop_.cancel(proxy->timer);
-  if (extras_ && extras_->tls_dial_done) {
+  if (auto done = take_dial_done()) {
     // Closed before the handshake ended (engine stopping, idle timeout): the dial hears it.
-    auto done = std::move(extras_->tls_dial_done);
     loop_.guarded([&] { done(error_ ? error_ : make_error_code(Errc::connection_closed), ConnHandle{}); });
   }
   extras_.reset();

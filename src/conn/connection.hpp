@@ -213,6 +213,10 @@ class Connection final : public Conn, public IoWatcher {
   void deliver(std::string_view fresh);
   // TLS: run the handshake and decrypt what the session holds, while reading.
   void tls_pump();
+  // A tls:// dial's on_done, taken (nullptr when this is no dial, or it was told already).
+  UniqueFunction<void(std::error_code, ConnHandle)> take_dial_done() noexcept;
+  // on_traffic, guarded; everything in inbound_ has been shown to the handler once it runs.
+  Action traffic();
   void tls_established();
   void tls_failed(std::error_code error, const std::string& detail);
   // After registration (open) or after the PROXY header: the TLS handshake, or on_open.
