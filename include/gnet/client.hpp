@@ -79,7 +79,9 @@ class Client {
   // Adopts an already-connected socket (e.g. one end of a socketpair), a pipe end, a FIFO, a
   // terminal or a regular file (stdin, stdout, whatever they were redirected to) as a stream
   // connection; the Client owns the descriptor from now on and closes it. on_open runs before
-  // this returns. Not from a loop thread.
+  // this returns, and from then on the enroll succeeded, as a dial does: the handle is returned
+  // even if on_open closed the connection again (on_close has run then, and the handle is
+  // stale: async_write reports Errc::connection_closed). Not from a loop thread.
   //  - A socket is switched to O_NONBLOCK (options.sharing does not apply to sockets).
   //  - A pipe, FIFO or terminal is served as options.sharing says. Conn::network() is
   //    Network::pipe; remote_addr() is empty. A read-only end refuses write() with
@@ -94,8 +96,9 @@ class Client {
   //  - A regular file is always relayed (its reads wait for the disk), read or written from its
   //    current position on, as cat(1) would; for reads and writes at chosen offsets use
   //    gnet::File.
-  // Errors: std::errc::operation_not_permitted for a directory, Errc::engine_stopped, or the
-  // system call that failed.
+  // Errors (on_open did not run): std::errc::operation_not_permitted for a directory,
+  // Errc::engine_stopped, the I/O driver's refusal to watch the descriptor, or the system call
+  // that failed.
   Result<ConnHandle> enroll(int fd, EnrollOptions options = {});
 
   // The engine behind the client (loops, post, count_connections). Valid while started.

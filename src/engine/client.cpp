@@ -155,7 +155,14 @@ Result<ConnHandle> Client::enroll(int fd, EnrollOptions options) {
   }
 
   detail::EventLoop* loop = &next_loop(*core_, next_loop_);
-  auto result = std::make_shared<std::promise<ConnHandle>>();
+  // What the loop made of it: a handle once on_open ran (stale if it closed again at once, as
+  // a dial's), else why it never opened.
+  struct Enrolled {
+    ConnHandle handle;
+    bool live = false;
+    std::error_code error;
+  };
+  auto result = std::make_shared<std::promise<Enrolled>>();
   auto future = result->get_future();
   loop->load().fetch_add(1, std::memory_order_relaxed);
   const bool counts = relay && terminal && can_read;
@@ -167,8 +174,14 @@ Result<ConnHandle> Client::enroll(int fd, EnrollOptions options) {
               c.set_direction(can_read, can_write);
               if (counts) c.count_input();
             });
-        result->set_value(adopted.live != nullptr ? ConnHandle(loop->mailbox(), adopted.slot, adopted.generation)
-                                                  : ConnHandle{});
+        Enrolled enrolled;
+        if (adopted.opened) {
+          enrolled.handle = ConnHandle(loop->mailbox(), adopted.slot, adopted.generation);
+          enrolled.live = adopted.live != nullptr;
+        } else {
+          enrolled.error = adopted.error ? adopted.error : make_error_code(Errc::connection_closed);
+        }
+        result->set_value(std::move(enrolled));
       },
       true);
   if (!posted) {
@@ -179,9 +192,10 @@ Result<ConnHandle> Client::enroll(int fd, EnrollOptions options) {
     }
     return Error(Errc::engine_stopped, "enroll: client stopping");
   }
-  ConnHandle handle = future.get();
+  Enrolled enrolled = future.get();
+  ConnHandle handle = enrolled.handle;
   if (relay) {
-    if (handle.empty()) {
+    if (!enrolled.live) {  // never opened, or closed already: nothing to relay to
       ::close(relay_end);
       ::close(fd);
     } else {
@@ -198,7 +212,7 @@ Result<ConnHandle> Client::enroll(int fd, EnrollOptions options) {
       core_->keep_relay(std::move(finished));
     }
   }
-  if (handle.empty()) return Error(Errc::connection_closed, what + ": closed during on_open");
+  if (handle.empty()) return Error(enrolled.error, what + ": " + enrolled.error.message());
   return handle;
 }
 

@@ -463,3 +463,26 @@ TEST(Client, DialWhoseOnOpenClosesStillSucceedsOnce) {
   std::lock_guard lock(probe.mu);
   EXPECT_EQ(probe.events, (std::vector<std::string>{"open", "close", "done"}));
 }
+
+// enroll keeps the dial's contract: once on_open has run, the enroll succeeded, even when
+// on_open closed the connection at once: the handle comes back, stale, after open and close.
+TEST(Client, EnrollWhoseOnOpenClosesStillReturnsItsHandle) {
+  ClosesAtOnce probe;
+  Client client(probe, {.logger = null_logger()});
+  ASSERT_TRUE(client.start());
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  auto handle = client.enroll(sv[0]);
+  ASSERT_TRUE(handle) << handle.error().message();
+  EXPECT_FALSE(handle->empty()) << "a handle to the connection on_open saw";
+  {
+    std::lock_guard lock(probe.mu);
+    EXPECT_EQ(probe.events, (std::vector<std::string>{"open", "close"}));
+  }
+  std::promise<std::error_code> late;  // the handle is stale: the connection has closed
+  EXPECT_FALSE(handle->async_write("late", [&](std::error_code e) { late.set_value(e); }));
+  EXPECT_EQ(late.get_future().get(), Errc::connection_closed);
+  EXPECT_TRUE(wait_closed(sv[1]));  // the client closed its end
+  ::close(sv[1]);
+  client.stop();
+}
