@@ -251,17 +251,10 @@ TEST_P(Backpressure, PausedHalfClosedConnectionKeepsThePeersLastBytes) {
   // turns of the client's loop pass with the hang-up pending.
   ASSERT_TRUE(eventually([&] { return speaker.closed.load() == 1; }, std::chrono::seconds(30)));
   Loop& loop = client.engine().loop(h->loop_index());
-  for (int i = 0; i < 20; ++i) {
-    std::promise<void> turn;
-    ASSERT_FALSE(loop.post([&] { turn.set_value(); }));
-    turn.get_future().wait();
-  }
-  std::promise<void> resumed;
-  ASSERT_FALSE(loop.post([&] {
+  ASSERT_TRUE(let_loop_turn(loop, 20));
+  ASSERT_TRUE(run_on_loop(loop, [&] {
     if (Conn* c = loop.lookup(*h)) c->resume_read();
-    resumed.set_value();
   }));
-  resumed.get_future().wait();
   auto closed = listener.closed.get_future();
   ASSERT_EQ(closed.wait_for(std::chrono::seconds(30)), std::future_status::ready);
   EXPECT_FALSE(closed.get()) << "a clean end was reported as an error";

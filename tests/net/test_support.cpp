@@ -282,4 +282,23 @@ std::vector<std::string> run_echo_clients(std::uint16_t port, const std::vector<
   return failures;
 }
 
+bool run_on_loop(Loop& loop, std::function<void()> fn) {
+  std::promise<void> ran;
+  if (loop.post([&] {
+        fn();
+        ran.set_value();
+      })) {
+    return false;
+  }
+  ran.get_future().wait();
+  return true;
+}
+
+bool let_loop_turn(Loop& loop, int turns) {
+  for (int i = 0; i < turns; ++i) {
+    if (!run_on_loop(loop, [] {})) return false;
+  }
+  return true;
+}
+
 }  // namespace gnet::test

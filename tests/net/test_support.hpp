@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -82,6 +83,13 @@ std::string random_bytes(std::size_t n, std::uint64_t seed);
 // must get exactly it back. Returns a description of every mismatch/failure (empty = all good).
 std::vector<std::string> run_echo_clients(std::uint16_t port, const std::vector<std::string>& payloads,
                                           std::chrono::seconds stall = std::chrono::seconds(60));
+
+// Runs fn on the loop's thread and waits until it has run; false if the loop refused the task.
+bool run_on_loop(Loop& loop, std::function<void()> fn);
+
+// Lets the loop go through `turns` turns (one posted task each), so that whatever the kernel
+// holds for its connections has been seen; false if the loop refused a task.
+bool let_loop_turn(Loop& loop, int turns);
 
 // Polls cond every millisecond until it holds or `limit` passes; returns cond's last value.
 template <class F>

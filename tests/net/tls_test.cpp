@@ -598,17 +598,10 @@ TEST(Tls, PausedConnectionGetsThePeersLastBytesBeforeTheEnd) {
   ASSERT_TRUE(h) << h.error().message();
   ASSERT_TRUE(eventually([&] { return speaker.closed.load() == 1 && listener.paused.load(); }, 30s));
   Loop& loop = client.engine().loop(h->loop_index());
-  for (int i = 0; i < 20; ++i) {  // a few turns of the client's loop with the end pending
-    std::promise<void> turn;
-    ASSERT_FALSE(loop.post([&] { turn.set_value(); }));
-    turn.get_future().wait();
-  }
-  std::promise<void> resumed;
-  ASSERT_FALSE(loop.post([&] {
+  ASSERT_TRUE(let_loop_turn(loop, 20));  // a few turns of the client's loop with the end pending
+  ASSERT_TRUE(run_on_loop(loop, [&] {
     if (Conn* c = loop.lookup(*h)) c->resume_read();
-    resumed.set_value();
   }));
-  resumed.get_future().wait();
   ASSERT_TRUE(arrives(closed));
   EXPECT_FALSE(closed.get()) << "a clean end was reported as an error";
   EXPECT_TRUE(listener.eof.load());
