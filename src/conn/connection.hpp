@@ -146,7 +146,8 @@ class Connection final : public Conn, public IoWatcher {
     bool recv_armed = false;     // completion: a multishot receive is outstanding
     bool recv_cancelled = false; // completion: ... and its cancellation was submitted
     bool poll_in = false;        // completion, message sockets: a readability poll is armed
-    bool poll_out = false;       // completion, message sockets: a writability poll is armed
+    bool poll_out = false;       // completion: a writability poll is armed (message sockets; a
+                                 // stream whose send came back EAGAIN)
     bool send_queued = false;    // completion: listed for this turn's submission
     bool output_dropped = false; // completion: abort dropped the output; send nothing more
     bool detached = false;       // completion: forgotten; no more requests for it

@@ -586,7 +586,8 @@ void UringDriver::interest_changed(Connection& conn) {
     cancel(&conn, kRecv);
     conn.io.recv_cancelled = true;
   }
-  if (conn.has_pending_output() && conn.io.sending == 0 && !conn.io.send_queued && !conn.io.output_dropped) {
+  if (conn.has_pending_output() && conn.io.sending == 0 && !conn.io.send_queued && !conn.io.output_dropped &&
+      !conn.io.poll_out) {  // (a send that met EAGAIN waits for writability first)
     send_list_.push_back(&conn);
     conn.io.send_queued = true;
   }
@@ -603,7 +604,8 @@ void UringDriver::drop_output(Connection& conn) {
 void UringDriver::submit_sends() {
   for (Connection* conn : send_list_) {
     conn->io.send_queued = false;
-    if (!conn->closed() && !conn->io.output_dropped && conn->io.sending == 0 && conn->has_pending_output()) {
+    if (!conn->closed() && !conn->io.output_dropped && conn->io.sending == 0 && !conn->io.poll_out &&
+        conn->has_pending_output()) {
       submit_send(*conn);
     }
   }
@@ -655,6 +657,12 @@ void UringDriver::on_send(Connection& conn, int res) {
   } else if (res >= 0) {
     conn.on_sent(static_cast<std::size_t>(res));
     conn.after_flush();  // watermarks, and the next send if more is queued
+  } else if (res == -EAGAIN) {
+    // The kernel may give up on a send it could not place and hand back EAGAIN instead of
+    // waiting (seen on Unix stream sockets whose peer reads nothing for a while): nothing
+    // went, nothing is lost. Wait for writability, as a readiness loop does; the send is
+    // queued again when the poll completes (on_poll).
+    arm_poll(conn, kPollOut);
   } else {
     conn.on_io_error({-res, std::system_category()});
   }
@@ -715,6 +723,13 @@ void UringDriver::on_poll(Connection& conn, std::uintptr_t tag, int res) {
   (tag == kPollIn ? conn.io.poll_in : conn.io.poll_out) = false;
   --conn.io.ops;
   if (conn.closed() || conn.io.detached || res == -ECANCELED) return;
+  if (!conn.polled()) {
+    // A stream whose send came back EAGAIN: writable again (or failed, which the next send
+    // reports). Its bytes go on through io_uring sends only: a read or write of our own here
+    // could overtake a receive or send still in flight.
+    interest_changed(conn);
+    return;
+  }
   std::uint32_t events = 0;
   if (res < 0) {
     events = kHangup;  // the next socket call reports the error

@@ -43,6 +43,7 @@ class Choppy final : public EventHandler {
     int eofs = 0;
     std::error_code error;
   };
+  explicit Choppy(bool echo = false) : echo_(echo) {}
   std::mutex mu;
   std::map<int, Outcome> outcomes;  // by payload index, once closed
   std::atomic<int> closed{0};
@@ -62,16 +63,20 @@ class Choppy final : public EventHandler {
       case 1: take = have; break;
       default: take = have == 0 ? 0 : rng()() % (have + 1); break;
     }
-    o->got.append(c.next(take));
+    const std::string_view part = c.next(take);
+    o->got.append(part);
+    if (echo_) c.write(part);  // past write_buffer_cap, gnet pauses reading until it drains
     maybe_pause(c);
     return Action::none;
   }
 
   Action on_eof(Conn& c) override {
     Outcome* o = c.context<Outcome>();
-    o->got.append(c.next());  // what the handler left: nothing may come after the end
+    const std::string_view rest = c.next();  // what the handler left: nothing may follow
+    o->got.append(rest);
+    if (echo_) c.write(rest);
     ++o->eofs;
-    return Action::close;
+    return Action::close;  // (after the queued output)
   }
 
   Action on_close(Conn& c, std::error_code ec) override {
@@ -88,6 +93,8 @@ class Choppy final : public EventHandler {
   }
 
  private:
+  const bool echo_;
+
   static std::mt19937& rng() {
     static std::atomic<unsigned> next_seed{1};
     thread_local std::mt19937 r(next_seed.fetch_add(1) * 104729u);
@@ -114,10 +121,28 @@ class Choppy final : public EventHandler {
   }
 };
 
-// Dials kConnections connections to `url`, writes each one's payload in random pieces from this
-// thread, closes each (after its output), and checks what the server's handler saw.
-void run_chaos(const std::string& url, Options server_options, Options client_options) {
-  Choppy choppy;
+void expect_every_byte(Choppy& side, const std::vector<std::string>& payloads, const char* which) {
+  std::lock_guard lock(side.mu);
+  ASSERT_EQ(side.outcomes.size(), payloads.size()) << which;
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    SCOPED_TRACE(std::string(which) + ", connection " + std::to_string(i));
+    auto it = side.outcomes.find(static_cast<int>(i));
+    ASSERT_NE(it, side.outcomes.end());
+    const Choppy::Outcome& o = it->second;
+    EXPECT_FALSE(o.error) << o.error.message();
+    EXPECT_EQ(o.eofs, 1);
+    EXPECT_EQ(o.got.size(), payloads[i].size());
+    EXPECT_TRUE(o.got == payloads[i]) << "bytes differ (or are out of order)";
+  }
+}
+
+// Dials kConnections connections to `url` and writes each one's payload in random pieces from
+// this thread, the connections interleaved. Then each ends its output: without echo by closing
+// (after its output), and the server's handler must have seen every byte; with echo by
+// shutting down its write side, the server echoing through its own random pauses and a small
+// write_buffer_cap, and the client's handler (just as choppy) must get every byte back.
+void run_chaos(const std::string& url, Options server_options, Options client_options, bool echo = false) {
+  Choppy choppy(echo);
   server_options.num_event_loop = 2;
   server_options.logger = null_logger();
   ServerThread server(choppy, url, std::move(server_options));
@@ -125,10 +150,10 @@ void run_chaos(const std::string& url, Options server_options, Options client_op
   std::string dial_url = url;
   if (url.find(":0") != std::string::npos) dial_url = url.substr(0, url.rfind(':') + 1) + std::to_string(server.port());
 
-  EventHandler quiet;  // the client side only sends
+  Choppy back;  // the client's side: reads only the echo
   client_options.num_event_loop = 2;
   client_options.logger = null_logger();
-  Client client(quiet, std::move(client_options));
+  Client client(back, std::move(client_options));
   ASSERT_TRUE(client.start());
   std::vector<ConnHandle> handles;
   for (int i = 0; i < kConnections; ++i) {
@@ -147,52 +172,61 @@ void run_chaos(const std::string& url, Options server_options, Options client_op
       std::size_t& at = sent[static_cast<std::size_t>(i)];
       if (at == p.size()) continue;
       const std::size_t n = std::min<std::size_t>(p.size() - at, 1 + pieces() % (48 * 1024));
-      ASSERT_FALSE(handles[static_cast<std::size_t>(i)].async_write(p.substr(at, n)));
+      const ConnHandle& h = handles[static_cast<std::size_t>(i)];
       at += n;
-      if (at == p.size()) {
-        ASSERT_FALSE(handles[static_cast<std::size_t>(i)].close());  // after the bytes: the end
-      } else {
+      if (at < p.size()) {
+        ASSERT_FALSE(h.async_write(p.substr(at - n, n)));
         more = true;
+      } else if (!echo) {
+        ASSERT_FALSE(h.async_write(p.substr(at - n, n)));
+        ASSERT_FALSE(h.close());  // after the bytes: the end
+      } else {
+        Loop& loop = client.engine().loop(h.loop_index());
+        ASSERT_FALSE(h.async_write(p.substr(at - n, n), [&loop, h](std::error_code) {
+          if (Conn* c = loop.lookup(h)) c->shutdown_write();  // the end of our output only
+        }));
       }
     }
   }
   ASSERT_TRUE(eventually([&] { return choppy.closed.load() == kConnections; }, 60s))
-      << choppy.closed.load() << " of " << kConnections << " connections ended";
-  client.stop();
-  std::lock_guard lock(choppy.mu);
-  ASSERT_EQ(choppy.outcomes.size(), static_cast<std::size_t>(kConnections));
-  for (int i = 0; i < kConnections; ++i) {
-    SCOPED_TRACE("connection " + std::to_string(i));
-    auto it = choppy.outcomes.find(i);
-    ASSERT_NE(it, choppy.outcomes.end());
-    const Choppy::Outcome& o = it->second;
-    EXPECT_FALSE(o.error) << o.error.message();
-    EXPECT_EQ(o.eofs, 1);
-    const std::string& want = payloads[static_cast<std::size_t>(i)];
-    EXPECT_EQ(o.got.size(), want.size());
-    EXPECT_TRUE(o.got == want) << "bytes differ (or are out of order)";
+      << choppy.closed.load() << " of " << kConnections << " connections ended on the server";
+  if (echo) {
+    ASSERT_TRUE(eventually([&] { return back.closed.load() == kConnections; }, 60s))
+        << back.closed.load() << " of " << kConnections << " connections ended on the client";
   }
+  client.stop();
+  expect_every_byte(choppy, payloads, "server");
+  if (echo) expect_every_byte(back, payloads, "client");
+}
+
+
+void unix_chaos(bool echo) {
+  char dir[] = "/tmp/gnet-chaos-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/chaos.sock";
+  run_chaos("unix://" + path, {.write_buffer_cap = 64 * 1024}, {}, echo);
+  ::unlink(path.c_str());
+  ::rmdir(dir);
+}
+
+void tls_chaos(bool echo) {
+  TestPki pki;
+  auto cert = pki.leaf("server", {"localhost"}, {"127.0.0.1"});
+  Options server_options;
+  server_options.tls.certificate = {cert.chain_file, cert.key_file};
+  server_options.write_buffer_cap = 64 * 1024;
+  Options client_options;
+  client_options.tls.ca_file = pki.ca_file();
+  run_chaos("tls://127.0.0.1:0", std::move(server_options), std::move(client_options), echo);
 }
 
 }  // namespace
 
 TEST(PauseChaos, Tcp) { run_chaos("tcp://127.0.0.1:0", {}, {}); }
+TEST(PauseChaos, Unix) { unix_chaos(false); }
+TEST(PauseChaos, Tls) { tls_chaos(false); }
 
-TEST(PauseChaos, Unix) {
-  char dir[] = "/tmp/gnet-chaos-XXXXXX";
-  ASSERT_NE(::mkdtemp(dir), nullptr);
-  const std::string path = std::string(dir) + "/chaos.sock";
-  run_chaos("unix://" + path, {}, {});
-  ::unlink(path.c_str());
-  ::rmdir(dir);
-}
-
-TEST(PauseChaos, Tls) {
-  TestPki pki;
-  auto cert = pki.leaf("server", {"localhost"}, {"127.0.0.1"});
-  Options server_options;
-  server_options.tls.certificate = {cert.chain_file, cert.key_file};
-  Options client_options;
-  client_options.tls.ca_file = pki.ca_file();
-  run_chaos("tls://127.0.0.1:0", std::move(server_options), std::move(client_options));
-}
+// Both ways: the peers half-close, the server echoes with backpressure, both sides choppy.
+TEST(PauseChaos, TcpEchoBothSidesChoppy) { run_chaos("tcp://127.0.0.1:0", {.write_buffer_cap = 64 * 1024}, {}, true); }
+TEST(PauseChaos, UnixEchoBothSidesChoppy) { unix_chaos(true); }
+TEST(PauseChaos, TlsEchoBothSidesChoppy) { tls_chaos(true); }
