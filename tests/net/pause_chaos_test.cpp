@@ -230,3 +230,25 @@ TEST(PauseChaos, Tls) { tls_chaos(false); }
 TEST(PauseChaos, TcpEchoBothSidesChoppy) { run_chaos("tcp://127.0.0.1:0", {.write_buffer_cap = 64 * 1024}, {}, true); }
 TEST(PauseChaos, UnixEchoBothSidesChoppy) { unix_chaos(true); }
 TEST(PauseChaos, TlsEchoBothSidesChoppy) { tls_chaos(true); }
+
+// The same with edge-triggered epoll (gnet's EdgeTriggeredIO; io_uring ignores it), small reads
+// (1 KiB: many partial TLS records) and a 4 KiB edge chunk, so a turn's reading stops mid-way
+// and goes on from a deferred resume, on both sides.
+TEST(PauseChaos, TcpEchoEdgeTriggeredSmallReads) {
+  const Options small{.read_buffer_cap = 1024, .write_buffer_cap = 64 * 1024, .edge_triggered_io = true,
+                      .edge_triggered_chunk = 4096};
+  Options client = small;
+  client.write_buffer_cap = Options{}.write_buffer_cap;
+  run_chaos("tcp://127.0.0.1:0", small, client, true);
+}
+
+TEST(PauseChaos, TlsEchoEdgeTriggeredSmallReads) {
+  TestPki pki;
+  auto cert = pki.leaf("server", {"localhost"}, {"127.0.0.1"});
+  Options server_options{.read_buffer_cap = 1024, .write_buffer_cap = 64 * 1024, .edge_triggered_io = true,
+                         .edge_triggered_chunk = 4096};
+  server_options.tls.certificate = {cert.chain_file, cert.key_file};
+  Options client_options{.read_buffer_cap = 1024, .edge_triggered_io = true, .edge_triggered_chunk = 4096};
+  client_options.tls.ca_file = pki.ca_file();
+  run_chaos("tls://127.0.0.1:0", std::move(server_options), std::move(client_options), true);
+}
