@@ -43,12 +43,15 @@ class Choppy final : public EventHandler {
     int eofs = 0;
     std::error_code error;
   };
-  explicit Choppy(bool echo = false) : echo_(echo) {}
+  // echo: write back what is consumed. close_one_in: after a delivery, one time in that many,
+  // end the connection one of four ways (0: never).
+  explicit Choppy(bool echo = false, unsigned close_one_in = 0) : echo_(echo), close_one_in_(close_one_in) {}
   std::mutex mu;
   std::map<int, Outcome> outcomes;  // by payload index, once closed
-  std::atomic<int> closed{0};
+  std::atomic<int> opened{0}, closed{0};
 
   Action on_open(Conn& c) override {
+    ++opened;
     c.set_context(Outcome{});
     maybe_pause(c);
     return Action::none;
@@ -67,6 +70,7 @@ class Choppy final : public EventHandler {
     o->got.append(part);
     if (echo_) c.write(part);  // past write_buffer_cap, gnet pauses reading until it drains
     maybe_pause(c);
+    if (close_one_in_ != 0 && rng()() % close_one_in_ == 0) return end_somehow(c);
     return Action::none;
   }
 
@@ -94,6 +98,26 @@ class Choppy final : public EventHandler {
 
  private:
   const bool echo_;
+  const unsigned close_one_in_;
+
+  // With output queued, input unread, a pause and its resume perhaps pending.
+  static Action end_somehow(Conn& c) {
+    Loop& loop = c.loop();
+    const ConnHandle h = c.handle();
+    switch (rng()() % 4) {
+      case 0: return Action::close;
+      case 1:
+        c.close();
+        c.write("after close");  // ignored: the connection is closing
+        return Action::none;
+      case 2:
+        loop.run_after(std::chrono::microseconds(rng()() % 2000), [&loop, h] {
+          if (Conn* again = loop.lookup(h)) again->close();
+        });
+        return Action::none;
+      default: c.shutdown_write(); return Action::none;  // the peer hears our end, then closes
+    }
+  }
 
   static std::mt19937& rng() {
     static std::atomic<unsigned> next_seed{1};
@@ -141,8 +165,15 @@ void expect_every_byte(Choppy& side, const std::vector<std::string>& payloads, c
 // (after its output), and the server's handler must have seen every byte; with echo by
 // shutting down its write side, the server echoing through its own random pauses and a small
 // write_buffer_cap, and the client's handler (just as choppy) must get every byte back.
-void run_chaos(const std::string& url, Options server_options, Options client_options, bool echo = false) {
-  Choppy choppy(echo);
+enum class Mode {
+  bytes,   // the peers close after their bytes; the server must see every one
+  echo,    // the peers half-close; every byte must come back
+  closes,  // as echo, but the server ends connections at random: each ends exactly once
+};
+
+void run_chaos(const std::string& url, Options server_options, Options client_options, Mode mode) {
+  const bool echo = mode != Mode::bytes;
+  Choppy choppy(echo, mode == Mode::closes ? 64 : 0);
   server_options.num_event_loop = 2;
   server_options.logger = null_logger();
   ServerThread server(choppy, url, std::move(server_options));
@@ -195,21 +226,29 @@ void run_chaos(const std::string& url, Options server_options, Options client_op
         << back.closed.load() << " of " << kConnections << " connections ended on the client";
   }
   client.stop();
+  ASSERT_TRUE(server.stop());
+  if (mode == Mode::closes) {  // no bytes to check: each connection opened and closed once
+    EXPECT_EQ(choppy.opened.load(), kConnections);
+    EXPECT_EQ(choppy.closed.load(), kConnections);
+    EXPECT_EQ(back.opened.load(), kConnections);
+    EXPECT_EQ(back.closed.load(), kConnections);
+    return;
+  }
   expect_every_byte(choppy, payloads, "server");
   if (echo) expect_every_byte(back, payloads, "client");
 }
 
 
-void unix_chaos(bool echo) {
+void unix_chaos(Mode mode) {
   char dir[] = "/tmp/gnet-chaos-XXXXXX";
   ASSERT_NE(::mkdtemp(dir), nullptr);
   const std::string path = std::string(dir) + "/chaos.sock";
-  run_chaos("unix://" + path, {.write_buffer_cap = 64 * 1024}, {}, echo);
+  run_chaos("unix://" + path, {.write_buffer_cap = 64 * 1024}, {}, mode);
   ::unlink(path.c_str());
   ::rmdir(dir);
 }
 
-void tls_chaos(bool echo) {
+void tls_chaos(Mode mode) {
   TestPki pki;
   auto cert = pki.leaf("server", {"localhost"}, {"127.0.0.1"});
   Options server_options;
@@ -217,19 +256,30 @@ void tls_chaos(bool echo) {
   server_options.write_buffer_cap = 64 * 1024;
   Options client_options;
   client_options.tls.ca_file = pki.ca_file();
-  run_chaos("tls://127.0.0.1:0", std::move(server_options), std::move(client_options), echo);
+  run_chaos("tls://127.0.0.1:0", std::move(server_options), std::move(client_options), mode);
 }
 
 }  // namespace
 
-TEST(PauseChaos, Tcp) { run_chaos("tcp://127.0.0.1:0", {}, {}); }
-TEST(PauseChaos, Unix) { unix_chaos(false); }
-TEST(PauseChaos, Tls) { tls_chaos(false); }
+TEST(PauseChaos, Tcp) { run_chaos("tcp://127.0.0.1:0", {}, {}, Mode::bytes); }
+TEST(PauseChaos, Unix) { unix_chaos(Mode::bytes); }
+TEST(PauseChaos, Tls) { tls_chaos(Mode::bytes); }
 
 // Both ways: the peers half-close, the server echoes with backpressure, both sides choppy.
-TEST(PauseChaos, TcpEchoBothSidesChoppy) { run_chaos("tcp://127.0.0.1:0", {.write_buffer_cap = 64 * 1024}, {}, true); }
-TEST(PauseChaos, UnixEchoBothSidesChoppy) { unix_chaos(true); }
-TEST(PauseChaos, TlsEchoBothSidesChoppy) { tls_chaos(true); }
+TEST(PauseChaos, TcpEchoBothSidesChoppy) {
+  run_chaos("tcp://127.0.0.1:0", {.write_buffer_cap = 64 * 1024}, {}, Mode::echo);
+}
+TEST(PauseChaos, UnixEchoBothSidesChoppy) { unix_chaos(Mode::echo); }
+TEST(PauseChaos, TlsEchoBothSidesChoppy) { tls_chaos(Mode::echo); }
+
+// The server also ends connections at random (Action::close, close() then a write, close()
+// from a timer, shutdown_write()), with output queued, input unread and resumes pending: every
+// connection ends exactly once on each side, and nothing is touched after it is freed.
+TEST(PauseChaos, TcpRandomEnds) {
+  run_chaos("tcp://127.0.0.1:0", {.write_buffer_cap = 64 * 1024}, {}, Mode::closes);
+}
+TEST(PauseChaos, UnixRandomEnds) { unix_chaos(Mode::closes); }
+TEST(PauseChaos, TlsRandomEnds) { tls_chaos(Mode::closes); }
 
 // The same with edge-triggered epoll (gnet's EdgeTriggeredIO; io_uring ignores it), small reads
 // (1 KiB: many partial TLS records) and a 4 KiB edge chunk, so a turn's reading stops mid-way
@@ -239,7 +289,7 @@ TEST(PauseChaos, TcpEchoEdgeTriggeredSmallReads) {
                       .edge_triggered_chunk = 4096};
   Options client = small;
   client.write_buffer_cap = Options{}.write_buffer_cap;
-  run_chaos("tcp://127.0.0.1:0", small, client, true);
+  run_chaos("tcp://127.0.0.1:0", small, client, Mode::echo);
 }
 
 TEST(PauseChaos, TlsEchoEdgeTriggeredSmallReads) {
@@ -250,5 +300,5 @@ TEST(PauseChaos, TlsEchoEdgeTriggeredSmallReads) {
   server_options.tls.certificate = {cert.chain_file, cert.key_file};
   Options client_options{.read_buffer_cap = 1024, .edge_triggered_io = true, .edge_triggered_chunk = 4096};
   client_options.tls.ca_file = pki.ca_file();
-  run_chaos("tls://127.0.0.1:0", std::move(server_options), std::move(client_options), true);
+  run_chaos("tls://127.0.0.1:0", std::move(server_options), std::move(client_options), Mode::echo);
 }
