@@ -171,12 +171,15 @@ enum class Mode {
   closes,  // as echo, but the server ends connections at random: each ends exactly once
 };
 
-void run_chaos(const std::string& url, Options server_options, Options client_options, Mode mode) {
+// proxy_header: the listener takes a PROXY v1 header first, which each connection sends in two
+// pieces split at a random point before its payload; the handler sees only the payload.
+void run_chaos(const std::string& url, Options server_options, Options client_options, Mode mode,
+               bool proxy_header = false) {
   const bool echo = mode != Mode::bytes;
   Choppy choppy(echo, mode == Mode::closes ? 64 : 0);
   server_options.num_event_loop = 2;
   server_options.logger = null_logger();
-  ServerThread server(choppy, url, std::move(server_options));
+  ServerThread server(choppy, proxy_header ? url + "?proxy_protocol=1" : url, std::move(server_options));
   ASSERT_TRUE(server.ok());
   std::string dial_url = url;
   if (url.find(":0") != std::string::npos) dial_url = url.substr(0, url.rfind(':') + 1) + std::to_string(server.port());
@@ -193,6 +196,14 @@ void run_chaos(const std::string& url, Options server_options, Options client_op
     handles.push_back(*h);
   }
   std::mt19937 pieces(42);
+  if (proxy_header) {
+    const std::string header = "PROXY TCP4 192.0.2.1 198.51.100.2 40000 443\r\n";
+    for (const ConnHandle& h : handles) {
+      const std::size_t split = 1 + pieces() % (header.size() - 1);
+      ASSERT_FALSE(h.async_write(header.substr(0, split)));
+      ASSERT_FALSE(h.async_write(header.substr(split)));
+    }
+  }
   std::vector<std::size_t> sent(kConnections, 0);
   std::vector<std::string> payloads;
   for (int i = 0; i < kConnections; ++i) payloads.push_back(payload(i));
@@ -279,6 +290,14 @@ TEST(PauseChaos, TcpRandomEnds) {
   run_chaos("tcp://127.0.0.1:0", {.write_buffer_cap = 64 * 1024}, {}, Mode::closes);
 }
 TEST(PauseChaos, UnixRandomEnds) { unix_chaos(Mode::closes); }
+
+// Behind a PROXY header that arrives in two pieces: echo, and random ends.
+TEST(PauseChaos, ProxiedTcpEcho) {
+  run_chaos("tcp://127.0.0.1:0", {.write_buffer_cap = 64 * 1024}, {}, Mode::echo, true);
+}
+TEST(PauseChaos, ProxiedTcpRandomEnds) {
+  run_chaos("tcp://127.0.0.1:0", {.write_buffer_cap = 64 * 1024}, {}, Mode::closes, true);
+}
 TEST(PauseChaos, TlsRandomEnds) { tls_chaos(Mode::closes); }
 
 // The same with edge-triggered epoll (gnet's EdgeTriggeredIO; io_uring ignores it), small reads
