@@ -120,6 +120,9 @@ class Connection final : public Conn, public IoWatcher {
   bool reading() const noexcept {
     return !peer_eof_ && !eof_pending_ && !close_requested_ && !paused();
   }
+  // This end takes input and has not handed its end to the handler yet (false for a write-only
+  // pipe end).
+  bool input_open() const noexcept { return !peer_eof_; }
   // Input already received may go to the handler: reading, or the end is heard but waits
   // behind bytes kept while paused (eof_pending_), which go first.
   bool handing_over() const noexcept { return !peer_eof_ && !close_requested_ && !paused(); }

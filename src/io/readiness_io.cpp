@@ -53,6 +53,13 @@ void on_event(Connection& conn, std::uint32_t events, bool edge) {
       conn.loop().driver().park(conn);
       return;
     }
+    if (!conn.is_socket() && conn.input_open() && !conn.close_requested()) {
+      // The end of a pipe, FIFO or terminal that we read from, paused: its writer has gone
+      // (or the terminal hung up). What was written and then the end wait in the kernel for
+      // reading to resume: not a broken pipe, which only a writing end hears.
+      conn.loop().driver().park(conn);
+      return;
+    }
     conn.on_io_error({err != 0 ? err : conn.is_socket() ? ECONNRESET : EPIPE, std::system_category()});
     return;
   } else if (events & kHangup) {
