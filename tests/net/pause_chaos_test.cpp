@@ -360,3 +360,33 @@ TEST(PauseChaos, PipeReader) {
     EXPECT_TRUE(o.got == want) << "bytes differ (or are out of order)";
   }
 }
+
+// A regular file (Client::enroll relays it through a socket pair from a thread, since its reads
+// wait for the disk): every byte, then the end, to a choppy reader.
+TEST(PauseChaos, RelayedFileReader) {
+  for (int round = 0; round < 4; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    char path[] = "/tmp/gnet-chaos-file-XXXXXX";
+    const int fd = ::mkstemp(path);
+    ASSERT_GE(fd, 0);
+    ::unlink(path);
+    const std::string want = payload(100 + round);
+    ASSERT_EQ(::write(fd, want.data(), want.size()), static_cast<ssize_t>(want.size()));
+    ASSERT_EQ(::lseek(fd, 0, SEEK_SET), 0);
+    Choppy choppy;
+    Client client(choppy, {.logger = null_logger()});
+    ASSERT_TRUE(client.start());
+    auto h = client.enroll(fd, {.sharing = Sharing::owned});
+    ASSERT_TRUE(h) << h.error().message();
+    const bool ended = eventually([&] { return choppy.closed.load() == 1; }, 60s);
+    client.stop();
+    ASSERT_TRUE(ended);
+    std::lock_guard lock(choppy.mu);
+    ASSERT_EQ(choppy.outcomes.size(), 1u);
+    const Choppy::Outcome& o = choppy.outcomes.begin()->second;
+    EXPECT_FALSE(o.error) << o.error.message();
+    EXPECT_EQ(o.eofs, 1);
+    EXPECT_EQ(o.got.size(), want.size());
+    EXPECT_TRUE(o.got == want) << "bytes differ (or are out of order)";
+  }
+}
