@@ -146,6 +146,15 @@ class Choppy final : public EventHandler {
   }
 };
 
+// One connection's end as seen by its handler: every byte of want in order, then one on_eof,
+// and no error.
+void expect_outcome(const Choppy::Outcome& o, const std::string& want) {
+  EXPECT_FALSE(o.error) << o.error.message();
+  EXPECT_EQ(o.eofs, 1);
+  EXPECT_EQ(o.got.size(), want.size());
+  EXPECT_TRUE(o.got == want) << "bytes differ (or are out of order)";
+}
+
 void expect_every_byte(Choppy& side, const std::vector<std::string>& payloads, const char* which) {
   std::lock_guard lock(side.mu);
   ASSERT_EQ(side.outcomes.size(), payloads.size()) << which;
@@ -153,11 +162,7 @@ void expect_every_byte(Choppy& side, const std::vector<std::string>& payloads, c
     SCOPED_TRACE(std::string(which) + ", connection " + std::to_string(i));
     auto it = side.outcomes.find(static_cast<int>(i));
     ASSERT_NE(it, side.outcomes.end());
-    const Choppy::Outcome& o = it->second;
-    EXPECT_FALSE(o.error) << o.error.message();
-    EXPECT_EQ(o.eofs, 1);
-    EXPECT_EQ(o.got.size(), payloads[i].size());
-    EXPECT_TRUE(o.got == payloads[i]) << "bytes differ (or are out of order)";
+    expect_outcome(it->second, payloads[i]);
   }
 }
 
@@ -357,11 +362,7 @@ TEST(PauseChaos, PipeReader) {
     ASSERT_TRUE(ended);
     std::lock_guard lock(choppy.mu);
     ASSERT_EQ(choppy.outcomes.size(), 1u);
-    const Choppy::Outcome& o = choppy.outcomes.begin()->second;
-    EXPECT_FALSE(o.error) << o.error.message();
-    EXPECT_EQ(o.eofs, 1);
-    EXPECT_EQ(o.got.size(), want.size());
-    EXPECT_TRUE(o.got == want) << "bytes differ (or are out of order)";
+    expect_outcome(choppy.outcomes.begin()->second, want);
   }
 }
 
@@ -387,10 +388,6 @@ TEST(PauseChaos, RelayedFileReader) {
     ASSERT_TRUE(ended);
     std::lock_guard lock(choppy.mu);
     ASSERT_EQ(choppy.outcomes.size(), 1u);
-    const Choppy::Outcome& o = choppy.outcomes.begin()->second;
-    EXPECT_FALSE(o.error) << o.error.message();
-    EXPECT_EQ(o.eofs, 1);
-    EXPECT_EQ(o.got.size(), want.size());
-    EXPECT_TRUE(o.got == want) << "bytes differ (or are out of order)";
+    expect_outcome(choppy.outcomes.begin()->second, want);
   }
 }
