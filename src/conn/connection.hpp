@@ -117,15 +117,13 @@ class Connection final : public Conn, public IoWatcher {
   }
   // Reading held back: by the handler (pause_read) or by backpressure (write cap passed).
   bool paused() const noexcept { return user_paused_ || high_water_; }
-  bool reading() const noexcept {
-    return !peer_eof_ && !eof_pending_ && !close_requested_ && !paused();
-  }
-  // This end takes input and has not handed its end to the handler yet (false for a write-only
-  // pipe end).
-  bool input_open() const noexcept { return !peer_eof_; }
   // Input already received may go to the handler: reading, or the end is heard but waits
   // behind bytes kept while paused (eof_pending_), which go first.
   bool handing_over() const noexcept { return !peer_eof_ && !close_requested_ && !paused(); }
+  bool reading() const noexcept { return handing_over() && !eof_pending_; }
+  // This end takes input and has not handed its end to the handler yet (false for a write-only
+  // pipe end).
+  bool input_open() const noexcept { return !peer_eof_; }
   bool has_pending_output() const noexcept {
     return !outbound_.empty() || (extras_ && extras_->messages && !extras_->messages->empty());
   }

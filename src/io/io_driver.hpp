@@ -105,9 +105,10 @@ class IoDriver {
   virtual IoResult sendv_now(Connection& conn, std::span<const std::string_view> parts) = 0;
   // Queued output should go out: now (readiness) or with this turn's submission (completion).
   virtual void flush(Connection& conn) = 0;
-  // Both directions ended cleanly (we shut ours, the peer sent FIN) while reading is paused: the
-  // rest of the peer's bytes and its end wait in the kernel. Stop reporting the hang-up, which
-  // a level-triggered poller would repeat every turn, until reading resumes.
+  // A clean hang-up while reading is paused (both directions of a socket ended: we shut ours,
+  // the peer sent FIN; or a pipe we read from lost its writer): the rest of the peer's bytes
+  // and its end wait in the kernel. Stop reporting the hang-up, which a level-triggered poller
+  // would repeat every turn, until reading resumes.
   virtual void park(Connection&) {}
   // The connection dropped its queued output (abort): stop sending what is in flight.
   virtual void drop_output(Connection&) {}

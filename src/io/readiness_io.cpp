@@ -46,17 +46,13 @@ void on_event(Connection& conn, std::uint32_t events, bool edge) {
     int err = 0;
     socklen_t len = sizeof err;
     if (conn.is_socket()) ::getsockopt(conn.fd(), SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err == 0 && conn.is_socket() && !conn.close_requested()) {
-      // No error: both directions ended cleanly (our write side is shut and the peer's FIN
-      // came) while reading is paused for backpressure. Its last bytes and its end wait in the
-      // kernel for reading to resume: not a reset.
-      conn.loop().driver().park(conn);
-      return;
-    }
-    if (!conn.is_socket() && conn.input_open() && !conn.close_requested()) {
-      // The end of a pipe, FIFO or terminal that we read from, paused: its writer has gone
-      // (or the terminal hung up). What was written and then the end wait in the kernel for
-      // reading to resume: not a broken pipe, which only a writing end hears.
+    // A clean hang-up while reading is paused: a socket with no error (both directions ended
+    // cleanly: our write side is shut and the peer's FIN came), or the end of a pipe, FIFO or
+    // terminal that we read from (its writer has gone, or the terminal hung up). The last
+    // bytes and the end wait in the kernel for reading to resume: not a reset, and not a broken
+    // pipe, which only a writing end hears.
+    const bool clean = conn.is_socket() ? err == 0 : conn.input_open();
+    if (clean && !conn.close_requested()) {
       conn.loop().driver().park(conn);
       return;
     }

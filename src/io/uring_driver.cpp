@@ -35,6 +35,12 @@ constexpr int kCqeRounds = 4;  // batches per turn before timers and tasks get t
 
 std::string errno_text(int err) { return std::strerror(err); }
 
+// A send may be submitted for conn now: output waits, none is in flight, the output was not
+// dropped, and no send that met EAGAIN is still waiting for writability (poll_out).
+bool send_can_start(const Connection& conn) {
+  return conn.has_pending_output() && conn.io.sending == 0 && !conn.io.output_dropped && !conn.io.poll_out;
+}
+
 }  // namespace
 
 struct UringDriver::SendSlot {
@@ -586,8 +592,7 @@ void UringDriver::interest_changed(Connection& conn) {
     cancel(&conn, kRecv);
     conn.io.recv_cancelled = true;
   }
-  if (conn.has_pending_output() && conn.io.sending == 0 && !conn.io.send_queued && !conn.io.output_dropped &&
-      !conn.io.poll_out) {  // (a send that met EAGAIN waits for writability first)
+  if (!conn.io.send_queued && send_can_start(conn)) {
     send_list_.push_back(&conn);
     conn.io.send_queued = true;
   }
@@ -604,8 +609,7 @@ void UringDriver::drop_output(Connection& conn) {
 void UringDriver::submit_sends() {
   for (Connection* conn : send_list_) {
     conn->io.send_queued = false;
-    if (!conn->closed() && !conn->io.output_dropped && conn->io.sending == 0 && !conn->io.poll_out &&
-        conn->has_pending_output()) {
+    if (!conn->closed() && send_can_start(*conn)) {
       submit_send(*conn);
     }
   }
